@@ -1,0 +1,278 @@
+//! Importing MLiy's Django fixtures (`simpledb.json`, `instance_types_fixture.json`).
+//!
+//! Django fixtures refer to rows by primary key; the catalog refers to entries by name. The
+//! importer resolves every reference and fails, naming the row, when one does not resolve.
+//! MLiy kept templates and user-data scripts in the database; a fixture usually has them as
+//! `null`, so they are given by path per software config.
+
+use crate::error::{Error, Result};
+use crate::model::{
+    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, Network, Param, SecurityGroup, SoftwareConfig,
+    Source, VolumeSettings,
+};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+/// What to import besides the main fixture.
+#[derive(Debug, Clone, Default)]
+pub struct MliyImport {
+    /// The instance-type fixture's text, when separate.
+    pub instance_types_fixture: Option<String>,
+    /// Template path per software config name.
+    pub templates: BTreeMap<String, PathBuf>,
+    /// User-data script path per software config name.
+    pub user_data: BTreeMap<String, PathBuf>,
+    /// The subnet for every group config (MLiy used the portal host's own subnet).
+    pub subnet_id: Option<String>,
+    /// That subnet's availability zone.
+    pub availability_zone: Option<String>,
+}
+
+/// An imported catalog and notes on what was not carried over.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The catalog.
+    pub catalog: Catalog,
+    /// Rows and fields that have no place in the catalog.
+    pub notes: Vec<String>,
+}
+
+/// One fixture row.
+struct Row<'a> {
+    model: &'a str,
+    pk: String,
+    fields: &'a serde_json::Map<String, Value>,
+}
+
+impl Row<'_> {
+    fn what(&self) -> String {
+        format!("{} pk {}", self.model, self.pk)
+    }
+
+    fn str(&self, key: &str) -> String {
+        match self.fields.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn bool(&self, key: &str) -> bool {
+        matches!(self.fields.get(key), Some(Value::Bool(true)))
+    }
+
+    fn pks(&self, key: &str) -> Vec<String> {
+        match self.fields.get(key) {
+            Some(Value::Array(items)) => items.iter().map(pk_text).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn fk(&self, key: &str) -> Option<String> {
+        self.fields.get(key).filter(|v| !v.is_null()).map(pk_text)
+    }
+}
+
+fn pk_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn rows<'a>(what: &str, doc: &'a Value) -> Result<Vec<Row<'a>>> {
+    let Value::Array(items) = doc else {
+        return Err(Error::parse(what, "a Django fixture is a JSON list of {model, pk, fields} objects"));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let model = item.get("model").and_then(Value::as_str);
+            let fields = item.get("fields").and_then(Value::as_object);
+            match (model, fields) {
+                (Some(model), Some(fields)) => {
+                    Ok(Row { model, pk: item.get("pk").map(pk_text).unwrap_or_default(), fields })
+                }
+                _ => Err(Error::parse(what, format!("entry {i} lacks a model or fields"))),
+            }
+        })
+        .collect()
+}
+
+/// Looks up primary keys of one model by name.
+struct Names(HashMap<String, String>);
+
+impl Names {
+    fn of(rows: &[Row<'_>], model: &str, field: &str) -> Names {
+        Names(rows.iter().filter(|r| r.model == model).map(|r| (r.pk.clone(), r.str(field))).collect())
+    }
+
+    fn resolve(&self, row: &Row<'_>, field: &str, pks: &[String], model: &str, hint: &str) -> Result<Vec<String>> {
+        pks.iter()
+            .map(|pk| {
+                self.0.get(pk).cloned().ok_or_else(|| {
+                    Error::validation(
+                        format!("{}.{field}", row.what()),
+                        pk.as_str(),
+                        format!("must be the pk of a {model} row in the fixtures{hint}"),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// Imports MLiy's fixture (`simpledb.json` text) into a catalog.
+///
+/// # Errors
+/// [`Error::Parse`] for text that is not a Django fixture, [`Error::Validation`] for a
+/// reference that does not resolve or a template/user-data name that matches no software
+/// config.
+pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
+    let main: Value = serde_json::from_str(fixture).map_err(|e| Error::parse("fixture", e.to_string()))?;
+    let types_doc = options
+        .instance_types_fixture
+        .as_deref()
+        .map(|t| serde_json::from_str::<Value>(t).map_err(|e| Error::parse("instance types fixture", e.to_string())))
+        .transpose()?;
+    let mut all = rows("fixture", &main)?;
+    if let Some(doc) = &types_doc {
+        all.extend(rows("instance types fixture", doc)?);
+    }
+    let of = |model: &'static str| all.iter().filter(move |r| r.model == model);
+    let mut notes = Vec::new();
+
+    let instance_types: Vec<InstanceType> = of("mliyweb.instancetype")
+        .map(|r| InstanceType { name: r.str("aws_name"), description: r.str("description"), ebs_optimizable: r.bool("ebs_optimizable") })
+        .collect();
+    let security_groups: Vec<SecurityGroup> =
+        of("mliyweb.securitygroup").map(|r| SecurityGroup { id: r.str("sgid"), name: r.str("name") }).collect();
+    let params: HashMap<String, Param> =
+        of("mliyweb.param").map(|r| (r.pk.clone(), Param::new(r.str("token"), r.str("replacement")))).collect();
+    let mut param_library: Vec<(u64, String, Param)> = params
+        .iter()
+        .map(|(pk, p)| (pk.parse().unwrap_or(u64::MAX), pk.clone(), p.clone()))
+        .collect();
+    param_library.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+
+    let types = Names::of(&all, "mliyweb.instancetype", "aws_name");
+    let sgs = Names::of(&all, "mliyweb.securitygroup", "sgid");
+    let groups = Names::of(&all, "auth.group", "name");
+    let group_configs_by_pk = Names::of(&all, "mliyweb.groupconfig", "name");
+    let bodies = |model: &'static str| -> HashMap<String, String> { of(model).map(|r| (r.pk.clone(), r.str("body"))).collect() };
+    let (template_bodies, script_bodies) = (bodies("mliyweb.cloudformation"), bodies("mliyweb.userdatascript"));
+    let types_hint = if types_doc.is_none() { " (give the instance types fixture)" } else { "" };
+
+    let mut group_configs = Vec::new();
+    for r in of("mliyweb.groupconfig") {
+        let group = groups.resolve(r, "group", &r.fk("group").into_iter().collect::<Vec<_>>(), "auth.group", "")?;
+        // MLiy provisioned members of `AD_groupname` into the Django group; here the directory
+        // group itself is matched, by its CN.
+        let ad = r.str("AD_groupname");
+        let (group, group_match) = if ad.trim().is_empty() {
+            (group.into_iter().next().unwrap_or_default(), GroupMatch::Name)
+        } else {
+            notes.push(format!("{}: members of directory group {ad:?} (matched by CN) may use it", r.what()));
+            (ad, GroupMatch::Cn)
+        };
+        group_configs.push(GroupConfig {
+            name: r.str("name"),
+            group,
+            group_match,
+            emr_access: r.bool("emr_access"),
+            override_instance_name: r.str("override_instance_name"),
+            ags: r.str("ags"),
+            cost_center: r.str("cost_center"),
+            sdlc: r.str("sdlc"),
+            key_name: r.str("key_name"),
+            iam_instance_profile: r.str("iam_instance_profile_name"),
+            excluded_instance_types: types.resolve(r, "exclInstances", &r.pks("exclInstances"), "mliyweb.instancetype", types_hint)?,
+            default_security_groups: sgs.resolve(r, "default_security_grps", &r.pks("default_security_grps"), "mliyweb.securitygroup", "")?,
+            optional_security_groups: sgs.resolve(r, "optional_security_grps", &r.pks("optional_security_grps"), "mliyweb.securitygroup", "")?,
+            network: Network { subnet_id: options.subnet_id.clone(), availability_zone: options.availability_zone.clone() },
+            time_zone: None,
+            params: Vec::new(),
+            settings: GroupSettings::default(),
+        });
+    }
+
+    let mut software_configs = Vec::new();
+    for r in of("mliyweb.software_config") {
+        let name = r.str("name");
+        let source = |field: &str, given: &BTreeMap<String, PathBuf>, stored: &HashMap<String, String>| {
+            given.get(&name).map(|p| Source::path(p.clone())).or_else(|| {
+                r.fk(field).and_then(|pk| stored.get(&pk)).map(|body| Source::inline(body.clone()))
+            })
+        };
+        let template = source("cloud_formation", &options.templates, &template_bodies);
+        if template.is_none() {
+            notes.push(format!("software config {name}: no template (give one with --template {name}=PATH)"));
+        }
+        let one = |field: &str| -> Result<Option<String>> {
+            Ok(sgs.resolve(r, field, &r.fk(field).into_iter().collect::<Vec<_>>(), "mliyweb.securitygroup", "")?.pop())
+        };
+        software_configs.push(SoftwareConfig {
+            emr: r.bool("emr_config"),
+            template,
+            user_data: source("user_data", &options.user_data, &script_bodies),
+            ami_id: r.str("ami_id"),
+            volume: VolumeSettings {
+                kms_key: r.str("addtl_volume_kms_key"),
+                device_path: r.str("addtl_vol_dev_path"),
+                default_size: r.fields.get("addtl_vol_default_size").and_then(Value::as_u64).map_or(10, |n| n as u32),
+                description: r.str("addtl_vol_description"),
+            },
+            instance_name: r.str("instance_name"),
+            html_description: r.str("html_description"),
+            has_progress_bar: r.bool("has_progress_bar"),
+            params: r
+                .pks("params")
+                .iter()
+                .map(|pk| {
+                    params.get(pk).cloned().ok_or_else(|| {
+                        Error::validation(format!("{}.params", r.what()), pk.as_str(), "must be the pk of a mliyweb.param row")
+                    })
+                })
+                .collect::<Result<_>>()?,
+            compatible_instance_types: types.resolve(r, "compatible_instancetypes", &r.pks("compatible_instancetypes"), "mliyweb.instancetype", types_hint)?,
+            permitted_group_configs: group_configs_by_pk.resolve(r, "permitted_groups", &r.pks("permitted_groups"), "mliyweb.groupconfig", "")?,
+            master_security_group: one("master_security_group")?,
+            slave_security_group: one("slave_security_group")?,
+            additional_master_security_groups: sgs.resolve(r, "additional_master_security_groups", &r.pks("additional_master_security_groups"), "mliyweb.securitygroup", "")?,
+            additional_slave_security_groups: sgs.resolve(r, "additional_slave_security_groups", &r.pks("additional_slave_security_groups"), "mliyweb.securitygroup", "")?,
+            custom_url_format: r.str("custom_url_format"),
+            name,
+        });
+    }
+
+    for (given, what) in [(&options.templates, "template"), (&options.user_data, "user data")] {
+        if let Some(unknown) = given.keys().find(|n| !software_configs.iter().any(|s| &s.name == *n)) {
+            return Err(Error::validation(
+                what,
+                unknown.as_str(),
+                "NAME=PATH must name a software config of the fixture",
+            ));
+        }
+    }
+    let known = [
+        "auth.group", "mliyweb.param", "mliyweb.software_config", "mliyweb.securitygroup", "mliyweb.groupconfig",
+        "mliyweb.instancetype", "mliyweb.cloudformation", "mliyweb.userdatascript",
+    ];
+    for r in all.iter().filter(|r| !known.contains(&r.model)) {
+        notes.push(format!("{}: not part of the catalog, skipped", r.what()));
+    }
+
+    let catalog = Catalog {
+        instance_types,
+        security_groups,
+        params: param_library.into_iter().map(|(_, _, p)| p).collect(),
+        replacement_tokens: Vec::new(),
+        software_configs,
+        group_configs,
+    };
+    catalog.validate()?;
+    Ok(Imported { catalog, notes })
+}

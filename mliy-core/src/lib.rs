@@ -1,0 +1,23 @@
+//! mliy-core: the pure logic of mliy, a library that lets an in-house portal offer
+//! self-service analytics environments (EC2 instances and EMR clusters) on AWS.
+//!
+//! It holds the admin [catalog](model::Catalog), CloudFormation [template](template::Template)
+//! inspection, [user-data](userdata) token rendering and the [launch planner](plan::Planner).
+//! Nothing here opens a socket: the AWS, DNS, LDAP and SQL backends live in `mliy-plugins`.
+//!
+//! ```
+//! use mliy_core::template::Template;
+//!
+//! let t = Template::parse("t.yaml", "Parameters: {Name: {Type: String, MaxLength: 5}}\nResources: {B: {Type: AWS::S3::Bucket}}").unwrap();
+//! let err = t.parameter("Name").unwrap().check("too-long").unwrap_err();
+//! assert_eq!(err.rule, "MaxLength 5 (the value has 8 characters)");
+//! ```
+
+pub mod error;
+pub mod import;
+pub mod model;
+pub mod plan;
+pub mod template;
+pub mod userdata;
+
+pub use error::{Error, Result, ValidationError};

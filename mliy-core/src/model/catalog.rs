@@ -1,0 +1,533 @@
+//! The catalog an admin maintains, loadable from YAML or JSON.
+
+use super::dn::{dn_cn, normalize_dn};
+use super::principal::Principal;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A user-data token and its value (MLiy's `Param`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    /// The token, as written between `{{{` and `}}}`; when it names a template parameter, the
+    /// value is also passed as that parameter.
+    pub token: String,
+    /// Its value.
+    #[serde(default)]
+    pub value: String,
+}
+
+impl Param {
+    /// A new token/value pair.
+    pub fn new(token: impl Into<String>, value: impl Into<String>) -> Self {
+        Param { token: token.into(), value: value.into() }
+    }
+}
+
+/// An EC2 instance type users may pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceType {
+    /// AWS's name, e.g. `r3.2xlarge`.
+    pub name: String,
+    /// What users see.
+    #[serde(default)]
+    pub description: String,
+    /// Whether launches ask for EBS optimisation.
+    #[serde(default)]
+    pub ebs_optimizable: bool,
+}
+
+/// A security group known to the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    /// The AWS id, e.g. `sg-11111111`.
+    pub id: String,
+    /// A descriptive name.
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A text kept in a file (relative to the catalog) or inline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// A file, relative to the catalog file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// The text itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    #[serde(skip)]
+    loaded: Option<String>,
+}
+
+impl Source {
+    /// A source read from `path` when the catalog is loaded.
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        Source { path: Some(path.into()), ..Source::default() }
+    }
+
+    /// A source with its text inline.
+    pub fn inline(text: impl Into<String>) -> Self {
+        Source { inline: Some(text.into()), ..Source::default() }
+    }
+
+    /// The text: inline, or read from the file by [`Catalog::load_sources`].
+    pub fn text(&self) -> Option<&str> {
+        self.inline.as_deref().or(self.loaded.as_deref())
+    }
+
+    /// A short name for messages: the path, or `inline`.
+    pub fn describe(&self) -> String {
+        self.path.as_ref().map_or_else(|| "inline".to_string(), |p| p.display().to_string())
+    }
+
+    fn load(&mut self, base: &Path) -> Result<()> {
+        if let (None, Some(path)) = (&self.inline, &self.path) {
+            let full = if path.is_absolute() { path.clone() } else { base.join(path) };
+            let text = std::fs::read_to_string(&full).map_err(|source| Error::Io { path: full, source })?;
+            self.loaded = Some(text);
+        }
+        Ok(())
+    }
+}
+
+/// The additional EBS volume of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSettings {
+    /// KMS key for encryption; empty for the account default.
+    #[serde(default)]
+    pub kms_key: String,
+    /// Device path, e.g. `/dev/xvdz`; empty for no volume.
+    #[serde(default)]
+    pub device_path: String,
+    /// Default size in GiB.
+    #[serde(default = "default_volume_size")]
+    pub default_size: u32,
+    /// What the user interface calls it, e.g. `Home Directory Size`.
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_volume_size() -> u32 {
+    10
+}
+
+impl Default for VolumeSettings {
+    fn default() -> Self {
+        VolumeSettings {
+            kms_key: String::new(),
+            device_path: String::new(),
+            default_size: default_volume_size(),
+            description: String::new(),
+        }
+    }
+}
+
+/// What can be launched: a template, a user-data script and their settings
+/// (MLiy's `Software_Config`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareConfig {
+    /// Unique name.
+    pub name: String,
+    /// Whether this launches an EMR cluster rather than an instance.
+    #[serde(default)]
+    pub emr: bool,
+    /// The CloudFormation template.
+    #[serde(default)]
+    pub template: Option<Source>,
+    /// The user-data script (instances).
+    #[serde(default)]
+    pub user_data: Option<Source>,
+    /// AMI to launch (instances).
+    #[serde(default)]
+    pub ami_id: String,
+    /// The additional volume (instances).
+    #[serde(default)]
+    pub volume: VolumeSettings,
+    /// The `Name` tag, unless the group config overrides it.
+    #[serde(default)]
+    pub instance_name: String,
+    /// Description shown to users (HTML).
+    #[serde(default)]
+    pub html_description: String,
+    /// Whether the bootstrap reports progress.
+    #[serde(default)]
+    pub has_progress_bar: bool,
+    /// Tokens for the user data; a token that names a template parameter also sets it.
+    #[serde(default)]
+    pub params: Vec<Param>,
+    /// Instance types this config can run on.
+    #[serde(default)]
+    pub compatible_instance_types: Vec<String>,
+    /// Group configs (by name) that may launch it.
+    #[serde(default)]
+    pub permitted_group_configs: Vec<String>,
+    /// EMR-managed master security group (clusters).
+    #[serde(default)]
+    pub master_security_group: Option<String>,
+    /// EMR-managed core/task security group (clusters).
+    #[serde(default)]
+    pub slave_security_group: Option<String>,
+    /// Additional master security groups (clusters).
+    #[serde(default)]
+    pub additional_master_security_groups: Vec<String>,
+    /// Additional core/task security groups (clusters).
+    #[serde(default)]
+    pub additional_slave_security_groups: Vec<String>,
+    /// How to show the address: `{{{ URL }}}` is replaced by the DNS name or IP.
+    #[serde(default)]
+    pub custom_url_format: String,
+}
+
+/// How a group config's `group` is compared with a principal's groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupMatch {
+    /// The same name, ignoring case.
+    #[default]
+    Name,
+    /// The same distinguished name, normalised.
+    Dn,
+    /// A principal group whose DN's first RDN is `CN=<group>`.
+    Cn,
+}
+
+/// The network a group's launches go into.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Subnet for instances and clusters.
+    #[serde(default)]
+    pub subnet_id: Option<String>,
+    /// Availability zone of that subnet (for the EBS volume).
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+}
+
+/// Limits and automation for a group's launches.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSettings {
+    /// Idle clusters terminate after this many minutes (`paramIdleSeconds`).
+    #[serde(default)]
+    pub cluster_auto_termination_minutes: Option<u32>,
+    /// Idle instances stop after this many minutes.
+    #[serde(default)]
+    pub idle_stop_minutes: Option<u32>,
+    /// Most resources one user may have running.
+    #[serde(default)]
+    pub max_running_per_user: Option<u32>,
+    /// Most the group may spend per hour, in dollars.
+    #[serde(default)]
+    pub max_hourly_spend: Option<f64>,
+    /// Resources are terminated after this many hours.
+    #[serde(default)]
+    pub max_lifetime_hours: Option<u32>,
+}
+
+/// What a group may launch and with which keys, roles, network and tags
+/// (MLiy's `GroupConfig`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Unique name.
+    pub name: String,
+    /// The directory group whose members may use it.
+    pub group: String,
+    /// How `group` is matched.
+    #[serde(default)]
+    pub group_match: GroupMatch,
+    /// Whether members may launch EMR clusters.
+    #[serde(default)]
+    pub emr_access: bool,
+    /// Replaces the software config's `Name` tag and the stack name prefix.
+    #[serde(default)]
+    pub override_instance_name: String,
+    /// `AGS` tag (application group).
+    #[serde(default)]
+    pub ags: String,
+    /// `Cost Center` tag.
+    #[serde(default)]
+    pub cost_center: String,
+    /// `SDLC` tag (e.g. DEV).
+    #[serde(default)]
+    pub sdlc: String,
+    /// SSH key pair for admin access.
+    #[serde(default)]
+    pub key_name: String,
+    /// IAM instance profile (instances) / job flow role (clusters).
+    #[serde(default)]
+    pub iam_instance_profile: String,
+    /// Instance types members may not launch.
+    #[serde(default)]
+    pub excluded_instance_types: Vec<String>,
+    /// Security groups every launch gets.
+    #[serde(default)]
+    pub default_security_groups: Vec<String>,
+    /// Security groups a user may add.
+    #[serde(default)]
+    pub optional_security_groups: Vec<String>,
+    /// Subnet and availability zone.
+    #[serde(default)]
+    pub network: Network,
+    /// Time zone for clusters (`paramTimeZone`); the template's default when unset.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// Tokens for this group's launches; they win over the software config's.
+    #[serde(default)]
+    pub params: Vec<Param>,
+    /// Limits and automation.
+    #[serde(default)]
+    pub settings: GroupSettings,
+}
+
+impl GroupConfig {
+    /// Whether `principal` is a member of this config's group.
+    pub fn admits(&self, principal: &Principal) -> bool {
+        let wanted = self.group.trim();
+        if wanted.is_empty() {
+            return false;
+        }
+        principal.groups.iter().any(|g| match self.group_match {
+            GroupMatch::Name => g.trim().eq_ignore_ascii_case(wanted),
+            GroupMatch::Dn => normalize_dn(g) == normalize_dn(wanted),
+            GroupMatch::Cn => dn_cn(g).is_some_and(|cn| cn.eq_ignore_ascii_case(wanted)),
+        })
+    }
+}
+
+/// The admin catalog.
+///
+/// ```
+/// use mliy_core::model::Catalog;
+///
+/// let catalog = Catalog::from_yaml_str("
+/// instance_types: [{name: t3.large}]
+/// group_configs:
+///   - {name: ds, group: data-science, key_name: ds-key}
+/// ").unwrap();
+/// assert_eq!(catalog.group_config("ds").unwrap().key_name, "ds-key");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Instance types users may pick from.
+    #[serde(default)]
+    pub instance_types: Vec<InstanceType>,
+    /// Known security groups.
+    #[serde(default)]
+    pub security_groups: Vec<SecurityGroup>,
+    /// Library of tokens admins pick from (MLiy's Param table); not applied by itself.
+    #[serde(default)]
+    pub params: Vec<Param>,
+    /// Tokens every launch gets, after group and software-config tokens (MLiy's
+    /// `REPLACEMENT_TOKENS`).
+    #[serde(default)]
+    pub replacement_tokens: Vec<Param>,
+    /// Software configs.
+    #[serde(default)]
+    pub software_configs: Vec<SoftwareConfig>,
+    /// Group configs.
+    #[serde(default)]
+    pub group_configs: Vec<GroupConfig>,
+}
+
+impl Catalog {
+    /// Parses YAML (JSON is YAML too). Sources given by path are not read: see
+    /// [`Catalog::from_path`] or [`Catalog::load_sources`].
+    ///
+    /// # Errors
+    /// [`Error::Parse`] with the line, column and field, or a dangling reference.
+    pub fn from_yaml_str(text: &str) -> Result<Catalog> {
+        let catalog: Catalog = serde_norway::from_str(text).map_err(|e| Error::parse("catalog", e.to_string()))?;
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    /// Reads a catalog file and every template and script it names (relative to its folder).
+    ///
+    /// # Errors
+    /// [`Error::Io`] for a file that cannot be read, otherwise as [`Catalog::from_yaml_str`].
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Catalog> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let mut catalog = Catalog::from_yaml_str(&text)
+            .map_err(|e| match e {
+                Error::Parse { message, .. } => Error::parse(format!("catalog {}", path.display()), message),
+                other => other,
+            })?;
+        catalog.load_sources(path.parent().unwrap_or(Path::new(".")))?;
+        Ok(catalog)
+    }
+
+    /// Reads every template and user-data script given by path, relative to `base`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file that cannot be read.
+    pub fn load_sources(&mut self, base: &Path) -> Result<()> {
+        for sc in &mut self.software_configs {
+            for source in [&mut sc.template, &mut sc.user_data].into_iter().flatten() {
+                source.load(base)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The catalog as YAML.
+    ///
+    /// # Errors
+    /// Only if serialisation fails, which the types here do not cause.
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_norway::to_string(self).map_err(|e| Error::parse("catalog", e.to_string()))
+    }
+
+    /// The software config named `name`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn software_config(&self, name: &str) -> Result<&SoftwareConfig> {
+        self.software_configs
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| Error::NotFound { kind: "software config", name: name.into() })
+    }
+
+    /// The group config named `name`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`].
+    pub fn group_config(&self, name: &str) -> Result<&GroupConfig> {
+        self.group_configs
+            .iter()
+            .find(|g| g.name == name)
+            .ok_or_else(|| Error::NotFound { kind: "group config", name: name.into() })
+    }
+
+    /// The instance type named `name`.
+    pub fn instance_type(&self, name: &str) -> Option<&InstanceType> {
+        self.instance_types.iter().find(|t| t.name == name)
+    }
+
+    /// Checks that names are unique and every reference resolves.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the entry and field that is wrong.
+    pub fn validate(&self) -> Result<()> {
+        unique("instance_types", self.instance_types.iter().map(|t| t.name.as_str()))?;
+        unique("security_groups", self.security_groups.iter().map(|g| g.id.as_str()))?;
+        unique("software_configs", self.software_configs.iter().map(|s| s.name.as_str()))?;
+        unique("group_configs", self.group_configs.iter().map(|g| g.name.as_str()))?;
+        let types: Vec<&str> = self.instance_types.iter().map(|t| t.name.as_str()).collect();
+        let sgs: Vec<&str> = self.security_groups.iter().map(|g| g.id.as_str()).collect();
+        let groups: Vec<&str> = self.group_configs.iter().map(|g| g.name.as_str()).collect();
+        for sc in &self.software_configs {
+            let at = |field: &str| format!("software_configs[{}].{field}", sc.name);
+            refs(&at("compatible_instance_types"), &sc.compatible_instance_types, &types, "instance_types")?;
+            refs(&at("permitted_group_configs"), &sc.permitted_group_configs, &groups, "group_configs")?;
+            let cluster_sgs = sc.master_security_group.iter().chain(&sc.slave_security_group);
+            refs(&at("security groups"), cluster_sgs, &sgs, "security_groups")?;
+            refs(&at("additional_master_security_groups"), &sc.additional_master_security_groups, &sgs, "security_groups")?;
+            refs(&at("additional_slave_security_groups"), &sc.additional_slave_security_groups, &sgs, "security_groups")?;
+            if sc.template.as_ref().is_some_and(|t| t.path.is_none() && t.inline.is_none()) {
+                return Err(Error::validation(at("template"), "{}", "give a path or inline text"));
+            }
+        }
+        for gc in &self.group_configs {
+            let at = |field: &str| format!("group_configs[{}].{field}", gc.name);
+            refs(&at("excluded_instance_types"), &gc.excluded_instance_types, &types, "instance_types")?;
+            refs(&at("default_security_groups"), &gc.default_security_groups, &sgs, "security_groups")?;
+            refs(&at("optional_security_groups"), &gc.optional_security_groups, &sgs, "security_groups")?;
+            if gc.group.trim().is_empty() {
+                return Err(Error::validation(at("group"), &gc.group, "a group config needs the group whose members may use it"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn unique<'a>(list: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for name in names {
+        if name.trim().is_empty() {
+            return Err(Error::validation(list, name, "every entry needs a non-empty name"));
+        }
+        if !seen.insert(name) {
+            return Err(Error::validation(list, name, "names must be unique"));
+        }
+    }
+    Ok(())
+}
+
+fn refs<'a>(field: &str, used: impl IntoIterator<Item = &'a String>, known: &[&str], list: &str) -> Result<()> {
+    match used.into_iter().find(|u| !known.contains(&u.as_str())) {
+        Some(missing) => Err(Error::validation(field, missing.as_str(), format!("must name an entry of {list}"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_catalogs_name_the_problem() {
+        let e = Catalog::from_yaml_str("group_configs: [{name: a}]").unwrap_err();
+        assert!(e.to_string().contains("missing field `group`"), "{e}");
+        let e = Catalog::from_yaml_str("instance_typos: []").unwrap_err();
+        assert!(e.to_string().contains("unknown field `instance_typos`"), "{e}");
+        let e = Catalog::from_yaml_str("software_configs: [{name: s, compatible_instance_types: [m9.huge]}]").unwrap_err();
+        assert_eq!(e.to_string(), "software_configs[s].compatible_instance_types: value \"m9.huge\" breaks the rule: must name an entry of instance_types");
+        let e = Catalog::from_yaml_str("instance_types: [{name: a}, {name: a}]").unwrap_err();
+        assert!(e.to_string().contains("names must be unique"), "{e}");
+        assert!(Catalog::from_yaml_str("group_configs: [{name: : :").is_err());
+    }
+
+    #[test]
+    fn group_matching_rules() {
+        let mut gc: GroupConfig = serde_norway::from_str("{name: g, group: 'cn=DS,ou=groups,dc=x'}").unwrap();
+        let p = Principal::new("u", ["CN=ds, OU=Groups, DC=X"]);
+        assert!(!gc.admits(&p), "name match is exact");
+        gc.group_match = GroupMatch::Dn;
+        assert!(gc.admits(&p));
+        gc.group_match = GroupMatch::Cn;
+        gc.group = "ds".into();
+        assert!(gc.admits(&p));
+        assert!(!gc.admits(&Principal::new("u", ["cn=ds-archive,dc=x"])));
+        gc.group_match = GroupMatch::Name;
+        assert!(gc.admits(&Principal::new("u", ["DS"])));
+        assert!(!gc.admits(&Principal::new("u", ["ds2"])));
+    }
+
+    #[test]
+    fn round_trips_through_yaml() {
+        let mut c = Catalog::default();
+        c.instance_types.push(InstanceType { name: "m4.large".into(), description: "d".into(), ebs_optimizable: false });
+        c.software_configs.push(SoftwareConfig {
+            name: "s".into(),
+            emr: false,
+            template: Some(Source::path("t.json")),
+            user_data: Some(Source::inline("#!/bin/sh\n")),
+            ami_id: "ami-12345678".into(),
+            volume: VolumeSettings::default(),
+            instance_name: "n".into(),
+            html_description: String::new(),
+            has_progress_bar: true,
+            params: vec![Param::new("A", "1")],
+            compatible_instance_types: vec!["m4.large".into()],
+            permitted_group_configs: vec![],
+            master_security_group: None,
+            slave_security_group: None,
+            additional_master_security_groups: vec![],
+            additional_slave_security_groups: vec![],
+            custom_url_format: String::new(),
+        });
+        let back = Catalog::from_yaml_str(&c.to_yaml().unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+}

@@ -1,0 +1,250 @@
+//! Assembling the CloudFormation parameters, names and tags of a checked request.
+
+use super::naming::{self, LAUNCH_ID_TAG, MANAGED_TAG, Tag};
+use super::policy::Checked;
+use super::request::{LaunchRequest, Market};
+use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
+use crate::error::{Error, Result};
+use crate::model::{Catalog, Principal};
+use crate::template::{MapKey, Template};
+use crate::userdata::{self, TokenSource};
+use std::sync::Arc;
+
+/// The user-data token MLiy read the EBS snapshot id from.
+const SNAPSHOT_TOKEN: &str = "SNAPSHOT_ID";
+/// `paramClusterName`'s length rule when the template states none (MLiy's template's).
+const CLUSTER_NAME_LENGTH: (usize, usize) = (20, 40);
+
+/// Values keyed by parameter; a later `set` of the same key replaces the earlier one.
+#[derive(Default)]
+struct Values(Vec<(&'static str, String)>);
+
+impl Values {
+    /// Sets `key` unless the value is empty (an empty value means "use the template's default").
+    fn set(&mut self, key: &'static str, value: impl Into<String>) {
+        let value = value.into();
+        if !value.is_empty() {
+            self.0.push((key, value));
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+pub(crate) fn assemble(
+    catalog: &Catalog,
+    principal: &Principal,
+    request: &LaunchRequest,
+    checked: &Checked<'_>,
+    template: &Template,
+    body: &Arc<str>,
+) -> Result<LaunchPlan> {
+    let (group, software) = (checked.group, checked.software);
+    if template.parameters.is_empty() {
+        return Err(Error::validation(
+            "template",
+            software.template.as_ref().map(|s| s.describe()).unwrap_or_default(),
+            "declares no Parameters, so mliy cannot pass the instance type, network or user data",
+        ));
+    }
+    let mut warnings = Vec::new();
+
+    let sources: [&dyn TokenSource; 4] =
+        [&request.tokens, &group.params, &software.params, &catalog.replacement_tokens];
+    let rendered = software
+        .user_data
+        .as_ref()
+        .map(|source| {
+            let script = source.text().ok_or_else(|| {
+                Error::validation(
+                    format!("software_configs[{}].user_data", software.name),
+                    source.describe(),
+                    "the file was not read: load the catalog with Catalog::from_path or call load_sources",
+                )
+            })?;
+            Ok::<_, Error>(userdata::render(script, &sources))
+        })
+        .transpose()?;
+
+    let mut values = Values::default();
+    let mut cluster_name = None;
+    let kind;
+    match &request.cluster {
+        None => {
+            kind = PlanKind::Instance;
+            values.set("KeyName", &group.key_name);
+            values.set("ImageId", &software.ami_id);
+            values.set("InstanceType", &request.instance_type);
+            values.set("IamInstanceProfile", &group.iam_instance_profile);
+            values.set("SecurityGroupIds", checked.security_groups.join(","));
+            values.set("SubnetId", group.network.subnet_id.clone().unwrap_or_default());
+            values.set("AvailabilityZone", group.network.availability_zone.clone().unwrap_or_default());
+            values.set("EBSVolumeDeviceName", &software.volume.device_path);
+            values.set("VolumeSize", request.volume_size.unwrap_or(software.volume.default_size).to_string());
+            values.set("KmsKeyId", &software.volume.kms_key);
+            if let Some(snapshot) = software.params.iter().find(|p| p.token == SNAPSHOT_TOKEN) {
+                values.set("SnapshotId", &snapshot.value);
+            }
+            if let Some(r) = &rendered {
+                values.set("UserData", r.to_base64("UserData")?);
+            }
+        }
+        Some(options) => {
+            kind = PlanKind::Cluster;
+            let rule = template.parameter("paramClusterName");
+            let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
+            let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
+            let prefix =
+                if group.override_instance_name.is_empty() { &software.instance_name } else { &group.override_instance_name };
+            let name = naming::cluster_name(prefix, &options.market, &request.launch_id, &principal.username, min, max);
+            values.set("paramClusterName", &name);
+            cluster_name = Some(name);
+            values.set("paramEnvironment", &group.sdlc);
+            values.set("paramTimeZone", group.time_zone.clone().unwrap_or_default());
+            values.set("paramAGS", &group.ags);
+            values.set("paramInstanceType", &request.instance_type);
+            values.set("paramCoreInstanceCount", options.core_nodes.to_string());
+            values.set("paramTaskInstanceCount", options.task_nodes.to_string());
+            if let Market::Spot { bid: Some(bid) } = options.market {
+                values.set("paramBidPrice", bid.to_string());
+            }
+            values.set("paramMarketType", options.market.emr_name());
+            values.set("paramSubnetID", group.network.subnet_id.clone().unwrap_or_default());
+            values.set("paramEc2KeyName", &group.key_name);
+            values.set("paramEMRManagedMasterSecurityGroup", software.master_security_group.clone().unwrap_or_default());
+            values.set("paramEMRManagedSlaveSecurityGroup", software.slave_security_group.clone().unwrap_or_default());
+            values.set("paramAdditionalMasterSecurityGroups", software.additional_master_security_groups.join(","));
+            values.set("paramAdditionalSlaveSecurityGroups", software.additional_slave_security_groups.join(","));
+            if let Some(minutes) = group.settings.cluster_auto_termination_minutes {
+                values.set("paramIdleSeconds", (u64::from(minutes) * 60).to_string());
+            }
+            values.set("paramJobFlowRole", &group.iam_instance_profile);
+        }
+    }
+
+    // Every declared parameter, in template order: custom params (group config, then software
+    // config) win over generated values; nothing is sent twice.
+    let mut parameters = Vec::new();
+    for decl in &template.parameters {
+        let custom = [(ValueSource::GroupConfig, &group.params), (ValueSource::SoftwareConfig, &software.params)]
+            .into_iter()
+            .find_map(|(source, params)| params.iter().find(|p| p.token == decl.name).map(|p| (source, p.value.clone())));
+        let generated = values.get(&decl.name);
+        let (source, value) = match (custom, generated) {
+            (Some((source, value)), generated) => {
+                if generated.is_some_and(|g| g != value) {
+                    warnings.push(format!(
+                        "parameter {}: the {} param overrides the generated value",
+                        decl.name,
+                        if source == ValueSource::GroupConfig { "group config" } else { "software config" }
+                    ));
+                }
+                (source, value)
+            }
+            (None, Some(value)) => (ValueSource::Generated, value.to_string()),
+            (None, None) => {
+                if decl.default.is_none() {
+                    return Err(Error::validation(
+                        &decl.name,
+                        "",
+                        "required: the template has no Default and the catalog gives no value \
+                         (set it in the group config, or as a software config param)",
+                    ));
+                }
+                continue;
+            }
+        };
+        decl.check(&value)?;
+        parameters.push(PlanParameter::new(&decl.name, value, decl.no_echo, source));
+    }
+
+    find_in_map_warnings(template, &parameters, &mut warnings);
+    if let Some(r) = &rendered {
+        warnings.extend(
+            r.unknown_tokens.iter().map(|t| format!("user data token {{{{{{{t}}}}}}} has no value and stays in the script")),
+        );
+    }
+
+    let name_tag = if group.override_instance_name.is_empty() { &software.instance_name } else { &group.override_instance_name };
+    let stack_name = match &cluster_name {
+        Some(name) => name.clone(),
+        None => naming::instance_stack_name(&group.override_instance_name, &group.ags, &request.launch_id),
+    };
+    let mut tags = vec![
+        Tag::new("Name", cluster_name.as_deref().unwrap_or(name_tag)),
+        Tag::new("AGS", &group.ags),
+        Tag::new("Cost Center", &group.cost_center),
+        Tag::new("SDLC", &group.sdlc),
+        Tag::new("User", principal.shown_name()),
+        Tag::new("userid", &principal.username),
+        Tag::new(MANAGED_TAG.0, MANAGED_TAG.1),
+        Tag::new("Software Config", &software.name),
+        Tag::new("Group Config", &group.name),
+        Tag::new(LAUNCH_ID_TAG, request.launch_id.as_str()),
+    ];
+    if let Some(options) = &request.cluster {
+        tags.push(Tag::new("Purpose", &options.purpose));
+    }
+    naming::check_tags(&tags)?;
+
+    Ok(LaunchPlan {
+        launch_id: request.launch_id.clone(),
+        kind,
+        client_request_token: request.launch_id.to_string(),
+        stack_name,
+        owner: principal.username.clone(),
+        group_config: group.name.clone(),
+        software_config: software.name.clone(),
+        instance_type: request.instance_type.clone(),
+        cluster_name,
+        parameters,
+        tags,
+        user_data: rendered.as_ref().map(|r| r.text.clone()),
+        unknown_tokens: rendered.map(|r| r.unknown_tokens).unwrap_or_default(),
+        warnings,
+        template_body: Arc::clone(body),
+    })
+}
+
+/// Warns about each `Fn::FindInMap` whose key, taken from a parameter, the mapping lacks:
+/// CloudFormation would fail the stack.
+fn find_in_map_warnings(template: &Template, parameters: &[PlanParameter], warnings: &mut Vec<String>) {
+    let value_of = |name: &str| {
+        parameters
+            .iter()
+            .find(|p| p.key == name)
+            .map(|p| p.value().to_string())
+            .or_else(|| template.parameter(name).and_then(|d| d.default.clone()))
+    };
+    fn resolve<'k>(key: &'k MapKey, value_of: &dyn Fn(&str) -> Option<String>) -> Option<(String, Option<&'k str>)> {
+        match key {
+            MapKey::Literal(s) => Some((s.clone(), None)),
+            MapKey::Ref(p) => value_of(p).map(|v| (v, Some(p.as_str()))),
+            MapKey::Other => None,
+        }
+    }
+    for f in template.find_in_maps() {
+        let Some((top, top_param)) = resolve(&f.top, &value_of) else { continue };
+        let second = resolve(&f.second, &value_of);
+        if !template.mapping_has(&f.map, &top, None) {
+            if let Some(param) = top_param {
+                let known = template.mapping_keys(&f.map).unwrap_or_default().join(", ");
+                warnings.push(format!(
+                    "{param} {top}: the template's mapping {} has no entry for it, so CloudFormation's \
+                     Fn::FindInMap would fail the stack (the mapping has: {known})",
+                    f.map
+                ));
+            }
+        } else if let Some((key, Some(param))) = second
+            && !template.mapping_has(&f.map, &top, Some(&key))
+        {
+            warnings.push(format!(
+                "{param} {key}: the template's mapping {}.{top} has no entry for it, so CloudFormation's \
+                 Fn::FindInMap would fail the stack",
+                f.map
+            ));
+        }
+    }
+}

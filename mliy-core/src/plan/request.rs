@@ -1,0 +1,189 @@
+//! What a user asks to launch.
+
+use crate::error::{Error, Result};
+use crate::model::Param;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Identifies one launch. It is CloudFormation's `ClientRequestToken` and part of the stack
+/// name, so a retried launch can never create a second stack.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LaunchId(String);
+
+impl LaunchId {
+    /// A new random id: 12 lower-case hex digits, as MLiy used.
+    pub fn new_random() -> Self {
+        let hex = uuid::Uuid::new_v4().simple().to_string();
+        LaunchId(hex[hex.len() - 12..].to_string())
+    }
+
+    /// Checks and wraps an id: 1 to 64 of `a-z`, `0-9` and `-`, starting with a letter or digit.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `launch_id`.
+    pub fn parse(id: &str) -> Result<Self> {
+        let ok = (1..=64).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-');
+        if ok {
+            Ok(LaunchId(id.to_string()))
+        } else {
+            Err(Error::validation("launch_id", id, "1 to 64 of a-z, 0-9 and -, not starting with -"))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LaunchId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for LaunchId {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        LaunchId::parse(&s)
+    }
+}
+
+impl From<LaunchId> for String {
+    fn from(id: LaunchId) -> String {
+        id.0
+    }
+}
+
+/// How cluster nodes are bought.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Market {
+    /// On-demand instances.
+    OnDemand,
+    /// Spot instances, with a bid in dollars per hour (the template's default when `None`).
+    Spot {
+        /// The bid.
+        bid: Option<f64>,
+    },
+}
+
+impl Market {
+    /// EMR's name: `ON_DEMAND` or `SPOT`.
+    pub fn emr_name(&self) -> &'static str {
+        match self {
+            Market::OnDemand => "ON_DEMAND",
+            Market::Spot { .. } => "SPOT",
+        }
+    }
+}
+
+/// The cluster part of a launch request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterOptions {
+    /// Core nodes.
+    pub core_nodes: u32,
+    /// Task nodes.
+    #[serde(default)]
+    pub task_nodes: u32,
+    /// On-demand or spot.
+    pub market: Market,
+    /// What the cluster is for (the `Purpose` tag).
+    #[serde(default)]
+    pub purpose: String,
+}
+
+/// A request to launch an instance or a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchRequest {
+    /// This launch's id.
+    pub launch_id: LaunchId,
+    /// The group config to launch under.
+    pub group_config: String,
+    /// The software config to launch.
+    pub software_config: String,
+    /// The instance type (of every node, for clusters).
+    pub instance_type: String,
+    /// Optional security groups the user picked (instances).
+    #[serde(default)]
+    pub optional_security_groups: Vec<String>,
+    /// Size of the additional volume in GiB; the software config's default when `None`.
+    #[serde(default)]
+    pub volume_size: Option<u32>,
+    /// Present for a cluster launch.
+    #[serde(default)]
+    pub cluster: Option<ClusterOptions>,
+    /// Tokens from the portal or the directory (e.g. LDAP attributes); they win over every
+    /// catalog token.
+    #[serde(default)]
+    pub tokens: Vec<Param>,
+}
+
+impl LaunchRequest {
+    /// An instance launch with a new random id.
+    pub fn instance(group_config: impl Into<String>, software_config: impl Into<String>, instance_type: impl Into<String>) -> Self {
+        LaunchRequest {
+            launch_id: LaunchId::new_random(),
+            group_config: group_config.into(),
+            software_config: software_config.into(),
+            instance_type: instance_type.into(),
+            optional_security_groups: Vec::new(),
+            volume_size: None,
+            cluster: None,
+            tokens: Vec::new(),
+        }
+    }
+
+    /// A cluster launch with a new random id.
+    pub fn cluster(
+        group_config: impl Into<String>,
+        software_config: impl Into<String>,
+        instance_type: impl Into<String>,
+        options: ClusterOptions,
+    ) -> Self {
+        LaunchRequest { cluster: Some(options), ..Self::instance(group_config, software_config, instance_type) }
+    }
+
+    /// Sets the launch id.
+    pub fn with_launch_id(mut self, id: LaunchId) -> Self {
+        self.launch_id = id;
+        self
+    }
+
+    /// Sets the additional volume's size.
+    pub fn with_volume_size(mut self, gib: u32) -> Self {
+        self.volume_size = Some(gib);
+        self
+    }
+
+    /// Adds optional security groups.
+    pub fn with_optional_security_groups(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.optional_security_groups.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a token from the portal or the directory.
+    pub fn with_token(mut self, token: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tokens.push(Param::new(token, value));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_ids() {
+        let id = LaunchId::new_random();
+        assert_eq!(id.as_str().len(), 12);
+        assert!(LaunchId::parse(id.as_str()).is_ok());
+        assert_ne!(id, LaunchId::new_random());
+        for bad in ["", "-a", "A1", "a_b", &"a".repeat(65)] {
+            assert!(LaunchId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

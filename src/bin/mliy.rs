@@ -1,0 +1,2 @@
+//! The `mliy` admin command line.
+fn main() {}

@@ -1,0 +1,16 @@
+//! mliy: self-service analytics environments (EC2 instances and EMR clusters) on AWS, as a
+//! library that portals embed.
+//!
+//! This facade re-exports [`mliy_core`] (catalog, templates, user data, launch plans) and the
+//! backends of `mliy-plugins` that are enabled by Cargo features.
+//!
+//! ```
+//! use mliy::template::Template;
+//!
+//! let t = Template::parse("t.json", r#"{"Parameters": {"A": {"Type": "Number", "MaxValue": "3"}},
+//!                                      "Resources": {"B": {"Type": "AWS::S3::Bucket"}}}"#).unwrap();
+//! assert!(t.parameter("A").unwrap().check("4").is_err());
+//! ```
+
+pub use mliy_core::*;
+pub use mliy_plugins as plugins;
