@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used)] // Tests unwrap: a panic is the failure report.
+//! Cross-crate tests, gathered in one binary (each file directly in `tests/` would be its own
+//! binary and link everything again).
+
+mod cli;
+mod fixtures;
+mod plans;
+mod templates;

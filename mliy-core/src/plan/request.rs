@@ -24,12 +24,18 @@ impl LaunchId {
     /// [`Error::Validation`] on `launch_id`.
     pub fn parse(id: &str) -> Result<Self> {
         let ok = (1..=64).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !id.starts_with('-');
         if ok {
             Ok(LaunchId(id.to_string()))
         } else {
-            Err(Error::validation("launch_id", id, "1 to 64 of a-z, 0-9 and -, not starting with -"))
+            Err(Error::validation(
+                "launch_id",
+                id,
+                "1 to 64 of a-z, 0-9 and -, not starting with -",
+            ))
         }
     }
 
@@ -124,7 +130,11 @@ pub struct LaunchRequest {
 
 impl LaunchRequest {
     /// An instance launch with a new random id.
-    pub fn instance(group_config: impl Into<String>, software_config: impl Into<String>, instance_type: impl Into<String>) -> Self {
+    pub fn instance(
+        group_config: impl Into<String>,
+        software_config: impl Into<String>,
+        instance_type: impl Into<String>,
+    ) -> Self {
         LaunchRequest {
             launch_id: LaunchId::new_random(),
             group_config: group_config.into(),
@@ -144,7 +154,10 @@ impl LaunchRequest {
         instance_type: impl Into<String>,
         options: ClusterOptions,
     ) -> Self {
-        LaunchRequest { cluster: Some(options), ..Self::instance(group_config, software_config, instance_type) }
+        LaunchRequest {
+            cluster: Some(options),
+            ..Self::instance(group_config, software_config, instance_type)
+        }
     }
 
     /// Sets the launch id.
@@ -160,8 +173,12 @@ impl LaunchRequest {
     }
 
     /// Adds optional security groups.
-    pub fn with_optional_security_groups(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.optional_security_groups.extend(ids.into_iter().map(Into::into));
+    pub fn with_optional_security_groups(
+        mut self,
+        ids: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.optional_security_groups
+            .extend(ids.into_iter().map(Into::into));
         self
     }
 

@@ -65,7 +65,10 @@ pub struct Template {
     find_in_maps: Vec<FindInMap>,
 }
 
-fn serialize_pairs<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+fn serialize_pairs<S: serde::Serializer>(
+    pairs: &[(String, String)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(pairs.len()))?;
     for (k, v) in pairs {
@@ -85,15 +88,19 @@ impl Template {
         let what = format!("template {name}");
         let root = parse_document(text).map_err(|m| Error::parse(&what, m))?;
         let Node::Map(_) = root else {
-            return Err(Error::parse(&what, format!("expected a mapping at the top, found {}", root.kind())));
+            return Err(Error::parse(
+                &what,
+                format!("expected a mapping at the top, found {}", root.kind()),
+            ));
         };
         let resources = match root.get("Resources") {
             Some(Node::Map(entries)) if !entries.is_empty() => entries
                 .iter()
                 .map(|(id, r)| {
-                    let ty = r.get("Type").and_then(Node::as_str).ok_or_else(|| {
-                        Error::parse(&what, format!("resource {id} has no Type"))
-                    })?;
+                    let ty = r
+                        .get("Type")
+                        .and_then(Node::as_str)
+                        .ok_or_else(|| Error::parse(&what, format!("resource {id} has no Type")))?;
                     Ok((id.clone(), ty.to_string()))
                 })
                 .collect::<Result<Vec<_>>>()?,
@@ -111,14 +118,28 @@ impl Template {
                 .map(|(n, decl)| Parameter::from_node(n, decl).map_err(|m| Error::parse(&what, m)))
                 .collect::<Result<Vec<_>>>()?,
             Some(other) => {
-                return Err(Error::parse(&what, format!("Parameters must be a mapping, found {}", other.kind())));
+                return Err(Error::parse(
+                    &what,
+                    format!("Parameters must be a mapping, found {}", other.kind()),
+                ));
             }
         };
-        let outputs = root.get("Outputs").and_then(Node::entries).map_or_else(Vec::new, |e| {
-            e.iter().map(|(k, _)| k.clone()).collect()
-        });
-        let mappings = root.get("Mappings").and_then(Node::entries).map(<[_]>::to_vec).unwrap_or_default();
-        Ok(Template { parameters, outputs, resources, mappings, find_in_maps: find_in_maps(&root) })
+        let outputs = root
+            .get("Outputs")
+            .and_then(Node::entries)
+            .map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.clone()).collect());
+        let mappings = root
+            .get("Mappings")
+            .and_then(Node::entries)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        Ok(Template {
+            parameters,
+            outputs,
+            resources,
+            mappings,
+            find_in_maps: find_in_maps(&root),
+        })
     }
 
     /// The parameter named `name`.
@@ -134,12 +155,17 @@ impl Template {
     /// The keys of a mapping's top level (`None` when the template has no such mapping).
     pub fn mapping_keys(&self, map: &str) -> Option<Vec<&str>> {
         let (_, node) = self.mappings.iter().find(|(name, _)| name == map)?;
-        Some(node.entries().map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.as_str()).collect()))
+        Some(
+            node.entries()
+                .map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.as_str()).collect()),
+        )
     }
 
     /// Whether `map` has `top` (and, when given, `top.second`).
     pub fn mapping_has(&self, map: &str, top: &str, second: Option<&str>) -> bool {
-        let Some((_, node)) = self.mappings.iter().find(|(name, _)| name == map) else { return false };
+        let Some((_, node)) = self.mappings.iter().find(|(name, _)| name == map) else {
+            return false;
+        };
         match (node.get(top), second) {
             (None, _) => false,
             (Some(_), None) => true,
@@ -151,9 +177,10 @@ impl Template {
 fn find_in_maps(root: &Node) -> Vec<FindInMap> {
     let key = |n: &Node| match n {
         Node::Scalar(s) => MapKey::Literal(s.clone()),
-        Node::Map(e) if e.len() == 1 && e[0].0 == "Ref" => {
-            e[0].1.as_str().map_or(MapKey::Other, |p| MapKey::Ref(p.to_string()))
-        }
+        Node::Map(e) if e.len() == 1 && e[0].0 == "Ref" => e[0]
+            .1
+            .as_str()
+            .map_or(MapKey::Other, |p| MapKey::Ref(p.to_string())),
         _ => MapKey::Other,
     };
     let mut found = Vec::new();
@@ -163,7 +190,11 @@ fn find_in_maps(root: &Node) -> Vec<FindInMap> {
             && k == "Fn::FindInMap"
             && let [Node::Scalar(map), top, second, ..] = args.as_slice()
         {
-            let f = FindInMap { map: map.clone(), top: key(top), second: key(second) };
+            let f = FindInMap {
+                map: map.clone(),
+                top: key(top),
+                second: key(second),
+            };
             if !found.contains(&f) {
                 found.push(f);
             }
@@ -175,6 +206,30 @@ fn find_in_maps(root: &Node) -> Vec<FindInMap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_string_parses_or_errs(text in ".{0,400}") {
+            let _ = Template::parse("p", &text);
+        }
+
+        #[test]
+        fn yaml_like_strings_parse_or_err(text in "[-:!&*\\[\\]{}|>'\"#%@` \n\tA-Za-z0-9.,?]{0,300}") {
+            let _ = Template::parse("p", &text);
+        }
+
+        #[test]
+        fn tagged_documents_parse_or_err(
+            tag in "!(Ref|Sub|GetAtt|If|Join|Base64|FindInMap|Select|Split|Equals|Not|And|Or|ImportValue|GetAZs|Cidr|Condition|Bogus|!str|!int)",
+            body in "[\\[\\]{}A-Za-z0-9., :-]{0,40}",
+        ) {
+            let text = format!("Parameters:\n  P: {{Type: String, Default: {tag} {body}}}\nResources:\n  R:\n    Type: X\n    Properties: {{A: {tag} {body}}}\n");
+            let _ = Template::parse("p", &text);
+        }
+    }
 
     #[test]
     fn minimal_yaml_template() {
@@ -185,7 +240,10 @@ mod tests {
         .unwrap();
         assert_eq!(t.parameters[0].default.as_deref(), Some("0"));
         assert_eq!(t.outputs, ["O"]);
-        assert_eq!(t.resources, [("R".to_string(), "AWS::S3::Bucket".to_string())]);
+        assert_eq!(
+            t.resources,
+            [("R".to_string(), "AWS::S3::Bucket".to_string())]
+        );
     }
 
     #[test]
@@ -193,12 +251,30 @@ mod tests {
         let cases = [
             ("[1, 2]", "expected a mapping"),
             ("Parameters: {}\n", "no Resources"),
-            ("Resources: {R: {Properties: {}}}\n", "resource R has no Type"),
-            ("Parameters: [a]\nResources: {R: {Type: X}}\n", "Parameters must be a mapping"),
-            ("Parameters: {P: {Default: 1}}\nResources: {R: {Type: X}}\n", "parameter P has no Type"),
-            ("Parameters: {P: {Type: Strng}}\nResources: {R: {Type: X}}\n", "unknown Type \"Strng\""),
-            ("Parameters: {P: {Type: Number, MinValue: x}}\nResources: {R: {Type: X}}\n", "MinValue"),
-            ("Parameters: {P: {Type: String, AllowedPattern: '[a-'}}\nResources: {R: {Type: X}}\n", "AllowedPattern"),
+            (
+                "Resources: {R: {Properties: {}}}\n",
+                "resource R has no Type",
+            ),
+            (
+                "Parameters: [a]\nResources: {R: {Type: X}}\n",
+                "Parameters must be a mapping",
+            ),
+            (
+                "Parameters: {P: {Default: 1}}\nResources: {R: {Type: X}}\n",
+                "parameter P has no Type",
+            ),
+            (
+                "Parameters: {P: {Type: Strng}}\nResources: {R: {Type: X}}\n",
+                "unknown Type \"Strng\"",
+            ),
+            (
+                "Parameters: {P: {Type: Number, MinValue: x}}\nResources: {R: {Type: X}}\n",
+                "MinValue",
+            ),
+            (
+                "Parameters: {P: {Type: String, AllowedPattern: '[a-'}}\nResources: {R: {Type: X}}\n",
+                "AllowedPattern",
+            ),
             ("{\"Resources\": ", "EOF"),
         ];
         for (text, needle) in cases {
@@ -217,7 +293,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             t.find_in_maps(),
-            [FindInMap { map: "M".into(), top: MapKey::Ref("T".into()), second: MapKey::Literal("K".into()) }]
+            [FindInMap {
+                map: "M".into(),
+                top: MapKey::Ref("T".into()),
+                second: MapKey::Literal("K".into())
+            }]
         );
         assert!(t.mapping_has("M", "a", Some("K")));
         assert!(!t.mapping_has("M", "b", None));

@@ -1,0 +1,302 @@
+//! The `mliy` command line, run as a user would.
+
+use super::fixtures::{self, EC2, EMR};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+fn mliy(args: &[&str]) -> (i32, Value, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_mliy"))
+        .args(args)
+        .output()
+        .expect("run mliy");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn template_inspect_json() {
+    let (code, json, _) = mliy(&["template", "inspect", s(&fixtures::path(EMR)), "--json"]);
+    assert_eq!(code, 0);
+    let params = json["parameters"].as_array().unwrap();
+    assert_eq!(params.len(), 44);
+    let name = &params[0];
+    assert_eq!(name["name"], "paramClusterName");
+    assert_eq!(name["type"], "String");
+    assert_eq!(
+        (name["min_length"].as_u64(), name["max_length"].as_u64()),
+        (Some(20), Some(40))
+    );
+    assert_eq!(name["default"], Value::Null);
+    assert_eq!(name["no_echo"], false);
+    let market = params
+        .iter()
+        .find(|p| p["name"] == "paramMarketType")
+        .unwrap();
+    assert_eq!(
+        market["allowed_values"],
+        serde_json::json!(["ON_DEMAND", "SPOT"])
+    );
+    let bid = params
+        .iter()
+        .find(|p| p["name"] == "paramBidPrice")
+        .unwrap();
+    assert_eq!(
+        (bid["min_value"].as_f64(), bid["max_value"].as_f64()),
+        (Some(0.01), Some(12.0))
+    );
+    assert_eq!(
+        json["outputs"],
+        serde_json::json!(["StackID", "ClusterID", "MasterDNS"])
+    );
+    assert_eq!(json["resources"]["SPARK"], "AWS::EMR::Cluster");
+}
+
+#[test]
+fn template_inspect_refuses_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, needle) in [
+        ("bad.json", "{\"Parameters\": {", "EOF"),
+        ("bad.yaml", "Parameters:\n  A: [\n", "line"),
+        (
+            "type.yaml",
+            "Parameters: {A: {Type: Strin}}\nResources: {R: {Type: X}}\n",
+            "unknown Type \"Strin\"",
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let (code, json, _) = mliy(&["template", "inspect", s(&path), "--json"]);
+        assert_eq!(code, 2, "{name}");
+        assert_eq!(json["error"]["kind"], "parse", "{name}");
+        assert!(
+            json["error"]["message"].as_str().unwrap().contains(needle),
+            "{name}: {json}"
+        );
+    }
+    let (code, _, stderr) = mliy(&["template", "inspect", "/no/such/template.json"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("/no/such/template.json"), "{stderr}");
+}
+
+#[test]
+fn userdata_render_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("ud.sh");
+    std::fs::write(
+        &script,
+        "a={{{A}}} b={{{ B }}} c={{{C}}} c2={{{C}}} z={{{Z}}}",
+    )
+    .unwrap();
+    let params = dir.path().join("p.json");
+    std::fs::write(&params, r#"{"A": "1", " B ": "2", "Y": "unused"}"#).unwrap();
+    let (code, json, _) = mliy(&[
+        "userdata",
+        "render",
+        s(&script),
+        "--params",
+        s(&params),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(json["rendered"], "a=1 b=2 c={{{C}}} c2={{{C}}} z={{{Z}}}");
+    assert_eq!(json["unknown_tokens"], serde_json::json!(["C", "Z"]));
+    assert_eq!(json["base64_len"], 52);
+    assert_eq!(json["fits_cloudformation"], true);
+
+    std::fs::write(&script, "x".repeat(5 * 1024)).unwrap();
+    let (code, json, _) = mliy(&[
+        "userdata",
+        "render",
+        s(&script),
+        "--params",
+        s(&params),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (
+            json["fits_cloudformation"].as_bool(),
+            json["base64_len"].as_u64()
+        ),
+        (Some(false), Some(6828))
+    );
+
+    std::fs::write(&params, r#"{"A": 1}"#).unwrap();
+    let (code, json, _) = mliy(&[
+        "userdata",
+        "render",
+        s(&script),
+        "--params",
+        s(&params),
+        "--json",
+    ]);
+    assert_eq!(
+        (code, json["error"]["field"].as_str()),
+        (2, Some("params.A"))
+    );
+}
+
+/// Imports the fixture through the CLI, then plans from the written catalog.
+#[test]
+fn import_then_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("userdata.sh");
+    std::fs::write(&script, fixtures::script(2_000)).unwrap();
+    let catalog = dir.path().join("catalog.yaml");
+    let template = format!("MLiyDefault={}", fixtures::path(EC2).display());
+    let user_data = format!("MLiyDefault={}", script.display());
+    let (code, json, stderr) = mliy(&[
+        "catalog",
+        "import-mliy",
+        s(&fixtures::path("simpledb.json")),
+        "--instance-types",
+        s(&fixtures::path("instance_types_fixture.json")),
+        "--template",
+        &template,
+        "--user-data",
+        &user_data,
+        "--subnet-id",
+        "subnet-0a1b2c3d",
+        "--availability-zone",
+        "us-east-1a",
+        "--out",
+        s(&catalog),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{json} {stderr}");
+    assert_eq!(json["instance_types"], 29);
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    assert!(
+        text.contains("path: userdata.sh"),
+        "paths are relative to the catalog:\n{text}"
+    );
+    // The fixture's AMI is a placeholder; give a well-formed one and allow m4.large.
+    let text = text
+        .replace("ami_id: ami-id", "ami_id: ami-0abcdef1234567890")
+        .replace("  - c4.xlarge\n", "  - c4.xlarge\n  - m4.large\n");
+    std::fs::write(&catalog, text).unwrap();
+
+    let plan_of = |software_config: &str, extra: &[&str]| {
+        let mut args = vec![
+            "plan",
+            "--catalog",
+            s(&catalog),
+            "--user",
+            "dana",
+            "--group",
+            "manager",
+            "--group-config",
+            "MLiySampleConfig",
+            "--software-config",
+            software_config,
+            "--launch-id",
+            "00000000abcd",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        mliy(&args)
+    };
+    let plan = |extra: &[&str]| plan_of("MLiyDefault", extra);
+    let (code, json, stderr) = plan(&["--instance-type", "m4.large"]);
+    assert_eq!(code, 0, "{json} {stderr}");
+    assert_eq!(json["stack_name"], "AWSLXMLiyTSTMLiy-00000000abcd");
+    assert!(
+        json["user_data"]
+            .as_str()
+            .unwrap()
+            .starts_with("#!/bin/bash")
+    );
+    assert!(
+        json["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("InstanceConfig"),
+        "{json}"
+    );
+    let tags = json["tags"].as_array().unwrap();
+    assert!(
+        tags.iter()
+            .any(|t| t["key"] == "LaunchedBy" && t["value"] == "MLIY")
+    );
+
+    let (code, json, _) = plan(&["--instance-type", "m4.large", "--volume-size", "2000"]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["kind"], "validation");
+    assert_eq!(
+        (
+            json["error"]["field"].as_str(),
+            json["error"]["rule"].as_str()
+        ),
+        (Some("VolumeSize"), Some("MaxValue 1024"))
+    );
+
+    let (code, json, _) = plan_of("Nope", &["--instance-type", "m4.large"]);
+    assert_eq!(
+        (code, json["error"]["kind"].as_str()),
+        (2, Some("not_found"))
+    );
+
+    let (code, json, _) = mliy(&[
+        "plan",
+        "--catalog",
+        s(&catalog),
+        "--user",
+        "eve",
+        "--group",
+        "sales",
+        "--group-config",
+        "MLiySampleConfig",
+        "--software-config",
+        "MLiyDefault",
+        "--instance-type",
+        "m4.large",
+        "--json",
+    ]);
+    assert_eq!(
+        (code, json["error"]["kind"].as_str()),
+        (2, Some("forbidden"))
+    );
+}
+
+#[test]
+fn plan_refuses_a_malformed_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("c.yaml");
+    std::fs::write(
+        &catalog,
+        "group_configs:\n  - name: a\n    group: [unclosed\n",
+    )
+    .unwrap();
+    let (code, json, _) = mliy(&[
+        "plan",
+        "--catalog",
+        s(&catalog),
+        "--user",
+        "u",
+        "--group",
+        "g",
+        "--group-config",
+        "a",
+        "--software-config",
+        "s",
+        "--instance-type",
+        "t",
+        "--json",
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["kind"], "parse");
+    assert!(
+        json["error"]["message"].as_str().unwrap().contains("line"),
+        "{json}"
+    );
+}
