@@ -2,7 +2,7 @@
 
 use super::fixtures::{self, EC2, EMR};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn mliy(args: &[&str]) -> (i32, Value, String) {
@@ -299,4 +299,27 @@ fn plan_refuses_a_malformed_catalog() {
         json["error"]["message"].as_str().unwrap().contains("line"),
         "{json}"
     );
+}
+
+/// The README's demo commands, on the example catalog.
+#[test]
+fn readme_demo_plans() {
+    let catalog = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/catalog/catalog.yaml");
+    let group = "cn=data-science,ou=groups,dc=example,dc=com";
+    let (code, json, stderr) = mliy(&[
+        "plan", "--catalog", s(&catalog), "--user", "alice", "--group", group, "--group-config", "data-science",
+        "--software-config", "notebook", "--instance-type", "r5.2xlarge", "--json",
+    ]);
+    assert_eq!(code, 0, "{json} {stderr}");
+    assert_eq!(json["unknown_tokens"], serde_json::json!([]), "every token of the example script has a value");
+    assert!(json["user_data"].as_str().unwrap().contains("--owner 'alice'"));
+    let (code, json, stderr) = mliy(&[
+        "plan", "--catalog", s(&catalog), "--user", "alice", "--group", group, "--group-config", "data-science",
+        "--software-config", "spark", "--instance-type", "m5.xlarge", "--cluster", "--core-nodes", "3", "--spot",
+        "--bid", "0.3", "--json",
+    ]);
+    assert_eq!(code, 0, "{json} {stderr}");
+    assert_eq!(json["kind"], "cluster");
+    let (code, _, _) = mliy(&["template", "inspect", s(&catalog.with_file_name("cluster.yaml"))]);
+    assert_eq!(code, 0);
 }

@@ -310,14 +310,27 @@ fn user_data_tokens_take_the_first_source() {
     ];
     catalog.software_configs[0].params = vec![
         Param::new("SOURCE_BUCKET", "sc-bucket"),
-        Param::new("EBS_DEVICE", "/dev/xvdz"),
+        Param::new("MLIY_USER", "ignored"),
     ];
+    let script = format!(
+        "{}\nOWNER={{{{{{MLIY_USER}}}}}} ID={{{{{{MLIY_LAUNCH_ID}}}}}}\n",
+        fixtures::script(1000)
+    );
+    catalog.software_configs[0].user_data = Some(mliy::model::Source::inline(script));
     catalog.group_configs[0].params = vec![Param::new("SOURCE_BUCKET", "group-bucket")];
     let request = instance("r3.2xlarge").with_token("LDAP_HOST_NAME", "ldap.example.com");
     let plan = planner(catalog).plan(&member(), &request).unwrap();
     let text = plan.user_data.as_deref().unwrap();
     assert!(text.contains("SOURCE_BUCKET='group-bucket'"));
-    assert!(text.contains("TIME_ZONE='UTC'") && text.contains("EBS_DEVICE='/dev/xvdz'"));
+    assert!(text.contains("TIME_ZONE='UTC'"));
+    assert!(
+        text.contains("EBS_DEVICE='/dev/xvdz'"),
+        "the built-in token from the volume settings: {text}"
+    );
+    assert!(
+        text.contains("OWNER=dana.o'neil ID=0123456789ab"),
+        "built-in tokens win over the software config's"
+    );
     assert!(text.contains("LDAP_HOST_NAME='ldap.example.com'"));
     assert_eq!(
         plan.unknown_tokens,

@@ -64,11 +64,20 @@ pub(crate) fn assemble(
     }
     let mut warnings = Vec::new();
 
-    let sources: [&dyn TokenSource; 4] = [
+    // Built-in tokens: who launches (after the request's own tokens) and the volume's device
+    // (after the catalog's, so an admin can override it).
+    let launch_tokens = [
+        ("MLIY_USER", principal.username.as_str()),
+        ("MLIY_LAUNCH_ID", request.launch_id.as_str()),
+    ];
+    let volume_tokens = [("EBS_DEVICE", software.volume.device_path.as_str())];
+    let sources: [&dyn TokenSource; 6] = [
         &request.tokens,
+        &launch_tokens,
         &group.params,
         &software.params,
         &catalog.replacement_tokens,
+        &volume_tokens,
     ];
     let rendered = software
         .user_data

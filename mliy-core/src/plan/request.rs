@@ -123,7 +123,9 @@ pub struct LaunchRequest {
     #[serde(default)]
     pub cluster: Option<ClusterOptions>,
     /// Tokens from the portal or the directory (e.g. LDAP attributes); they win over every
-    /// catalog token.
+    /// other token. Then come the built-in `MLIY_USER` and `MLIY_LAUNCH_ID`, the group
+    /// config's params, the software config's params, the catalog's replacement tokens, and
+    /// last the built-in `EBS_DEVICE` (the software config's volume device path).
     #[serde(default)]
     pub tokens: Vec<Param>,
 }
