@@ -13,25 +13,18 @@ use std::path::PathBuf;
 fn template() -> String {
     let dir = std::env::var_os("MLIY_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mliy")
-        });
-    std::fs::read_to_string(dir.join("AWS_EC2_MLiy_CloudFormation.json"))
-        .expect("MLiy fixtures (set MLIY_FIXTURES)")
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mliy"));
+    std::fs::read_to_string(dir.join("AWS_EC2_MLiy_CloudFormation.json")).expect("MLiy fixtures (set MLIY_FIXTURES)")
 }
 
 /// 25 tokens and a script of about 3,000 bytes that uses each of them.
 fn script_and_params() -> (String, Vec<Param>) {
-    let params: Vec<Param> = (0..25)
-        .map(|i| Param::new(format!("TOKEN_{i:02}"), format!("value-number-{i}")))
-        .collect();
+    let params: Vec<Param> =
+        (0..25).map(|i| Param::new(format!("TOKEN_{i:02}"), format!("value-number-{i}"))).collect();
     let mut script = String::from("#!/bin/bash\nset -euo pipefail\n");
     let mut i = 0;
     while script.len() < 2_950 {
-        script.push_str(&format!(
-            "export VAR_{i}=\"{{{{{{TOKEN_{:02}}}}}}}\" # configure step {i}\n",
-            i % 25
-        ));
+        script.push_str(&format!("export VAR_{i}=\"{{{{{{TOKEN_{:02}}}}}}}\" # configure step {i}\n", i % 25));
         i += 1;
     }
     (script, params)
@@ -76,15 +69,9 @@ fn bench_plan(c: &mut Criterion) {
     let request = LaunchRequest::instance("MLiySampleConfig", "MLiyDefault", "r3.2xlarge")
         .with_optional_security_groups(["sg-03000300"]);
     let plan = planner.plan(&principal, &request).expect("plan");
-    assert!(
-        plan.unknown_tokens.is_empty() && plan.user_data.as_ref().is_some_and(|u| u.len() > 2_900)
-    );
+    assert!(plan.unknown_tokens.is_empty() && plan.user_data.as_ref().is_some_and(|u| u.len() > 2_900));
     c.bench_function("plan_ec2_3kb_userdata_25_params", |b| {
-        b.iter(|| {
-            planner
-                .plan(black_box(&principal), black_box(&request))
-                .expect("plan")
-        })
+        b.iter(|| planner.plan(black_box(&principal), black_box(&request)).expect("plan"))
     });
 }
 

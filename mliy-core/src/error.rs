@@ -22,16 +22,8 @@ pub struct ValidationError {
 
 impl ValidationError {
     /// A new validation error.
-    pub fn new(
-        field: impl Into<String>,
-        value: impl Into<String>,
-        rule: impl Into<String>,
-    ) -> Self {
-        Self {
-            field: field.into(),
-            value: value.into(),
-            rule: rule.into(),
-        }
+    pub fn new(field: impl Into<String>, value: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self { field: field.into(), value: value.into(), rule: rule.into() }
     }
 }
 
@@ -93,20 +85,13 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for a [`ValidationError`].
-    pub fn validation(
-        field: impl Into<String>,
-        value: impl Into<String>,
-        rule: impl Into<String>,
-    ) -> Self {
+    pub fn validation(field: impl Into<String>, value: impl Into<String>, rule: impl Into<String>) -> Self {
         Self::Validation(ValidationError::new(field, value, rule))
     }
 
     /// Shorthand for a parse error.
     pub fn parse(what: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Parse {
-            what: what.into(),
-            message: message.into(),
-        }
+        Self::Parse { what: what.into(), message: message.into() }
     }
 
     /// Whether the same call may succeed if tried again later.
@@ -138,10 +123,7 @@ mod tests {
     #[test]
     fn validation_message_names_field_value_and_rule() {
         let e = Error::validation("VolumeSize", "2000", "MaxValue 1024");
-        assert_eq!(
-            e.to_string(),
-            "VolumeSize: value \"2000\" breaks the rule: MaxValue 1024"
-        );
+        assert_eq!(e.to_string(), "VolumeSize: value \"2000\" breaks the rule: MaxValue 1024");
         assert_eq!(e.kind(), "validation");
         assert!(!e.is_retryable());
         assert!(Error::Throttled("slow down".into()).is_retryable());

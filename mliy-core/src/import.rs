@@ -7,8 +7,8 @@
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, Network, Param, SecurityGroup,
-    SoftwareConfig, Source, VolumeSettings,
+    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, Network, Param, SecurityGroup, SoftwareConfig,
+    Source, VolumeSettings,
 };
 use crate::template::AwsType;
 use serde_json::Value;
@@ -85,10 +85,7 @@ fn pk_text(v: &Value) -> String {
 
 fn rows<'a>(what: &str, doc: &'a Value) -> Result<Vec<Row<'a>>> {
     let Value::Array(items) = doc else {
-        return Err(Error::parse(
-            what,
-            "a Django fixture is a JSON list of {model, pk, fields} objects",
-        ));
+        return Err(Error::parse(what, "a Django fixture is a JSON list of {model, pk, fields} objects"));
     };
     items
         .iter()
@@ -97,15 +94,10 @@ fn rows<'a>(what: &str, doc: &'a Value) -> Result<Vec<Row<'a>>> {
             let model = item.get("model").and_then(Value::as_str);
             let fields = item.get("fields").and_then(Value::as_object);
             match (model, fields) {
-                (Some(model), Some(fields)) => Ok(Row {
-                    model,
-                    pk: item.get("pk").map(pk_text).unwrap_or_default(),
-                    fields,
-                }),
-                _ => Err(Error::parse(
-                    what,
-                    format!("entry {i} lacks a model or fields"),
-                )),
+                (Some(model), Some(fields)) => {
+                    Ok(Row { model, pk: item.get("pk").map(pk_text).unwrap_or_default(), fields })
+                }
+                _ => Err(Error::parse(what, format!("entry {i} lacks a model or fields"))),
             }
         })
         .collect()
@@ -116,22 +108,10 @@ struct Names(HashMap<String, String>);
 
 impl Names {
     fn of(rows: &[Row<'_>], model: &str, field: &str) -> Names {
-        Names(
-            rows.iter()
-                .filter(|r| r.model == model)
-                .map(|r| (r.pk.clone(), r.str(field)))
-                .collect(),
-        )
+        Names(rows.iter().filter(|r| r.model == model).map(|r| (r.pk.clone(), r.str(field))).collect())
     }
 
-    fn resolve(
-        &self,
-        row: &Row<'_>,
-        field: &str,
-        pks: &[String],
-        model: &str,
-        hint: &str,
-    ) -> Result<Vec<String>> {
+    fn resolve(&self, row: &Row<'_>, field: &str, pks: &[String], model: &str, hint: &str) -> Result<Vec<String>> {
         pks.iter()
             .map(|pk| {
                 self.0.get(pk).cloned().ok_or_else(|| {
@@ -153,15 +133,11 @@ impl Names {
 /// reference that does not resolve or a template/user-data name that matches no software
 /// config.
 pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
-    let main: Value =
-        serde_json::from_str(fixture).map_err(|e| Error::parse("fixture", e.to_string()))?;
+    let main: Value = serde_json::from_str(fixture).map_err(|e| Error::parse("fixture", e.to_string()))?;
     let types_doc = options
         .instance_types_fixture
         .as_deref()
-        .map(|t| {
-            serde_json::from_str::<Value>(t)
-                .map_err(|e| Error::parse("instance types fixture", e.to_string()))
-        })
+        .map(|t| serde_json::from_str::<Value>(t).map_err(|e| Error::parse("instance types fixture", e.to_string())))
         .transpose()?;
     let mut all = rows("fixture", &main)?;
     if let Some(doc) = &types_doc {
@@ -177,65 +153,33 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
             ebs_optimizable: r.bool("ebs_optimizable"),
         })
         .collect();
-    let security_groups: Vec<SecurityGroup> = of("mliyweb.securitygroup")
-        .map(|r| SecurityGroup {
-            id: r.str("sgid"),
-            name: r.str("name"),
-        })
-        .collect();
-    let params: HashMap<String, Param> = of("mliyweb.param")
-        .map(|r| {
-            (
-                r.pk.clone(),
-                Param::new(r.str("token"), r.str("replacement")),
-            )
-        })
-        .collect();
-    let mut param_library: Vec<(u64, String, Param)> = params
-        .iter()
-        .map(|(pk, p)| (pk.parse().unwrap_or(u64::MAX), pk.clone(), p.clone()))
-        .collect();
+    let security_groups: Vec<SecurityGroup> =
+        of("mliyweb.securitygroup").map(|r| SecurityGroup { id: r.str("sgid"), name: r.str("name") }).collect();
+    let params: HashMap<String, Param> =
+        of("mliyweb.param").map(|r| (r.pk.clone(), Param::new(r.str("token"), r.str("replacement")))).collect();
+    let mut param_library: Vec<(u64, String, Param)> =
+        params.iter().map(|(pk, p)| (pk.parse().unwrap_or(u64::MAX), pk.clone(), p.clone())).collect();
     param_library.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
 
     let types = Names::of(&all, "mliyweb.instancetype", "aws_name");
     let sgs = Names::of(&all, "mliyweb.securitygroup", "sgid");
     let groups = Names::of(&all, "auth.group", "name");
     let group_configs_by_pk = Names::of(&all, "mliyweb.groupconfig", "name");
-    let bodies = |model: &'static str| -> HashMap<String, String> {
-        of(model).map(|r| (r.pk.clone(), r.str("body"))).collect()
-    };
-    let (template_bodies, script_bodies) = (
-        bodies("mliyweb.cloudformation"),
-        bodies("mliyweb.userdatascript"),
-    );
-    let types_hint = if types_doc.is_none() {
-        " (give the instance types fixture)"
-    } else {
-        ""
-    };
+    let bodies =
+        |model: &'static str| -> HashMap<String, String> { of(model).map(|r| (r.pk.clone(), r.str("body"))).collect() };
+    let (template_bodies, script_bodies) = (bodies("mliyweb.cloudformation"), bodies("mliyweb.userdatascript"));
+    let types_hint = if types_doc.is_none() { " (give the instance types fixture)" } else { "" };
 
     let mut group_configs = Vec::new();
     for r in of("mliyweb.groupconfig") {
-        let group = groups.resolve(
-            r,
-            "group",
-            &r.fk("group").into_iter().collect::<Vec<_>>(),
-            "auth.group",
-            "",
-        )?;
+        let group = groups.resolve(r, "group", &r.fk("group").into_iter().collect::<Vec<_>>(), "auth.group", "")?;
         // MLiy provisioned members of `AD_groupname` into the Django group; here the directory
         // group itself is matched, by its CN.
         let ad = r.str("AD_groupname");
         let (group, group_match) = if ad.trim().is_empty() {
-            (
-                group.into_iter().next().unwrap_or_default(),
-                GroupMatch::Name,
-            )
+            (group.into_iter().next().unwrap_or_default(), GroupMatch::Name)
         } else {
-            notes.push(format!(
-                "{}: members of directory group {ad:?} (matched by CN) may use it",
-                r.what()
-            ));
+            notes.push(format!("{}: members of directory group {ad:?} (matched by CN) may use it", r.what()));
             (ad, GroupMatch::Cn)
         };
         group_configs.push(GroupConfig {
@@ -283,33 +227,18 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
     let mut software_configs = Vec::new();
     for r in of("mliyweb.software_config") {
         let name = r.str("name");
-        let source =
-            |field: &str, given: &BTreeMap<String, PathBuf>, stored: &HashMap<String, String>| {
-                given
-                    .get(&name)
-                    .map(|p| Source::path(p.clone()))
-                    .or_else(|| {
-                        r.fk(field)
-                            .and_then(|pk| stored.get(&pk))
-                            .map(|body| Source::inline(body.clone()))
-                    })
-            };
+        let source = |field: &str, given: &BTreeMap<String, PathBuf>, stored: &HashMap<String, String>| {
+            given
+                .get(&name)
+                .map(|p| Source::path(p.clone()))
+                .or_else(|| r.fk(field).and_then(|pk| stored.get(&pk)).map(|body| Source::inline(body.clone())))
+        };
         let template = source("cloud_formation", &options.templates, &template_bodies);
         if template.is_none() {
-            notes.push(format!(
-                "software config {name}: no template (give one with --template {name}=PATH)"
-            ));
+            notes.push(format!("software config {name}: no template (give one with --template {name}=PATH)"));
         }
         let one = |field: &str| -> Result<Option<String>> {
-            Ok(sgs
-                .resolve(
-                    r,
-                    field,
-                    &r.fk(field).into_iter().collect::<Vec<_>>(),
-                    "mliyweb.securitygroup",
-                    "",
-                )?
-                .pop())
+            Ok(sgs.resolve(r, field, &r.fk(field).into_iter().collect::<Vec<_>>(), "mliyweb.securitygroup", "")?.pop())
         };
         let ami = r.str("ami_id");
         if !r.bool("emr_config") && AwsType::ImageId.check(&ami).is_err() {
@@ -323,11 +252,7 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
             volume: VolumeSettings {
                 kms_key: r.str("addtl_volume_kms_key"),
                 device_path: r.str("addtl_vol_dev_path"),
-                default_size: r
-                    .fields
-                    .get("addtl_vol_default_size")
-                    .and_then(Value::as_u64)
-                    .map_or(10, |n| n as u32),
+                default_size: r.fields.get("addtl_vol_default_size").and_then(Value::as_u64).map_or(10, |n| n as u32),
                 description: r.str("addtl_vol_description"),
             },
             instance_name: r.str("instance_name"),
@@ -381,14 +306,8 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
         });
     }
 
-    for (given, what) in [
-        (&options.templates, "template"),
-        (&options.user_data, "user data"),
-    ] {
-        if let Some(unknown) = given
-            .keys()
-            .find(|n| !software_configs.iter().any(|s| &s.name == *n))
-        {
+    for (given, what) in [(&options.templates, "template"), (&options.user_data, "user data")] {
+        if let Some(unknown) = given.keys().find(|n| !software_configs.iter().any(|s| &s.name == *n)) {
             return Err(Error::validation(
                 what,
                 unknown.as_str(),

@@ -109,11 +109,7 @@ impl Rendered {
         if !self.fits_cloudformation() {
             return Err(ValidationError::new(
                 field,
-                format!(
-                    "a {}-byte script ({} bytes in base64)",
-                    self.text.len(),
-                    self.base64_len()
-                ),
+                format!("a {}-byte script ({} bytes in base64)", self.text.len(), self.base64_len()),
                 format!(
                     "CloudFormation limits a parameter value to {CLOUDFORMATION_PARAMETER_LIMIT} bytes, \
                      so the rendered script may have at most {MAX_SCRIPT_BYTES} bytes"
@@ -168,10 +164,7 @@ fn render_with(script: &str, values: &HashMap<&str, &str>) -> Rendered {
         rest = &rest[start + 1..];
     }
     text.push_str(rest);
-    Rendered {
-        text,
-        unknown_tokens: unknown.into_iter().collect(),
-    }
+    Rendered { text, unknown_tokens: unknown.into_iter().collect() }
 }
 
 fn is_reportable(token: &str) -> bool {
@@ -230,10 +223,7 @@ mod tests {
         let big = r(&"x".repeat(5 * 1024), &[]);
         let e = big.to_base64("UserData").unwrap_err();
         assert_eq!(e.field, "UserData");
-        assert!(
-            e.value.contains("5120-byte") && e.value.contains("6828 bytes"),
-            "{e}"
-        );
+        assert!(e.value.contains("5120-byte") && e.value.contains("6828 bytes"), "{e}");
         assert!(e.rule.contains("4096"), "{e}");
     }
 

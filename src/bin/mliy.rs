@@ -17,11 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "mliy",
-    version,
-    about = "Self-service analytics environments on AWS: admin tools"
-)]
+#[command(name = "mliy", version, about = "Self-service analytics environments on AWS: admin tools")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -159,9 +155,7 @@ struct PlanArgs {
 
 fn name_path(arg: &str) -> Result<(String, PathBuf), String> {
     match arg.split_once('=') {
-        Some((name, path)) if !name.is_empty() && !path.is_empty() => {
-            Ok((name.to_string(), PathBuf::from(path)))
-        }
+        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_string(), PathBuf::from(path))),
         _ => Err(format!("expected NAME=PATH, got {arg:?}")),
     }
 }
@@ -176,21 +170,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let (json, result) = match cli.command {
         Command::Template(TemplateCommand::Inspect { file, json }) => (json, inspect(&file)),
-        Command::Userdata(UserdataCommand::Render {
-            script,
-            params,
-            json,
-        }) => (json, render(&script, &params)),
+        Command::Userdata(UserdataCommand::Render { script, params, json }) => (json, render(&script, &params)),
         Command::Catalog(CatalogCommand::ImportMliy(args)) => (args.json, import(&args)),
         Command::Plan(args) => (args.json, plan(&args)),
     };
     match result {
         Ok(out) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&out.json).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&out.json).unwrap_or_default());
             } else {
                 print!("{}", out.human);
             }
@@ -198,10 +185,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&error_json(&e)).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&error_json(&e)).unwrap_or_default());
             } else {
                 eprintln!("error: {e}");
             }
@@ -221,23 +205,15 @@ fn error_json(e: &Error) -> Value {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })
+    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })
 }
 
 fn inspect(file: &Path) -> Result<Output, Error> {
     let template = Template::parse(&file.display().to_string(), &read(file)?)?;
-    let json =
-        serde_json::to_value(&template).map_err(|e| Error::parse("output", e.to_string()))?;
+    let json = serde_json::to_value(&template).map_err(|e| Error::parse("output", e.to_string()))?;
     let mut human = String::from("Parameters:\n");
     for p in &template.parameters {
-        let default = p
-            .default
-            .as_deref()
-            .map(|d| format!(" = {d:?}"))
-            .unwrap_or_default();
+        let default = p.default.as_deref().map(|d| format!(" = {d:?}")).unwrap_or_default();
         human.push_str(&format!(
             "  {} ({}){default}{}\n",
             p.name,
@@ -245,10 +221,7 @@ fn inspect(file: &Path) -> Result<Output, Error> {
             if p.no_echo { " [NoEcho]" } else { "" }
         ));
     }
-    human.push_str(&format!(
-        "Outputs: {}\nResources:\n",
-        template.outputs.join(", ")
-    ));
+    human.push_str(&format!("Outputs: {}\nResources:\n", template.outputs.join(", ")));
     for (id, ty) in &template.resources {
         human.push_str(&format!("  {id}: {ty}\n"));
     }
@@ -258,22 +231,15 @@ fn inspect(file: &Path) -> Result<Output, Error> {
 fn render(script: &Path, params: &Path) -> Result<Output, Error> {
     let text = read(script)?;
     let what = format!("params {}", params.display());
-    let values: serde_json::Map<String, Value> =
-        serde_json::from_str(&read(params)?).map_err(|e| {
-            Error::parse(
-                &what,
-                format!("expected a JSON object of token → string: {e}"),
-            )
-        })?;
+    let values: serde_json::Map<String, Value> = serde_json::from_str(&read(params)?)
+        .map_err(|e| Error::parse(&what, format!("expected a JSON object of token → string: {e}")))?;
     let pairs = values
         .into_iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k, s)),
-            other => Err(Error::validation(
-                format!("params.{k}"),
-                other.to_string(),
-                "a token's value must be a string",
-            )),
+            other => {
+                Err(Error::validation(format!("params.{k}"), other.to_string(), "a token's value must be a string"))
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
     let out = userdata::render(&text, &[&pairs]);
@@ -289,19 +255,14 @@ fn render(script: &Path, params: &Path) -> Result<Output, Error> {
     if let Err(too_big) = out.to_base64("script") {
         eprintln!("{too_big}");
     }
-    Ok(Output {
-        json,
-        human: out.text,
-    })
+    Ok(Output { json, human: out.text })
 }
 
 fn import(args: &ImportArgs) -> Result<Output, Error> {
     let fixture = read(&args.fixture)?;
     let out_dir = absolute(args.out.parent().unwrap_or(Path::new(".")));
     let relative = |list: &[(String, PathBuf)]| -> BTreeMap<String, PathBuf> {
-        list.iter()
-            .map(|(n, p)| (n.clone(), relative_to(&absolute(p), &out_dir)))
-            .collect()
+        list.iter().map(|(n, p)| (n.clone(), relative_to(&absolute(p), &out_dir))).collect()
     };
     let options = MliyImport {
         instance_types_fixture: args.instance_types.as_deref().map(read).transpose()?,
@@ -316,10 +277,7 @@ fn import(args: &ImportArgs) -> Result<Output, Error> {
     loaded.load_sources(&out_dir)?;
     Planner::new(loaded)?;
     let yaml = imported.catalog.to_yaml()?;
-    std::fs::write(&args.out, yaml).map_err(|source| Error::Io {
-        path: args.out.clone(),
-        source,
-    })?;
+    std::fs::write(&args.out, yaml).map_err(|source| Error::Io { path: args.out.clone(), source })?;
     let c = &imported.catalog;
     let json = json!({
         "out": args.out.display().to_string(),
@@ -338,11 +296,7 @@ fn import(args: &ImportArgs) -> Result<Output, Error> {
         c.params.len(),
         c.software_configs.len(),
         c.group_configs.len(),
-        imported
-            .notes
-            .iter()
-            .map(|n| format!("note: {n}\n"))
-            .collect::<String>()
+        imported.notes.iter().map(|n| format!("note: {n}\n")).collect::<String>()
     );
     Ok(Output { json, human })
 }
@@ -351,12 +305,8 @@ fn plan(args: &PlanArgs) -> Result<Output, Error> {
     let planner = Planner::new(Catalog::from_path(&args.catalog)?)?;
     let mut principal = Principal::new(&args.user, &args.groups);
     principal.display_name = args.display_name.clone().unwrap_or_default();
-    let mut request = LaunchRequest::instance(
-        &args.group_config,
-        &args.software_config,
-        &args.instance_type,
-    )
-    .with_optional_security_groups(&args.security_groups);
+    let mut request = LaunchRequest::instance(&args.group_config, &args.software_config, &args.instance_type)
+        .with_optional_security_groups(&args.security_groups);
     if let Some(id) = &args.launch_id {
         request = request.with_launch_id(LaunchId::parse(id)?);
     }
@@ -365,20 +315,13 @@ fn plan(args: &PlanArgs) -> Result<Output, Error> {
         request.cluster = Some(ClusterOptions {
             core_nodes: args.core_nodes,
             task_nodes: args.task_nodes,
-            market: if args.spot {
-                Market::Spot { bid: args.bid }
-            } else {
-                Market::OnDemand
-            },
+            market: if args.spot { Market::Spot { bid: args.bid } } else { Market::OnDemand },
             purpose: args.purpose.clone(),
         });
     }
     let plan = planner.plan(&principal, &request)?;
     let json = serde_json::to_value(&plan).map_err(|e| Error::parse("output", e.to_string()))?;
-    let mut human = format!(
-        "stack {} ({:?}, launch id {})\nparameters:\n",
-        plan.stack_name, plan.kind, plan.launch_id
-    );
+    let mut human = format!("stack {} ({:?}, launch id {})\nparameters:\n", plan.stack_name, plan.kind, plan.launch_id);
     for p in &plan.parameters {
         let shown = if p.key == "UserData" {
             format!("<{} bytes of base64>", p.value().len())
@@ -398,11 +341,8 @@ fn plan(args: &PlanArgs) -> Result<Output, Error> {
 }
 
 fn absolute(path: &Path) -> PathBuf {
-    let joined = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
+    let joined =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(path) };
     let mut out = PathBuf::new();
     for c in joined.components() {
         match c {

@@ -6,21 +6,37 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn mliy(args: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_mliy"))
-        .args(args)
-        .output()
-        .expect("run mliy");
+    let out = Command::new(env!("CARGO_BIN_EXE_mliy")).args(args).output().expect("run mliy");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (
-        out.status.code().unwrap_or(-1),
-        json,
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    (out.status.code().unwrap_or(-1), json, String::from_utf8_lossy(&out.stderr).to_string())
 }
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// `mliy plan --json` for `user` in `group`, plus `extra` arguments.
+fn plan(catalog: &Path, (user, group): (&str, &str), configs: [&str; 3], extra: &[&str]) -> (i32, Value, String) {
+    let [group_config, software_config, instance_type] = configs;
+    let mut args = vec![
+        "plan",
+        "--catalog",
+        s(catalog),
+        "--user",
+        user,
+        "--group",
+        group,
+        "--group-config",
+        group_config,
+        "--software-config",
+        software_config,
+        "--instance-type",
+        instance_type,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    mliy(&args)
 }
 
 #[test]
@@ -32,32 +48,14 @@ fn template_inspect_json() {
     let name = &params[0];
     assert_eq!(name["name"], "paramClusterName");
     assert_eq!(name["type"], "String");
-    assert_eq!(
-        (name["min_length"].as_u64(), name["max_length"].as_u64()),
-        (Some(20), Some(40))
-    );
+    assert_eq!((name["min_length"].as_u64(), name["max_length"].as_u64()), (Some(20), Some(40)));
     assert_eq!(name["default"], Value::Null);
     assert_eq!(name["no_echo"], false);
-    let market = params
-        .iter()
-        .find(|p| p["name"] == "paramMarketType")
-        .unwrap();
-    assert_eq!(
-        market["allowed_values"],
-        serde_json::json!(["ON_DEMAND", "SPOT"])
-    );
-    let bid = params
-        .iter()
-        .find(|p| p["name"] == "paramBidPrice")
-        .unwrap();
-    assert_eq!(
-        (bid["min_value"].as_f64(), bid["max_value"].as_f64()),
-        (Some(0.01), Some(12.0))
-    );
-    assert_eq!(
-        json["outputs"],
-        serde_json::json!(["StackID", "ClusterID", "MasterDNS"])
-    );
+    let market = params.iter().find(|p| p["name"] == "paramMarketType").unwrap();
+    assert_eq!(market["allowed_values"], serde_json::json!(["ON_DEMAND", "SPOT"]));
+    let bid = params.iter().find(|p| p["name"] == "paramBidPrice").unwrap();
+    assert_eq!((bid["min_value"].as_f64(), bid["max_value"].as_f64()), (Some(0.01), Some(12.0)));
+    assert_eq!(json["outputs"], serde_json::json!(["StackID", "ClusterID", "MasterDNS"]));
     assert_eq!(json["resources"]["SPARK"], "AWS::EMR::Cluster");
 }
 
@@ -67,21 +65,14 @@ fn template_inspect_refuses_bad_files() {
     for (name, text, needle) in [
         ("bad.json", "{\"Parameters\": {", "EOF"),
         ("bad.yaml", "Parameters:\n  A: [\n", "line"),
-        (
-            "type.yaml",
-            "Parameters: {A: {Type: Strin}}\nResources: {R: {Type: X}}\n",
-            "unknown Type \"Strin\"",
-        ),
+        ("type.yaml", "Parameters: {A: {Type: Strin}}\nResources: {R: {Type: X}}\n", "unknown Type \"Strin\""),
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
         let (code, json, _) = mliy(&["template", "inspect", s(&path), "--json"]);
         assert_eq!(code, 2, "{name}");
         assert_eq!(json["error"]["kind"], "parse", "{name}");
-        assert!(
-            json["error"]["message"].as_str().unwrap().contains(needle),
-            "{name}: {json}"
-        );
+        assert!(json["error"]["message"].as_str().unwrap().contains(needle), "{name}: {json}");
     }
     let (code, _, stderr) = mliy(&["template", "inspect", "/no/such/template.json"]);
     assert_eq!(code, 2);
@@ -92,21 +83,10 @@ fn template_inspect_refuses_bad_files() {
 fn userdata_render_json() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("ud.sh");
-    std::fs::write(
-        &script,
-        "a={{{A}}} b={{{ B }}} c={{{C}}} c2={{{C}}} z={{{Z}}}",
-    )
-    .unwrap();
+    std::fs::write(&script, "a={{{A}}} b={{{ B }}} c={{{C}}} c2={{{C}}} z={{{Z}}}").unwrap();
     let params = dir.path().join("p.json");
     std::fs::write(&params, r#"{"A": "1", " B ": "2", "Y": "unused"}"#).unwrap();
-    let (code, json, _) = mliy(&[
-        "userdata",
-        "render",
-        s(&script),
-        "--params",
-        s(&params),
-        "--json",
-    ]);
+    let (code, json, _) = mliy(&["userdata", "render", s(&script), "--params", s(&params), "--json"]);
     assert_eq!(code, 0);
     assert_eq!(json["rendered"], "a=1 b=2 c={{{C}}} c2={{{C}}} z={{{Z}}}");
     assert_eq!(json["unknown_tokens"], serde_json::json!(["C", "Z"]));
@@ -114,36 +94,13 @@ fn userdata_render_json() {
     assert_eq!(json["fits_cloudformation"], true);
 
     std::fs::write(&script, "x".repeat(5 * 1024)).unwrap();
-    let (code, json, _) = mliy(&[
-        "userdata",
-        "render",
-        s(&script),
-        "--params",
-        s(&params),
-        "--json",
-    ]);
+    let (code, json, _) = mliy(&["userdata", "render", s(&script), "--params", s(&params), "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(
-        (
-            json["fits_cloudformation"].as_bool(),
-            json["base64_len"].as_u64()
-        ),
-        (Some(false), Some(6828))
-    );
+    assert_eq!((json["fits_cloudformation"].as_bool(), json["base64_len"].as_u64()), (Some(false), Some(6828)));
 
     std::fs::write(&params, r#"{"A": 1}"#).unwrap();
-    let (code, json, _) = mliy(&[
-        "userdata",
-        "render",
-        s(&script),
-        "--params",
-        s(&params),
-        "--json",
-    ]);
-    assert_eq!(
-        (code, json["error"]["field"].as_str()),
-        (2, Some("params.A"))
-    );
+    let (code, json, _) = mliy(&["userdata", "render", s(&script), "--params", s(&params), "--json"]);
+    assert_eq!((code, json["error"]["field"].as_str()), (2, Some("params.A")));
 }
 
 /// Imports the fixture through the CLI, then plans from the written catalog.
@@ -176,148 +133,64 @@ fn import_then_plan() {
     assert_eq!(code, 0, "{json} {stderr}");
     assert_eq!(json["instance_types"], 29);
     let text = std::fs::read_to_string(&catalog).unwrap();
-    assert!(
-        text.contains("path: userdata.sh"),
-        "paths are relative to the catalog:\n{text}"
-    );
+    assert!(text.contains("path: userdata.sh"), "paths are relative to the catalog:\n{text}");
     // The fixture's AMI is a placeholder; give a well-formed one and allow m4.large.
     let text = text
         .replace("ami_id: ami-id", "ami_id: ami-0abcdef1234567890")
         .replace("  - c4.xlarge\n", "  - c4.xlarge\n  - m4.large\n");
     std::fs::write(&catalog, text).unwrap();
 
-    let plan_of = |software_config: &str, extra: &[&str]| {
-        let mut args = vec![
-            "plan",
-            "--catalog",
-            s(&catalog),
-            "--user",
-            "dana",
-            "--group",
-            "manager",
-            "--group-config",
-            "MLiySampleConfig",
-            "--software-config",
-            software_config,
-            "--launch-id",
-            "00000000abcd",
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        mliy(&args)
-    };
-    let plan = |extra: &[&str]| plan_of("MLiyDefault", extra);
-    let (code, json, stderr) = plan(&["--instance-type", "m4.large"]);
+    let member = ("dana", "manager");
+    let m4 = ["MLiySampleConfig", "MLiyDefault", "m4.large"];
+    let id = ["--launch-id", "00000000abcd"];
+    let (code, json, stderr) = plan(&catalog, member, m4, &id);
     assert_eq!(code, 0, "{json} {stderr}");
     assert_eq!(json["stack_name"], "AWSLXMLiyTSTMLiy-00000000abcd");
-    assert!(
-        json["user_data"]
-            .as_str()
-            .unwrap()
-            .starts_with("#!/bin/bash")
-    );
-    assert!(
-        json["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("InstanceConfig"),
-        "{json}"
-    );
+    assert!(json["user_data"].as_str().unwrap().starts_with("#!/bin/bash"));
+    assert!(json["warnings"][0].as_str().unwrap().contains("InstanceConfig"), "{json}");
     let tags = json["tags"].as_array().unwrap();
-    assert!(
-        tags.iter()
-            .any(|t| t["key"] == "LaunchedBy" && t["value"] == "MLIY")
-    );
+    assert!(tags.iter().any(|t| t["key"] == "LaunchedBy" && t["value"] == "MLIY"));
 
-    let (code, json, _) = plan(&["--instance-type", "m4.large", "--volume-size", "2000"]);
+    let (code, json, _) = plan(&catalog, member, m4, &["--volume-size", "2000"]);
     assert_eq!(code, 2);
     assert_eq!(json["error"]["kind"], "validation");
     assert_eq!(
-        (
-            json["error"]["field"].as_str(),
-            json["error"]["rule"].as_str()
-        ),
+        (json["error"]["field"].as_str(), json["error"]["rule"].as_str()),
         (Some("VolumeSize"), Some("MaxValue 1024"))
     );
 
-    let (code, json, _) = plan_of("Nope", &["--instance-type", "m4.large"]);
-    assert_eq!(
-        (code, json["error"]["kind"].as_str()),
-        (2, Some("not_found"))
-    );
+    let (code, json, _) = plan(&catalog, member, ["MLiySampleConfig", "Nope", "m4.large"], &[]);
+    assert_eq!((code, json["error"]["kind"].as_str()), (2, Some("not_found")));
 
-    let (code, json, _) = mliy(&[
-        "plan",
-        "--catalog",
-        s(&catalog),
-        "--user",
-        "eve",
-        "--group",
-        "sales",
-        "--group-config",
-        "MLiySampleConfig",
-        "--software-config",
-        "MLiyDefault",
-        "--instance-type",
-        "m4.large",
-        "--json",
-    ]);
-    assert_eq!(
-        (code, json["error"]["kind"].as_str()),
-        (2, Some("forbidden"))
-    );
+    let (code, json, _) = plan(&catalog, ("eve", "sales"), m4, &[]);
+    assert_eq!((code, json["error"]["kind"].as_str()), (2, Some("forbidden")));
+
+    let (code, json, _) = plan(&catalog, member, m4, &["--launch-id", "Not_An_Id"]);
+    assert_eq!((code, json["error"]["field"].as_str()), (2, Some("launch_id")));
 }
 
 #[test]
 fn plan_refuses_a_malformed_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("c.yaml");
-    std::fs::write(
-        &catalog,
-        "group_configs:\n  - name: a\n    group: [unclosed\n",
-    )
-    .unwrap();
-    let (code, json, _) = mliy(&[
-        "plan",
-        "--catalog",
-        s(&catalog),
-        "--user",
-        "u",
-        "--group",
-        "g",
-        "--group-config",
-        "a",
-        "--software-config",
-        "s",
-        "--instance-type",
-        "t",
-        "--json",
-    ]);
+    std::fs::write(&catalog, "group_configs:\n  - name: a\n    group: [unclosed\n").unwrap();
+    let (code, json, _) = plan(&catalog, ("u", "g"), ["a", "s", "t"], &[]);
     assert_eq!(code, 2);
     assert_eq!(json["error"]["kind"], "parse");
-    assert!(
-        json["error"]["message"].as_str().unwrap().contains("line"),
-        "{json}"
-    );
+    assert!(json["error"]["message"].as_str().unwrap().contains("line"), "{json}");
 }
 
 /// The README's demo commands, on the example catalog.
 #[test]
 fn readme_demo_plans() {
     let catalog = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/catalog/catalog.yaml");
-    let group = "cn=data-science,ou=groups,dc=example,dc=com";
-    let (code, json, stderr) = mliy(&[
-        "plan", "--catalog", s(&catalog), "--user", "alice", "--group", group, "--group-config", "data-science",
-        "--software-config", "notebook", "--instance-type", "r5.2xlarge", "--json",
-    ]);
+    let alice = ("alice", "cn=data-science,ou=groups,dc=example,dc=com");
+    let (code, json, stderr) = plan(&catalog, alice, ["data-science", "notebook", "r5.2xlarge"], &[]);
     assert_eq!(code, 0, "{json} {stderr}");
     assert_eq!(json["unknown_tokens"], serde_json::json!([]), "every token of the example script has a value");
     assert!(json["user_data"].as_str().unwrap().contains("--owner 'alice'"));
-    let (code, json, stderr) = mliy(&[
-        "plan", "--catalog", s(&catalog), "--user", "alice", "--group", group, "--group-config", "data-science",
-        "--software-config", "spark", "--instance-type", "m5.xlarge", "--cluster", "--core-nodes", "3", "--spot",
-        "--bid", "0.3", "--json",
-    ]);
+    let spot = ["--cluster", "--core-nodes", "3", "--spot", "--bid", "0.3"];
+    let (code, json, stderr) = plan(&catalog, alice, ["data-science", "spark", "m5.xlarge"], &spot);
     assert_eq!(code, 0, "{json} {stderr}");
     assert_eq!(json["kind"], "cluster");
     let (code, _, _) = mliy(&["template", "inspect", s(&catalog.with_file_name("cluster.yaml"))]);

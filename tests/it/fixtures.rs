@@ -9,14 +9,8 @@ use std::path::PathBuf;
 pub(crate) fn dir() -> PathBuf {
     let dir = std::env::var_os("MLIY_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mliy")
-        });
-    assert!(
-        dir.join("simpledb.json").is_file(),
-        "MLiy fixtures not found at {}; set MLIY_FIXTURES",
-        dir.display()
-    );
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/mliy"));
+    assert!(dir.join("simpledb.json").is_file(), "MLiy fixtures not found at {}; set MLIY_FIXTURES", dir.display());
     dir
 }
 
@@ -43,9 +37,7 @@ pub(crate) fn script(size: usize) -> String {
     );
     let mut i = 0;
     while s.len() < size.saturating_sub(40) {
-        s.push_str(&format!(
-            "echo \"step {i}: aws s3 cp s3://$SOURCE_BUCKET/$SOURCE_PACKAGE /tmp/\"\n"
-        ));
+        s.push_str(&format!("echo \"step {i}: aws s3 cp s3://$SOURCE_BUCKET/$SOURCE_PACKAGE /tmp/\"\n"));
         i += 1;
     }
     s
@@ -61,25 +53,17 @@ pub(crate) fn catalog() -> Catalog {
         subnet_id: Some("subnet-0a1b2c3d".into()),
         availability_zone: Some("us-east-1a".into()),
     };
-    let mut catalog = import_mliy(&read("simpledb.json"), &options)
-        .expect("import")
-        .catalog;
+    let mut catalog = import_mliy(&read("simpledb.json"), &options).expect("import").catalog;
     catalog.load_sources(&dir()).expect("load");
     let sc = &mut catalog.software_configs[0];
     sc.ami_id = "ami-0abcdef1234567890".into();
     sc.user_data = Some(Source::inline(script(2_500)));
-    sc.compatible_instance_types
-        .extend(["m4.large".to_string(), "r3.2xlarge".to_string()]);
+    sc.compatible_instance_types.extend(["m4.large".to_string(), "r3.2xlarge".to_string()]);
     catalog
 }
 
 /// A software config on one of the fixture templates, permitted for MLiySampleConfig.
-pub(crate) fn software_config(
-    name: &str,
-    template: &str,
-    emr: bool,
-    params: Vec<Param>,
-) -> SoftwareConfig {
+pub(crate) fn software_config(name: &str, template: &str, emr: bool, params: Vec<Param>) -> SoftwareConfig {
     let mut sc = catalog().software_configs.remove(0);
     sc.name = name.into();
     sc.emr = emr;

@@ -14,59 +14,26 @@ fn matches_json(name: &str) -> usize {
     let declared = raw["Parameters"].as_object().unwrap();
     let t = parse(name);
     let names: Vec<_> = t.parameters.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(
-        names,
-        declared.keys().map(String::as_str).collect::<Vec<_>>(),
-        "{name}: names in template order"
-    );
+    assert_eq!(names, declared.keys().map(String::as_str).collect::<Vec<_>>(), "{name}: names in template order");
     for p in &t.parameters {
         let d = &declared[&p.name];
         let text = |k: &str| d.get(k).and_then(Value::as_str).map(str::to_string);
-        assert_eq!(
-            p.param_type.to_string(),
-            text("Type").unwrap(),
-            "{}",
-            p.name
-        );
+        assert_eq!(p.param_type.to_string(), text("Type").unwrap(), "{}", p.name);
         assert_eq!(p.default, text("Default"), "{}", p.name);
         assert_eq!(p.description, text("Description"), "{}", p.name);
         assert_eq!(p.allowed_pattern, text("AllowedPattern"), "{}", p.name);
-        assert_eq!(
-            p.constraint_description,
-            text("ConstraintDescription"),
-            "{}",
-            p.name
-        );
+        assert_eq!(p.constraint_description, text("ConstraintDescription"), "{}", p.name);
         let num = |k: &str| text(k).map(|v| v.parse::<f64>().unwrap());
         assert_eq!(p.min_value, num("MinValue"), "{}", p.name);
         assert_eq!(p.max_value, num("MaxValue"), "{}", p.name);
-        assert_eq!(
-            p.min_length.map(|n| n as f64),
-            num("MinLength"),
-            "{}",
-            p.name
-        );
-        assert_eq!(
-            p.max_length.map(|n| n as f64),
-            num("MaxLength"),
-            "{}",
-            p.name
-        );
-        let allowed = d.get("AllowedValues").map(|v| {
-            v.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        });
+        assert_eq!(p.min_length.map(|n| n as f64), num("MinLength"), "{}", p.name);
+        assert_eq!(p.max_length.map(|n| n as f64), num("MaxLength"), "{}", p.name);
+        let allowed = d
+            .get("AllowedValues")
+            .map(|v| v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect::<Vec<_>>());
         assert_eq!(p.allowed_values, allowed, "{}", p.name);
     }
-    let outputs: Vec<_> = raw["Outputs"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let outputs: Vec<_> = raw["Outputs"].as_object().unwrap().keys().cloned().collect();
     assert_eq!(t.outputs, outputs);
     let resources: Vec<_> = raw["Resources"]
         .as_object()
@@ -84,17 +51,8 @@ fn every_parameter_of_the_ec2_template() {
     let t = parse(EC2);
     let size = t.parameter("VolumeSize").unwrap();
     assert_eq!(size.param_type, ParamType::Number);
-    assert_eq!(
-        (size.min_value, size.max_value, size.default.as_deref()),
-        (Some(1.0), Some(1024.0), Some("100"))
-    );
-    assert_eq!(
-        t.parameter("SecurityGroupIds")
-            .unwrap()
-            .param_type
-            .to_string(),
-        "List<AWS::EC2::SecurityGroup::Id>"
-    );
+    assert_eq!((size.min_value, size.max_value, size.default.as_deref()), (Some(1.0), Some(1024.0), Some("100")));
+    assert_eq!(t.parameter("SecurityGroupIds").unwrap().param_type.to_string(), "List<AWS::EC2::SecurityGroup::Id>");
 }
 
 #[test]
@@ -110,33 +68,15 @@ fn yaml_templates_with_short_form_tags() {
     let image = parse(APP_IMAGE);
     assert_eq!(image.parameters.len(), 11);
     // `Default: 0` is the string "0", as CloudFormation reads it.
-    assert_eq!(
-        image.parameter("BidPrice").unwrap().default.as_deref(),
-        Some("0")
-    );
-    assert_eq!(
-        image.resources[1],
-        (
-            "AutoScalingGroup".to_string(),
-            "AWS::AutoScaling::AutoScalingGroup".to_string()
-        )
-    );
+    assert_eq!(image.parameter("BidPrice").unwrap().default.as_deref(), Some("0"));
+    assert_eq!(image.resources[1], ("AutoScalingGroup".to_string(), "AWS::AutoScaling::AutoScalingGroup".to_string()));
 
     let app = parse(APP);
     assert_eq!(app.parameters.len(), 56);
     assert_eq!(app.outputs, ["LaunchConfigId", "ASGroupId", "ELBId"]);
-    assert_eq!(
-        app.parameter("elbSubnets").unwrap().default.as_deref(),
-        Some("")
-    );
-    assert_eq!(
-        app.parameter("elbSubnets").unwrap().param_type,
-        ParamType::CommaDelimitedList
-    );
-    assert_eq!(
-        app.parameter("asGroupMinSize").unwrap().default.as_deref(),
-        Some("1")
-    );
+    assert_eq!(app.parameter("elbSubnets").unwrap().default.as_deref(), Some(""));
+    assert_eq!(app.parameter("elbSubnets").unwrap().param_type, ParamType::CommaDelimitedList);
+    assert_eq!(app.parameter("asGroupMinSize").unwrap().default.as_deref(), Some("1"));
     assert!(app.parameter("TimeZone").unwrap().description.is_some());
 }
 
@@ -145,16 +85,8 @@ fn yaml_template_without_short_form_tags() {
     let rds = parse(RDS);
     assert_eq!(rds.parameters.len(), 20);
     assert_eq!(rds.outputs, ["DBInstanceId", "DBAddress"]);
-    assert_eq!(
-        rds.parameter("EngineVersion").unwrap().default.as_deref(),
-        Some("5.6.39")
-    );
-    let secret: Vec<_> = rds
-        .parameters
-        .iter()
-        .filter(|p| p.no_echo)
-        .map(|p| p.name.as_str())
-        .collect();
+    assert_eq!(rds.parameter("EngineVersion").unwrap().default.as_deref(), Some("5.6.39"));
+    let secret: Vec<_> = rds.parameters.iter().filter(|p| p.no_echo).map(|p| p.name.as_str()).collect();
     assert_eq!(secret.len(), 2, "{secret:?}");
     assert!(secret.contains(&"MasterUserPassword"));
 }
@@ -166,10 +98,7 @@ fn params_json_names_only_parameters_of_the_app_template() {
     let app = parse(APP);
     for e in &entries {
         let key = e["ParameterKey"].as_str().unwrap();
-        assert!(
-            app.parameter(key).is_some(),
-            "{key} is not declared by {APP}"
-        );
+        assert!(app.parameter(key).is_some(), "{key} is not declared by {APP}");
     }
 }
 

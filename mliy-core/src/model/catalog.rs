@@ -21,10 +21,7 @@ pub struct Param {
 impl Param {
     /// A new token/value pair.
     pub fn new(token: impl Into<String>, value: impl Into<String>) -> Self {
-        Param {
-            token: token.into(),
-            value: value.into(),
-        }
+        Param { token: token.into(), value: value.into() }
     }
 }
 
@@ -70,18 +67,12 @@ pub struct Source {
 impl Source {
     /// A source read from `path` when the catalog is loaded.
     pub fn path(path: impl Into<PathBuf>) -> Self {
-        Source {
-            path: Some(path.into()),
-            ..Source::default()
-        }
+        Source { path: Some(path.into()), ..Source::default() }
     }
 
     /// A source with its text inline.
     pub fn inline(text: impl Into<String>) -> Self {
-        Source {
-            inline: Some(text.into()),
-            ..Source::default()
-        }
+        Source { inline: Some(text.into()), ..Source::default() }
     }
 
     /// The text: inline, or read from the file by [`Catalog::load_sources`].
@@ -91,20 +82,13 @@ impl Source {
 
     /// A short name for messages: the path, or `inline`.
     pub fn describe(&self) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| "inline".to_string(), |p| p.display().to_string())
+        self.path.as_ref().map_or_else(|| "inline".to_string(), |p| p.display().to_string())
     }
 
     fn load(&mut self, base: &Path) -> Result<()> {
         if let (None, Some(path)) = (&self.inline, &self.path) {
-            let full = if path.is_absolute() {
-                path.clone()
-            } else {
-                base.join(path)
-            };
-            let text = std::fs::read_to_string(&full)
-                .map_err(|source| Error::Io { path: full, source })?;
+            let full = if path.is_absolute() { path.clone() } else { base.join(path) };
+            let text = std::fs::read_to_string(&full).map_err(|source| Error::Io { path: full, source })?;
             self.loaded = Some(text);
         }
         Ok(())
@@ -361,8 +345,7 @@ impl Catalog {
     /// # Errors
     /// [`Error::Parse`] with the line, column and field, or a dangling reference.
     pub fn from_yaml_str(text: &str) -> Result<Catalog> {
-        let catalog: Catalog =
-            serde_norway::from_str(text).map_err(|e| Error::parse("catalog", e.to_string()))?;
+        let catalog: Catalog = serde_norway::from_str(text).map_err(|e| Error::parse("catalog", e.to_string()))?;
         catalog.validate()?;
         Ok(catalog)
     }
@@ -373,14 +356,9 @@ impl Catalog {
     /// [`Error::Io`] for a file that cannot be read, otherwise as [`Catalog::from_yaml_str`].
     pub fn from_path(path: impl AsRef<Path>) -> Result<Catalog> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
         let mut catalog = Catalog::from_yaml_str(&text).map_err(|e| match e {
-            Error::Parse { message, .. } => {
-                Error::parse(format!("catalog {}", path.display()), message)
-            }
+            Error::Parse { message, .. } => Error::parse(format!("catalog {}", path.display()), message),
             other => other,
         })?;
         catalog.load_sources(path.parent().unwrap_or(Path::new(".")))?;
@@ -416,10 +394,7 @@ impl Catalog {
         self.software_configs
             .iter()
             .find(|s| s.name == name)
-            .ok_or_else(|| Error::NotFound {
-                kind: "software config",
-                name: name.into(),
-            })
+            .ok_or_else(|| Error::NotFound { kind: "software config", name: name.into() })
     }
 
     /// The group config named `name`.
@@ -430,10 +405,7 @@ impl Catalog {
         self.group_configs
             .iter()
             .find(|g| g.name == name)
-            .ok_or_else(|| Error::NotFound {
-                kind: "group config",
-                name: name.into(),
-            })
+            .ok_or_else(|| Error::NotFound { kind: "group config", name: name.into() })
     }
 
     /// The instance type named `name`.
@@ -446,47 +418,18 @@ impl Catalog {
     /// # Errors
     /// [`Error::Validation`] naming the entry and field that is wrong.
     pub fn validate(&self) -> Result<()> {
-        unique(
-            "instance_types",
-            self.instance_types.iter().map(|t| t.name.as_str()),
-        )?;
-        unique(
-            "security_groups",
-            self.security_groups.iter().map(|g| g.id.as_str()),
-        )?;
-        unique(
-            "software_configs",
-            self.software_configs.iter().map(|s| s.name.as_str()),
-        )?;
-        unique(
-            "group_configs",
-            self.group_configs.iter().map(|g| g.name.as_str()),
-        )?;
-        let types: Vec<&str> = self
-            .instance_types
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
+        unique("instance_types", self.instance_types.iter().map(|t| t.name.as_str()))?;
+        unique("security_groups", self.security_groups.iter().map(|g| g.id.as_str()))?;
+        unique("software_configs", self.software_configs.iter().map(|s| s.name.as_str()))?;
+        unique("group_configs", self.group_configs.iter().map(|g| g.name.as_str()))?;
+        let types: Vec<&str> = self.instance_types.iter().map(|t| t.name.as_str()).collect();
         let sgs: Vec<&str> = self.security_groups.iter().map(|g| g.id.as_str()).collect();
         let groups: Vec<&str> = self.group_configs.iter().map(|g| g.name.as_str()).collect();
         for sc in &self.software_configs {
             let at = |field: &str| format!("software_configs[{}].{field}", sc.name);
-            refs(
-                &at("compatible_instance_types"),
-                &sc.compatible_instance_types,
-                &types,
-                "instance_types",
-            )?;
-            refs(
-                &at("permitted_group_configs"),
-                &sc.permitted_group_configs,
-                &groups,
-                "group_configs",
-            )?;
-            let cluster_sgs = sc
-                .master_security_group
-                .iter()
-                .chain(&sc.slave_security_group);
+            refs(&at("compatible_instance_types"), &sc.compatible_instance_types, &types, "instance_types")?;
+            refs(&at("permitted_group_configs"), &sc.permitted_group_configs, &groups, "group_configs")?;
+            let cluster_sgs = sc.master_security_group.iter().chain(&sc.slave_security_group);
             refs(&at("security groups"), cluster_sgs, &sgs, "security_groups")?;
             refs(
                 &at("additional_master_security_groups"),
@@ -500,38 +443,15 @@ impl Catalog {
                 &sgs,
                 "security_groups",
             )?;
-            if sc
-                .template
-                .as_ref()
-                .is_some_and(|t| t.path.is_none() && t.inline.is_none())
-            {
-                return Err(Error::validation(
-                    at("template"),
-                    "{}",
-                    "give a path or inline text",
-                ));
+            if sc.template.as_ref().is_some_and(|t| t.path.is_none() && t.inline.is_none()) {
+                return Err(Error::validation(at("template"), "{}", "give a path or inline text"));
             }
         }
         for gc in &self.group_configs {
             let at = |field: &str| format!("group_configs[{}].{field}", gc.name);
-            refs(
-                &at("excluded_instance_types"),
-                &gc.excluded_instance_types,
-                &types,
-                "instance_types",
-            )?;
-            refs(
-                &at("default_security_groups"),
-                &gc.default_security_groups,
-                &sgs,
-                "security_groups",
-            )?;
-            refs(
-                &at("optional_security_groups"),
-                &gc.optional_security_groups,
-                &sgs,
-                "security_groups",
-            )?;
+            refs(&at("excluded_instance_types"), &gc.excluded_instance_types, &types, "instance_types")?;
+            refs(&at("default_security_groups"), &gc.default_security_groups, &sgs, "security_groups")?;
+            refs(&at("optional_security_groups"), &gc.optional_security_groups, &sgs, "security_groups")?;
             if gc.group.trim().is_empty() {
                 return Err(Error::validation(
                     at("group"),
@@ -548,11 +468,7 @@ fn unique<'a>(list: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
         if name.trim().is_empty() {
-            return Err(Error::validation(
-                list,
-                name,
-                "every entry needs a non-empty name",
-            ));
+            return Err(Error::validation(list, name, "every entry needs a non-empty name"));
         }
         if !seen.insert(name) {
             return Err(Error::validation(list, name, "names must be unique"));
@@ -561,18 +477,9 @@ fn unique<'a>(list: &str, names: impl Iterator<Item = &'a str>) -> Result<()> {
     Ok(())
 }
 
-fn refs<'a>(
-    field: &str,
-    used: impl IntoIterator<Item = &'a String>,
-    known: &[&str],
-    list: &str,
-) -> Result<()> {
+fn refs<'a>(field: &str, used: impl IntoIterator<Item = &'a String>, known: &[&str], list: &str) -> Result<()> {
     match used.into_iter().find(|u| !known.contains(&u.as_str())) {
-        Some(missing) => Err(Error::validation(
-            field,
-            missing.as_str(),
-            format!("must name an entry of {list}"),
-        )),
+        Some(missing) => Err(Error::validation(field, missing.as_str(), format!("must name an entry of {list}"))),
         None => Ok(()),
     }
 }
@@ -586,14 +493,9 @@ mod tests {
         let e = Catalog::from_yaml_str("group_configs: [{name: a}]").unwrap_err();
         assert!(e.to_string().contains("missing field `group`"), "{e}");
         let e = Catalog::from_yaml_str("instance_typos: []").unwrap_err();
-        assert!(
-            e.to_string().contains("unknown field `instance_typos`"),
-            "{e}"
-        );
-        let e = Catalog::from_yaml_str(
-            "software_configs: [{name: s, compatible_instance_types: [m9.huge]}]",
-        )
-        .unwrap_err();
+        assert!(e.to_string().contains("unknown field `instance_typos`"), "{e}");
+        let e =
+            Catalog::from_yaml_str("software_configs: [{name: s, compatible_instance_types: [m9.huge]}]").unwrap_err();
         assert_eq!(
             e.to_string(),
             "software_configs[s].compatible_instance_types: value \"m9.huge\" breaks the rule: must name an entry of instance_types"
@@ -605,8 +507,7 @@ mod tests {
 
     #[test]
     fn group_matching_rules() {
-        let mut gc: GroupConfig =
-            serde_norway::from_str("{name: g, group: 'cn=DS,ou=groups,dc=x'}").unwrap();
+        let mut gc: GroupConfig = serde_norway::from_str("{name: g, group: 'cn=DS,ou=groups,dc=x'}").unwrap();
         let p = Principal::new("u", ["CN=ds, OU=Groups, DC=X"]);
         assert!(!gc.admits(&p), "name match is exact");
         gc.group_match = GroupMatch::Dn;

@@ -26,11 +26,7 @@ pub fn normalize_dn(dn: &str) -> String {
     rdns(dn.trim())
         .iter()
         .map(|rdn| match rdn.split_once('=') {
-            Some((ty, value)) => format!(
-                "{}={}",
-                ty.trim().to_lowercase(),
-                value.trim().to_lowercase()
-            ),
+            Some((ty, value)) => format!("{}={}", ty.trim().to_lowercase(), value.trim().to_lowercase()),
             None => rdn.trim().to_lowercase(),
         })
         .collect::<Vec<_>>()
@@ -41,9 +37,7 @@ pub fn normalize_dn(dn: &str) -> String {
 pub fn dn_cn(dn: &str) -> Option<String> {
     let first = *rdns(dn.trim()).first()?;
     let (ty, value) = first.split_once('=')?;
-    ty.trim()
-        .eq_ignore_ascii_case("cn")
-        .then(|| value.trim().to_string())
+    ty.trim().eq_ignore_ascii_case("cn").then(|| value.trim().to_string())
 }
 
 #[cfg(test)]
@@ -52,18 +46,9 @@ mod tests {
 
     #[test]
     fn normalization_and_cn() {
-        assert_eq!(
-            normalize_dn(" CN = Admins , DC=Example,dc=COM"),
-            "cn=admins,dc=example,dc=com"
-        );
-        assert_ne!(
-            normalize_dn("cn=admins-archive,dc=x"),
-            normalize_dn("cn=admins,dc=x")
-        );
-        assert_eq!(
-            dn_cn("cn=Data Science,ou=groups,dc=x").as_deref(),
-            Some("Data Science")
-        );
+        assert_eq!(normalize_dn(" CN = Admins , DC=Example,dc=COM"), "cn=admins,dc=example,dc=com");
+        assert_ne!(normalize_dn("cn=admins-archive,dc=x"), normalize_dn("cn=admins,dc=x"));
+        assert_eq!(dn_cn("cn=Data Science,ou=groups,dc=x").as_deref(), Some("Data Science"));
         assert_eq!(dn_cn("cn=a\\,b,dc=x").as_deref(), Some("a\\,b"));
         assert_eq!(dn_cn("ou=groups"), None);
         assert_eq!(dn_cn("manager"), None);

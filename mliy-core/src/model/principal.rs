@@ -23,10 +23,7 @@ pub struct Principal {
 
 impl Principal {
     /// A principal with a username and groups, no display name and no admin right.
-    pub fn new(
-        username: impl Into<String>,
-        groups: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
+    pub fn new(username: impl Into<String>, groups: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Principal {
             username: username.into(),
             display_name: String::new(),
@@ -38,10 +35,6 @@ impl Principal {
 
     /// The display name, or the username when there is none.
     pub fn shown_name(&self) -> &str {
-        if self.display_name.trim().is_empty() {
-            &self.username
-        } else {
-            &self.display_name
-        }
+        if self.display_name.trim().is_empty() { &self.username } else { &self.display_name }
     }
 }

@@ -34,11 +34,7 @@ impl Values {
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
     }
 }
 
@@ -54,11 +50,7 @@ pub(crate) fn assemble(
     if template.parameters.is_empty() {
         return Err(Error::validation(
             "template",
-            software
-                .template
-                .as_ref()
-                .map(|s| s.describe())
-                .unwrap_or_default(),
+            software.template.as_ref().map(|s| s.describe()).unwrap_or_default(),
             "declares no Parameters, so mliy cannot pass the instance type, network or user data",
         ));
     }
@@ -66,19 +58,10 @@ pub(crate) fn assemble(
 
     // Built-in tokens: who launches (after the request's own tokens) and the volume's device
     // (after the catalog's, so an admin can override it).
-    let launch_tokens = [
-        ("MLIY_USER", principal.username.as_str()),
-        ("MLIY_LAUNCH_ID", request.launch_id.as_str()),
-    ];
+    let launch_tokens = [("MLIY_USER", principal.username.as_str()), ("MLIY_LAUNCH_ID", request.launch_id.as_str())];
     let volume_tokens = [("EBS_DEVICE", software.volume.device_path.as_str())];
-    let sources: [&dyn TokenSource; 6] = [
-        &request.tokens,
-        &launch_tokens,
-        &group.params,
-        &software.params,
-        &catalog.replacement_tokens,
-        &volume_tokens,
-    ];
+    let sources: [&dyn TokenSource; 6] =
+        [&request.tokens, &launch_tokens, &group.params, &software.params, &catalog.replacement_tokens, &volume_tokens];
     let rendered = software
         .user_data
         .as_ref()
@@ -105,22 +88,10 @@ pub(crate) fn assemble(
             values.set("InstanceType", &request.instance_type);
             values.set("IamInstanceProfile", &group.iam_instance_profile);
             values.set("SecurityGroupIds", checked.security_groups.join(","));
-            values.set(
-                "SubnetId",
-                group.network.subnet_id.clone().unwrap_or_default(),
-            );
-            values.set(
-                "AvailabilityZone",
-                group.network.availability_zone.clone().unwrap_or_default(),
-            );
+            values.set("SubnetId", group.network.subnet_id.clone().unwrap_or_default());
+            values.set("AvailabilityZone", group.network.availability_zone.clone().unwrap_or_default());
             values.set("EBSVolumeDeviceName", &software.volume.device_path);
-            values.set(
-                "VolumeSize",
-                request
-                    .volume_size
-                    .unwrap_or(software.volume.default_size)
-                    .to_string(),
-            );
+            values.set("VolumeSize", request.volume_size.unwrap_or(software.volume.default_size).to_string());
             values.set("KmsKeyId", &software.volume.kms_key);
             if let Some(snapshot) = software.params.iter().find(|p| p.token == SNAPSHOT_TOKEN) {
                 values.set("SnapshotId", &snapshot.value);
@@ -132,25 +103,14 @@ pub(crate) fn assemble(
         Some(options) => {
             kind = PlanKind::Cluster;
             let rule = template.parameter("paramClusterName");
-            let min = rule
-                .and_then(|p| p.min_length)
-                .map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
-            let max = rule
-                .and_then(|p| p.max_length)
-                .map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
+            let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
+            let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
             let prefix = if group.override_instance_name.is_empty() {
                 &software.instance_name
             } else {
                 &group.override_instance_name
             };
-            let name = naming::cluster_name(
-                prefix,
-                &options.market,
-                &request.launch_id,
-                &principal.username,
-                min,
-                max,
-            );
+            let name = naming::cluster_name(prefix, &options.market, &request.launch_id, &principal.username, min, max);
             values.set("paramClusterName", &name);
             cluster_name = Some(name);
             values.set("paramEnvironment", &group.sdlc);
@@ -163,27 +123,13 @@ pub(crate) fn assemble(
                 values.set("paramBidPrice", bid.to_string());
             }
             values.set("paramMarketType", options.market.emr_name());
-            values.set(
-                "paramSubnetID",
-                group.network.subnet_id.clone().unwrap_or_default(),
-            );
+            values.set("paramSubnetID", group.network.subnet_id.clone().unwrap_or_default());
             values.set("paramEc2KeyName", &group.key_name);
-            values.set(
-                "paramEMRManagedMasterSecurityGroup",
-                software.master_security_group.clone().unwrap_or_default(),
-            );
-            values.set(
-                "paramEMRManagedSlaveSecurityGroup",
-                software.slave_security_group.clone().unwrap_or_default(),
-            );
-            values.set_list(
-                "paramAdditionalMasterSecurityGroups",
-                &software.additional_master_security_groups,
-            );
-            values.set_list(
-                "paramAdditionalSlaveSecurityGroups",
-                &software.additional_slave_security_groups,
-            );
+            values
+                .set("paramEMRManagedMasterSecurityGroup", software.master_security_group.clone().unwrap_or_default());
+            values.set("paramEMRManagedSlaveSecurityGroup", software.slave_security_group.clone().unwrap_or_default());
+            values.set_list("paramAdditionalMasterSecurityGroups", &software.additional_master_security_groups);
+            values.set_list("paramAdditionalSlaveSecurityGroups", &software.additional_slave_security_groups);
             if let Some(minutes) = group.settings.cluster_auto_termination_minutes {
                 values.set("paramIdleSeconds", (u64::from(minutes) * 60).to_string());
             }
@@ -195,17 +141,11 @@ pub(crate) fn assemble(
     // config) win over generated values; nothing is sent twice.
     let mut parameters = Vec::new();
     for decl in &template.parameters {
-        let custom = [
-            (ValueSource::GroupConfig, &group.params),
-            (ValueSource::SoftwareConfig, &software.params),
-        ]
-        .into_iter()
-        .find_map(|(source, params)| {
-            params
-                .iter()
-                .find(|p| p.token == decl.name)
-                .map(|p| (source, p.value.clone()))
-        });
+        let custom = [(ValueSource::GroupConfig, &group.params), (ValueSource::SoftwareConfig, &software.params)]
+            .into_iter()
+            .find_map(|(source, params)| {
+                params.iter().find(|p| p.token == decl.name).map(|p| (source, p.value.clone()))
+            });
         let generated = values.get(&decl.name);
         let (source, value) = match (custom, generated) {
             (Some((source, value)), generated) => {
@@ -213,11 +153,7 @@ pub(crate) fn assemble(
                     warnings.push(format!(
                         "parameter {}: the {} param overrides the generated value",
                         decl.name,
-                        if source == ValueSource::GroupConfig {
-                            "group config"
-                        } else {
-                            "software config"
-                        }
+                        if source == ValueSource::GroupConfig { "group config" } else { "software config" }
                     ));
                 }
                 (source, value)
@@ -241,23 +177,18 @@ pub(crate) fn assemble(
 
     find_in_map_warnings(template, &parameters, &mut warnings);
     if let Some(r) = &rendered {
-        warnings.extend(r.unknown_tokens.iter().map(|t| {
-            format!("user data token {{{{{{{t}}}}}}} has no value and stays in the script")
-        }));
+        warnings.extend(
+            r.unknown_tokens
+                .iter()
+                .map(|t| format!("user data token {{{{{{{t}}}}}}} has no value and stays in the script")),
+        );
     }
 
-    let name_tag = if group.override_instance_name.is_empty() {
-        &software.instance_name
-    } else {
-        &group.override_instance_name
-    };
+    let name_tag =
+        if group.override_instance_name.is_empty() { &software.instance_name } else { &group.override_instance_name };
     let stack_name = match &cluster_name {
         Some(name) => name.clone(),
-        None => naming::instance_stack_name(
-            &group.override_instance_name,
-            &group.ags,
-            &request.launch_id,
-        ),
+        None => naming::instance_stack_name(&group.override_instance_name, &group.ags, &request.launch_id),
     };
     let mut tags = vec![
         Tag::new("Name", cluster_name.as_deref().unwrap_or(name_tag)),
@@ -297,11 +228,7 @@ pub(crate) fn assemble(
 
 /// Warns about each `Fn::FindInMap` whose key, taken from a parameter, the mapping lacks:
 /// CloudFormation would fail the stack.
-fn find_in_map_warnings(
-    template: &Template,
-    parameters: &[PlanParameter],
-    warnings: &mut Vec<String>,
-) {
+fn find_in_map_warnings(template: &Template, parameters: &[PlanParameter], warnings: &mut Vec<String>) {
     let value_of = |name: &str| {
         parameters
             .iter()
@@ -309,10 +236,7 @@ fn find_in_map_warnings(
             .map(|p| p.value().to_string())
             .or_else(|| template.parameter(name).and_then(|d| d.default.clone()))
     };
-    fn resolve<'k>(
-        key: &'k MapKey,
-        value_of: &dyn Fn(&str) -> Option<String>,
-    ) -> Option<(String, Option<&'k str>)> {
+    fn resolve<'k>(key: &'k MapKey, value_of: &dyn Fn(&str) -> Option<String>) -> Option<(String, Option<&'k str>)> {
         match key {
             MapKey::Literal(s) => Some((s.clone(), None)),
             MapKey::Ref(p) => value_of(p).map(|v| (v, Some(p.as_str()))),

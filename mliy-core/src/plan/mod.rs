@@ -96,24 +96,12 @@ struct Secretish {
 }
 
 fn redacted<S: Serializer>(v: &Secretish, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(if v.secret {
-        crate::template::REDACTED
-    } else {
-        &v.text
-    })
+    s.serialize_str(if v.secret { crate::template::REDACTED } else { &v.text })
 }
 
 impl PlanParameter {
     pub(crate) fn new(key: &str, value: String, no_echo: bool, source: ValueSource) -> Self {
-        PlanParameter {
-            key: key.to_string(),
-            value: Secretish {
-                text: value,
-                secret: no_echo,
-            },
-            no_echo,
-            source,
-        }
+        PlanParameter { key: key.to_string(), value: Secretish { text: value, secret: no_echo }, no_echo, source }
     }
 
     /// The value to send to CloudFormation (NoEcho values included).
@@ -123,11 +111,7 @@ impl PlanParameter {
 
     /// The value as it may be shown: redacted when NoEcho.
     pub fn shown_value(&self) -> &str {
-        if self.no_echo {
-            crate::template::REDACTED
-        } else {
-            &self.value.text
-        }
+        if self.no_echo { crate::template::REDACTED } else { &self.value.text }
     }
 }
 
@@ -181,18 +165,12 @@ pub struct LaunchPlan {
 impl LaunchPlan {
     /// The value sent for `key`, if any.
     pub fn parameter(&self, key: &str) -> Option<&str> {
-        self.parameters
-            .iter()
-            .find(|p| p.key == key)
-            .map(PlanParameter::value)
+        self.parameters.iter().find(|p| p.key == key).map(PlanParameter::value)
     }
 
     /// The value of the tag `key`, if any.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|t| t.key == key)
-            .map(|t| t.value.as_str())
+        self.tags.iter().find(|t| t.key == key).map(|t| t.value.as_str())
     }
 }
 
@@ -240,10 +218,7 @@ impl Planner {
             let template = Template::parse(&name, text)?;
             templates.insert(sc.name.clone(), (Arc::new(template), Arc::from(text)));
         }
-        Ok(Planner {
-            catalog: Arc::new(catalog),
-            templates,
-        })
+        Ok(Planner { catalog: Arc::new(catalog), templates })
     }
 
     /// The catalog.
@@ -265,11 +240,7 @@ impl Planner {
     pub fn plan(&self, principal: &Principal, request: &LaunchRequest) -> Result<LaunchPlan> {
         let checked = policy::check(&self.catalog, principal, request)?;
         let (template, body) = self.templates.get(&checked.software.name).ok_or_else(|| {
-            Error::validation(
-                "software_config",
-                &checked.software.name,
-                "the software config has no template",
-            )
+            Error::validation("software_config", &checked.software.name, "the software config has no template")
         })?;
         assemble::assemble(&self.catalog, principal, request, &checked, template, body)
     }
@@ -280,10 +251,6 @@ impl Planner {
 ///
 /// # Errors
 /// As [`Planner::new`] and [`Planner::plan`].
-pub fn plan(
-    principal: &Principal,
-    request: &LaunchRequest,
-    catalog: &Catalog,
-) -> Result<LaunchPlan> {
+pub fn plan(principal: &Principal, request: &LaunchRequest, catalog: &Catalog) -> Result<LaunchPlan> {
     Planner::new(catalog.clone())?.plan(principal, request)
 }

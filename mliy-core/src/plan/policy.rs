@@ -11,11 +11,7 @@ pub(crate) struct Checked<'c> {
     pub(crate) security_groups: Vec<String>,
 }
 
-pub(crate) fn check<'c>(
-    catalog: &'c Catalog,
-    principal: &Principal,
-    request: &LaunchRequest,
-) -> Result<Checked<'c>> {
+pub(crate) fn check<'c>(catalog: &'c Catalog, principal: &Principal, request: &LaunchRequest) -> Result<Checked<'c>> {
     let group = catalog.group_config(&request.group_config)?;
     if !group.admits(principal) {
         return Err(Error::Forbidden(format!(
@@ -32,34 +28,19 @@ pub(crate) fn check<'c>(
     }
     match (&request.cluster, software.emr) {
         (Some(_), false) => {
-            return Err(Error::validation(
-                "software_config",
-                &software.name,
-                "launches instances, not clusters",
-            ));
+            return Err(Error::validation("software_config", &software.name, "launches instances, not clusters"));
         }
         (None, true) => {
-            return Err(Error::validation(
-                "software_config",
-                &software.name,
-                "launches EMR clusters, not instances",
-            ));
+            return Err(Error::validation("software_config", &software.name, "launches EMR clusters, not instances"));
         }
         (Some(_), true) if !group.emr_access => {
-            return Err(Error::Forbidden(format!(
-                "group config {:?} may not launch EMR clusters",
-                group.name
-            )));
+            return Err(Error::Forbidden(format!("group config {:?} may not launch EMR clusters", group.name)));
         }
         _ => {}
     }
     let ty = request.instance_type.as_str();
     if catalog.instance_type(ty).is_none() {
-        return Err(Error::validation(
-            "instance_type",
-            ty,
-            "must be an instance type of the catalog",
-        ));
+        return Err(Error::validation("instance_type", ty, "must be an instance type of the catalog"));
     }
     if !software.compatible_instance_types.iter().any(|t| t == ty) {
         return Err(Error::validation(
@@ -73,11 +54,7 @@ pub(crate) fn check<'c>(
         ));
     }
     if group.excluded_instance_types.iter().any(|t| t == ty) {
-        return Err(Error::validation(
-            "instance_type",
-            ty,
-            format!("is excluded for group config {}", group.name),
-        ));
+        return Err(Error::validation("instance_type", ty, format!("is excluded for group config {}", group.name)));
     }
     let mut security_groups = group.default_security_groups.clone();
     for sg in &request.optional_security_groups {
@@ -96,9 +73,5 @@ pub(crate) fn check<'c>(
             security_groups.push(sg.clone());
         }
     }
-    Ok(Checked {
-        group,
-        software,
-        security_groups,
-    })
+    Ok(Checked { group, software, security_groups })
 }

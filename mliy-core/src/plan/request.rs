@@ -24,18 +24,12 @@ impl LaunchId {
     /// [`Error::Validation`] on `launch_id`.
     pub fn parse(id: &str) -> Result<Self> {
         let ok = (1..=64).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !id.starts_with('-');
         if ok {
             Ok(LaunchId(id.to_string()))
         } else {
-            Err(Error::validation(
-                "launch_id",
-                id,
-                "1 to 64 of a-z, 0-9 and -, not starting with -",
-            ))
+            Err(Error::validation("launch_id", id, "1 to 64 of a-z, 0-9 and -, not starting with -"))
         }
     }
 
@@ -156,10 +150,7 @@ impl LaunchRequest {
         instance_type: impl Into<String>,
         options: ClusterOptions,
     ) -> Self {
-        LaunchRequest {
-            cluster: Some(options),
-            ..Self::instance(group_config, software_config, instance_type)
-        }
+        LaunchRequest { cluster: Some(options), ..Self::instance(group_config, software_config, instance_type) }
     }
 
     /// Sets the launch id.
@@ -175,12 +166,8 @@ impl LaunchRequest {
     }
 
     /// Adds optional security groups.
-    pub fn with_optional_security_groups(
-        mut self,
-        ids: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        self.optional_security_groups
-            .extend(ids.into_iter().map(Into::into));
+    pub fn with_optional_security_groups(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.optional_security_groups.extend(ids.into_iter().map(Into::into));
         self
     }
 

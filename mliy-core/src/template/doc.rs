@@ -100,11 +100,7 @@ impl Node {
 
 /// Parses JSON (when the text starts with `{`) or YAML.
 pub fn parse_document(text: &str) -> Result<Node, String> {
-    if text.trim_start().starts_with('{') {
-        parse_json(text)
-    } else {
-        parse_yaml(text)
-    }
+    if text.trim_start().starts_with('{') { parse_json(text) } else { parse_yaml(text) }
 }
 
 /// Parses a JSON document.
@@ -133,13 +129,7 @@ pub fn parse_yaml(text: &str) -> Result<Node, String> {
 /// A collection being built, with the tag it carried.
 enum Open {
     Seq(Vec<Node>, Option<Tag>, usize, Marker),
-    Map(
-        Vec<(String, Node)>,
-        Option<String>,
-        Option<Tag>,
-        usize,
-        Marker,
-    ),
+    Map(Vec<(String, Node)>, Option<String>, Option<Tag>, usize, Marker),
 }
 
 #[derive(Default)]
@@ -183,21 +173,16 @@ impl YamlBuilder {
                 }
                 Event::MappingStart(anchor, tag) => {
                     self.open(&mark)?;
-                    self.stack
-                        .push(Open::Map(Vec::new(), None, tag, anchor, mark));
+                    self.stack.push(Open::Map(Vec::new(), None, tag, anchor, mark));
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let (node, anchor, start) = match self.stack.pop() {
-                        Some(Open::Seq(items, tag, anchor, start)) => (
-                            tagged(Node::Seq(items), tag.as_ref(), &start)?,
-                            anchor,
-                            start,
-                        ),
-                        Some(Open::Map(entries, _, tag, anchor, start)) => (
-                            tagged(Node::Map(entries), tag.as_ref(), &start)?,
-                            anchor,
-                            start,
-                        ),
+                        Some(Open::Seq(items, tag, anchor, start)) => {
+                            (tagged(Node::Seq(items), tag.as_ref(), &start)?, anchor, start)
+                        }
+                        Some(Open::Map(entries, _, tag, anchor, start)) => {
+                            (tagged(Node::Map(entries), tag.as_ref(), &start)?, anchor, start)
+                        }
                         None => return Err(at(&mark, "unbalanced collection end")),
                     };
                     self.nodes += 1;
@@ -254,10 +239,7 @@ impl YamlBuilder {
                         *pending = Some(String::new());
                         Ok(None)
                     }
-                    other => Err(at(
-                        mark,
-                        &format!("a mapping key must be a scalar, not {}", other.kind()),
-                    )),
+                    other => Err(at(mark, &format!("a mapping key must be a scalar, not {}", other.kind()))),
                 },
             },
         }
@@ -265,26 +247,12 @@ impl YamlBuilder {
 }
 
 fn at(mark: &Marker, message: &str) -> String {
-    format!(
-        "{message} at line {} column {}",
-        mark.line(),
-        mark.col() + 1
-    )
+    format!("{message} at line {} column {}", mark.line(), mark.col() + 1)
 }
 
-fn scalar(
-    value: String,
-    style: TScalarStyle,
-    tag: Option<&Tag>,
-    mark: &Marker,
-) -> Result<Node, String> {
-    let plain_null = style == TScalarStyle::Plain
-        && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL");
-    let node = if plain_null && tag.is_none() {
-        Node::Null
-    } else {
-        Node::Scalar(value)
-    };
+fn scalar(value: String, style: TScalarStyle, tag: Option<&Tag>, mark: &Marker) -> Result<Node, String> {
+    let plain_null = style == TScalarStyle::Plain && matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL");
+    let node = if plain_null && tag.is_none() { Node::Null } else { Node::Scalar(value) };
     tagged(node, tag, mark)
 }
 
@@ -300,10 +268,7 @@ fn tagged(node: Node, tag: Option<&Tag>, mark: &Marker) -> Result<Node, String> 
     }
     let name = tag.suffix.as_str();
     let Some((_, long)) = INTRINSICS.iter().find(|(short, _)| *short == name) else {
-        return Err(at(
-            mark,
-            &format!("unknown tag {}{}", tag.handle, tag.suffix),
-        ));
+        return Err(at(mark, &format!("unknown tag {}{}", tag.handle, tag.suffix)));
     };
     let node = match node {
         Node::Null => Node::Scalar(String::new()),
@@ -312,10 +277,9 @@ fn tagged(node: Node, tag: Option<&Tag>, mark: &Marker) -> Result<Node, String> 
     let value = match (name, node) {
         // `!GetAtt Resource.Attribute` is the list form split at the first dot.
         ("GetAtt", Node::Scalar(s)) => match s.split_once('.') {
-            Some((resource, attribute)) => Node::Seq(vec![
-                Node::Scalar(resource.into()),
-                Node::Scalar(attribute.into()),
-            ]),
+            Some((resource, attribute)) => {
+                Node::Seq(vec![Node::Scalar(resource.into()), Node::Scalar(attribute.into())])
+            }
             None => Node::Scalar(s),
         },
         (_, other) => other,
@@ -333,8 +297,7 @@ mod tests {
 
     #[test]
     fn yaml_scalars_stay_as_written() {
-        let doc = parse_yaml("a: 100\nb: true\nc: 2010-09-09\nd: 1.50\ne: ''\nf:\ng: ~\nh: 0x10\n")
-            .unwrap();
+        let doc = parse_yaml("a: 100\nb: true\nc: 2010-09-09\nd: 1.50\ne: ''\nf:\ng: ~\nh: 0x10\n").unwrap();
         assert_eq!(doc.get("a"), Some(&s("100")));
         assert_eq!(doc.get("b"), Some(&s("true")));
         assert_eq!(doc.get("c"), Some(&s("2010-09-09")));
@@ -354,23 +317,12 @@ mod tests {
         assert_eq!(doc.get("a"), Some(&Node::Map(vec![("Ref".into(), s("X"))])));
         assert_eq!(
             doc.get("b"),
-            Some(&Node::Map(vec![(
-                "Fn::GetAtt".into(),
-                Node::Seq(vec![s("Res"), s("Attr.Deep")])
-            )]))
+            Some(&Node::Map(vec![("Fn::GetAtt".into(), Node::Seq(vec![s("Res"), s("Attr.Deep")]))]))
         );
-        let Some(Node::Map(c)) = doc.get("c") else {
-            panic!("c is a map")
-        };
+        let Some(Node::Map(c)) = doc.get("c") else { panic!("c is a map") };
         assert_eq!(c[0].0, "Fn::If");
-        assert_eq!(
-            doc.get("e"),
-            Some(&Node::Map(vec![("Fn::GetAZs".into(), s(""))]))
-        );
-        assert_eq!(
-            doc.get("f"),
-            Some(&Node::Map(vec![("Condition".into(), s("C"))]))
-        );
+        assert_eq!(doc.get("e"), Some(&Node::Map(vec![("Fn::GetAZs".into(), s(""))])));
+        assert_eq!(doc.get("f"), Some(&Node::Map(vec![("Condition".into(), s("C"))])));
         assert!(matches!(doc.get("d"), Some(Node::Map(m)) if m[0].0 == "Fn::Sub"));
         assert!(matches!(doc.get("g"), Some(Node::Map(m)) if m[0].0 == "Fn::Base64"));
     }
@@ -378,26 +330,14 @@ mod tests {
     #[test]
     fn bad_documents_are_errors_with_a_position() {
         let e = parse_yaml("a: !Bogus x\n").unwrap_err();
-        assert!(
-            e.contains("unknown tag !Bogus") && e.contains("line 1"),
-            "{e}"
-        );
+        assert!(e.contains("unknown tag !Bogus") && e.contains("line 1"), "{e}");
         let e = parse_yaml("a: 1\na: 2\n").unwrap_err();
         assert!(e.contains("duplicate key \"a\""), "{e}");
         assert!(parse_yaml("a: [1, 2\n").is_err());
         let e = parse_yaml(&"[".repeat(1000)).unwrap_err();
-        assert!(
-            e.contains("recursion limit") || e.contains("nested deeper"),
-            "{e}"
-        );
-        let block: String = (0..200)
-            .map(|i| format!("{}a:\n", "  ".repeat(i)))
-            .collect();
-        assert!(
-            parse_yaml(&block)
-                .unwrap_err()
-                .contains("nested deeper than 128")
-        );
+        assert!(e.contains("recursion limit") || e.contains("nested deeper"), "{e}");
+        let block: String = (0..200).map(|i| format!("{}a:\n", "  ".repeat(i))).collect();
+        assert!(parse_yaml(&block).unwrap_err().contains("nested deeper than 128"));
         assert!(parse_json("{\"a\": }").is_err());
     }
 
@@ -408,24 +348,17 @@ mod tests {
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {
             let p = i - 1;
-            bomb.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
-        assert!(
-            parse_yaml(&bomb)
-                .unwrap_err()
-                .contains("expands to more than")
-        );
+        assert!(parse_yaml(&bomb).unwrap_err().contains("expands to more than"));
     }
 
     #[test]
     fn json_scalars_become_strings_in_order() {
         let doc = parse_json(r#"{"z": 100, "a": true, "m": null, "f": 1.5}"#).unwrap();
-        let keys: Vec<_> = doc
-            .entries()
-            .unwrap()
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect();
+        let keys: Vec<_> = doc.entries().unwrap().iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["z", "a", "m", "f"]);
         assert_eq!(doc.get("z"), Some(&s("100")));
         assert_eq!(doc.get("a"), Some(&s("true")));

@@ -65,10 +65,7 @@ pub struct Template {
     find_in_maps: Vec<FindInMap>,
 }
 
-fn serialize_pairs<S: serde::Serializer>(
-    pairs: &[(String, String)],
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn serialize_pairs<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(pairs.len()))?;
     for (k, v) in pairs {
@@ -88,10 +85,7 @@ impl Template {
         let what = format!("template {name}");
         let root = parse_document(text).map_err(|m| Error::parse(&what, m))?;
         let Node::Map(_) = root else {
-            return Err(Error::parse(
-                &what,
-                format!("expected a mapping at the top, found {}", root.kind()),
-            ));
+            return Err(Error::parse(&what, format!("expected a mapping at the top, found {}", root.kind())));
         };
         let resources = match root.get("Resources") {
             Some(Node::Map(entries)) if !entries.is_empty() => entries
@@ -118,28 +112,15 @@ impl Template {
                 .map(|(n, decl)| Parameter::from_node(n, decl).map_err(|m| Error::parse(&what, m)))
                 .collect::<Result<Vec<_>>>()?,
             Some(other) => {
-                return Err(Error::parse(
-                    &what,
-                    format!("Parameters must be a mapping, found {}", other.kind()),
-                ));
+                return Err(Error::parse(&what, format!("Parameters must be a mapping, found {}", other.kind())));
             }
         };
         let outputs = root
             .get("Outputs")
             .and_then(Node::entries)
             .map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.clone()).collect());
-        let mappings = root
-            .get("Mappings")
-            .and_then(Node::entries)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default();
-        Ok(Template {
-            parameters,
-            outputs,
-            resources,
-            mappings,
-            find_in_maps: find_in_maps(&root),
-        })
+        let mappings = root.get("Mappings").and_then(Node::entries).map(<[_]>::to_vec).unwrap_or_default();
+        Ok(Template { parameters, outputs, resources, mappings, find_in_maps: find_in_maps(&root) })
     }
 
     /// The parameter named `name`.
@@ -155,10 +136,7 @@ impl Template {
     /// The keys of a mapping's top level (`None` when the template has no such mapping).
     pub fn mapping_keys(&self, map: &str) -> Option<Vec<&str>> {
         let (_, node) = self.mappings.iter().find(|(name, _)| name == map)?;
-        Some(
-            node.entries()
-                .map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.as_str()).collect()),
-        )
+        Some(node.entries().map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.as_str()).collect()))
     }
 
     /// Whether `map` has `top` (and, when given, `top.second`).
@@ -177,10 +155,9 @@ impl Template {
 fn find_in_maps(root: &Node) -> Vec<FindInMap> {
     let key = |n: &Node| match n {
         Node::Scalar(s) => MapKey::Literal(s.clone()),
-        Node::Map(e) if e.len() == 1 && e[0].0 == "Ref" => e[0]
-            .1
-            .as_str()
-            .map_or(MapKey::Other, |p| MapKey::Ref(p.to_string())),
+        Node::Map(e) if e.len() == 1 && e[0].0 == "Ref" => {
+            e[0].1.as_str().map_or(MapKey::Other, |p| MapKey::Ref(p.to_string()))
+        }
         _ => MapKey::Other,
     };
     let mut found = Vec::new();
@@ -190,11 +167,7 @@ fn find_in_maps(root: &Node) -> Vec<FindInMap> {
             && k == "Fn::FindInMap"
             && let [Node::Scalar(map), top, second, ..] = args.as_slice()
         {
-            let f = FindInMap {
-                map: map.clone(),
-                top: key(top),
-                second: key(second),
-            };
+            let f = FindInMap { map: map.clone(), top: key(top), second: key(second) };
             if !found.contains(&f) {
                 found.push(f);
             }
@@ -240,10 +213,7 @@ mod tests {
         .unwrap();
         assert_eq!(t.parameters[0].default.as_deref(), Some("0"));
         assert_eq!(t.outputs, ["O"]);
-        assert_eq!(
-            t.resources,
-            [("R".to_string(), "AWS::S3::Bucket".to_string())]
-        );
+        assert_eq!(t.resources, [("R".to_string(), "AWS::S3::Bucket".to_string())]);
     }
 
     #[test]
@@ -251,30 +221,12 @@ mod tests {
         let cases = [
             ("[1, 2]", "expected a mapping"),
             ("Parameters: {}\n", "no Resources"),
-            (
-                "Resources: {R: {Properties: {}}}\n",
-                "resource R has no Type",
-            ),
-            (
-                "Parameters: [a]\nResources: {R: {Type: X}}\n",
-                "Parameters must be a mapping",
-            ),
-            (
-                "Parameters: {P: {Default: 1}}\nResources: {R: {Type: X}}\n",
-                "parameter P has no Type",
-            ),
-            (
-                "Parameters: {P: {Type: Strng}}\nResources: {R: {Type: X}}\n",
-                "unknown Type \"Strng\"",
-            ),
-            (
-                "Parameters: {P: {Type: Number, MinValue: x}}\nResources: {R: {Type: X}}\n",
-                "MinValue",
-            ),
-            (
-                "Parameters: {P: {Type: String, AllowedPattern: '[a-'}}\nResources: {R: {Type: X}}\n",
-                "AllowedPattern",
-            ),
+            ("Resources: {R: {Properties: {}}}\n", "resource R has no Type"),
+            ("Parameters: [a]\nResources: {R: {Type: X}}\n", "Parameters must be a mapping"),
+            ("Parameters: {P: {Default: 1}}\nResources: {R: {Type: X}}\n", "parameter P has no Type"),
+            ("Parameters: {P: {Type: Strng}}\nResources: {R: {Type: X}}\n", "unknown Type \"Strng\""),
+            ("Parameters: {P: {Type: Number, MinValue: x}}\nResources: {R: {Type: X}}\n", "MinValue"),
+            ("Parameters: {P: {Type: String, AllowedPattern: '[a-'}}\nResources: {R: {Type: X}}\n", "AllowedPattern"),
             ("{\"Resources\": ", "EOF"),
         ];
         for (text, needle) in cases {
@@ -293,11 +245,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             t.find_in_maps(),
-            [FindInMap {
-                map: "M".into(),
-                top: MapKey::Ref("T".into()),
-                second: MapKey::Literal("K".into())
-            }]
+            [FindInMap { map: "M".into(), top: MapKey::Ref("T".into()), second: MapKey::Literal("K".into()) }]
         );
         assert!(t.mapping_has("M", "a", Some("K")));
         assert!(!t.mapping_has("M", "b", None));

@@ -58,19 +58,13 @@ pub(crate) const REDACTED: &str = "****";
 impl Parameter {
     pub(crate) fn from_node(name: &str, decl: &Node) -> Result<Parameter, String> {
         let Node::Map(_) = decl else {
-            return Err(format!(
-                "parameter {name} must be a mapping, found {}",
-                decl.kind()
-            ));
+            return Err(format!("parameter {name} must be a mapping, found {}", decl.kind()));
         };
         let text = |key: &str| -> Result<Option<String>, String> {
             match decl.get(key) {
                 None | Some(Node::Null) => Ok(None),
                 Some(Node::Scalar(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(format!(
-                    "parameter {name}: {key} must be a scalar, found {}",
-                    other.kind()
-                )),
+                Some(other) => Err(format!("parameter {name}: {key} must be a scalar, found {}", other.kind())),
             }
         };
         let type_name = text("Type")?.ok_or_else(|| format!("parameter {name} has no Type"))?;
@@ -82,18 +76,12 @@ impl Parameter {
         })?;
         let length = |key: &str| -> Result<Option<u64>, String> {
             text(key)?
-                .map(|v| {
-                    v.parse::<u64>()
-                        .map_err(|_| format!("parameter {name}: {key} {v:?} is not a whole number"))
-                })
+                .map(|v| v.parse::<u64>().map_err(|_| format!("parameter {name}: {key} {v:?} is not a whole number")))
                 .transpose()
         };
         let value = |key: &str| -> Result<Option<f64>, String> {
             text(key)?
-                .map(|v| {
-                    parse_number(&v)
-                        .ok_or_else(|| format!("parameter {name}: {key} {v:?} is not a number"))
-                })
+                .map(|v| parse_number(&v).ok_or_else(|| format!("parameter {name}: {key} {v:?} is not a number")))
                 .transpose()
         };
         let allowed_values = match decl.get("AllowedValues") {
@@ -104,26 +92,21 @@ impl Parameter {
                     .map(|i| match i {
                         Node::Scalar(s) => Ok(s.clone()),
                         Node::Null => Ok(String::new()),
-                        other => Err(format!(
-                            "parameter {name}: AllowedValues holds {}",
-                            other.kind()
-                        )),
+                        other => Err(format!("parameter {name}: AllowedValues holds {}", other.kind())),
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
             Some(other) => {
-                return Err(format!(
-                    "parameter {name}: AllowedValues must be a list, found {}",
-                    other.kind()
-                ));
+                return Err(format!("parameter {name}: AllowedValues must be a list, found {}", other.kind()));
             }
         };
         let allowed_pattern = text("AllowedPattern")?;
         let pattern = allowed_pattern
             .as_deref()
             .map(|p| {
-                regex::Regex::new(&format!("^(?:{p})$"))
-                    .map_err(|e| format!("parameter {name}: AllowedPattern {p:?} is not a valid regular expression: {e}"))
+                regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                    format!("parameter {name}: AllowedPattern {p:?} is not a valid regular expression: {e}")
+                })
             })
             .transpose()?;
         let no_echo = match text("NoEcho")?.as_deref() {
@@ -131,9 +114,7 @@ impl Parameter {
             Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
             Some(v) => {
-                return Err(format!(
-                    "parameter {name}: NoEcho {v:?} must be true or false"
-                ));
+                return Err(format!("parameter {name}: NoEcho {v:?} must be true or false"));
             }
         };
         Ok(Parameter {
@@ -167,11 +148,7 @@ impl Parameter {
                 Some(d) => format!("{rule} ({d})"),
                 None => rule,
             };
-            let shown = if self.no_echo {
-                REDACTED.to_string()
-            } else {
-                value.to_string()
-            };
+            let shown = if self.no_echo { REDACTED.to_string() } else { value.to_string() };
             ValidationError::new(&self.name, shown, rule)
         })
     }
@@ -192,9 +169,7 @@ impl Parameter {
             if value.is_empty() {
                 return Ok(());
             }
-            value
-                .split(',')
-                .try_for_each(|item| self.check_item(item.trim()))
+            value.split(',').try_for_each(|item| self.check_item(item.trim()))
         } else {
             self.check_item(value)
         }
@@ -206,8 +181,7 @@ impl Parameter {
             _ => {}
         }
         if self.param_type.is_numeric() {
-            let n = parse_number(item)
-                .ok_or_else(|| format!("Type {} (not a number)", self.param_type))?;
+            let n = parse_number(item).ok_or_else(|| format!("Type {} (not a number)", self.param_type))?;
             if let Some(min) = self.min_value
                 && n < min
             {
@@ -244,27 +218,12 @@ mod tests {
 
     #[test]
     fn constraints() {
-        let p = param(
-            "{Type: String, MinLength: 20, MaxLength: 40, AllowedPattern: '[a-zA-Z0-9\\-]+'}",
-        );
+        let p = param("{Type: String, MinLength: 20, MaxLength: 40, AllowedPattern: '[a-zA-Z0-9\\-]+'}");
         assert!(p.check("abcdefghij-0123456789").is_ok());
         let e = p.check(&"a".repeat(41)).unwrap_err();
-        assert_eq!(
-            (e.field.as_str(), e.rule.as_str()),
-            ("P", "MaxLength 40 (the value has 41 characters)")
-        );
-        assert!(
-            p.check("short")
-                .unwrap_err()
-                .rule
-                .starts_with("MinLength 20")
-        );
-        assert!(
-            p.check("has_underscore_in_the_name")
-                .unwrap_err()
-                .rule
-                .starts_with("AllowedPattern")
-        );
+        assert_eq!((e.field.as_str(), e.rule.as_str()), ("P", "MaxLength 40 (the value has 41 characters)"));
+        assert!(p.check("short").unwrap_err().rule.starts_with("MinLength 20"));
+        assert!(p.check("has_underscore_in_the_name").unwrap_err().rule.starts_with("AllowedPattern"));
         // The pattern matches the whole value, not a part of it.
         assert!(p.check("abcdefghij-0123456789 !").is_err());
 
@@ -272,27 +231,14 @@ mod tests {
         assert!(n.check("1.064").is_ok());
         assert_eq!(n.check("12.5").unwrap_err().rule, "MaxValue 12");
         assert_eq!(n.check("0").unwrap_err().rule, "MinValue 0.01");
-        assert_eq!(
-            n.check("cheap").unwrap_err().rule,
-            "Type Number (not a number)"
-        );
+        assert_eq!(n.check("cheap").unwrap_err().rule, "Type Number (not a number)");
 
-        let v = param(
-            "{Type: String, AllowedValues: [ON_DEMAND, SPOT], ConstraintDescription: pick one}",
-        );
-        assert_eq!(
-            v.check("spot").unwrap_err().rule,
-            "AllowedValues [ON_DEMAND, SPOT] (pick one)"
-        );
+        let v = param("{Type: String, AllowedValues: [ON_DEMAND, SPOT], ConstraintDescription: pick one}");
+        assert_eq!(v.check("spot").unwrap_err().rule, "AllowedValues [ON_DEMAND, SPOT] (pick one)");
 
         let l = param("{Type: 'List<AWS::EC2::SecurityGroup::Id>'}");
         assert!(l.check("sg-11111111,sg-00000000").is_ok());
-        assert!(
-            l.check("sg-11111111,default")
-                .unwrap_err()
-                .rule
-                .contains("sg- followed by")
-        );
+        assert!(l.check("sg-11111111,default").unwrap_err().rule.contains("sg- followed by"));
 
         let ln = param("{Type: 'List<Number>', MaxValue: 5}");
         assert!(ln.check("1,2,3").is_ok());

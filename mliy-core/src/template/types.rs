@@ -31,17 +31,11 @@ pub enum AwsType {
 }
 
 const AWS_TYPES: &[(&str, AwsType)] = &[
-    (
-        "AWS::EC2::AvailabilityZone::Name",
-        AwsType::AvailabilityZone,
-    ),
+    ("AWS::EC2::AvailabilityZone::Name", AwsType::AvailabilityZone),
     ("AWS::EC2::Image::Id", AwsType::ImageId),
     ("AWS::EC2::Instance::Id", AwsType::InstanceId),
     ("AWS::EC2::KeyPair::KeyName", AwsType::KeyPairName),
-    (
-        "AWS::EC2::SecurityGroup::GroupName",
-        AwsType::SecurityGroupName,
-    ),
+    ("AWS::EC2::SecurityGroup::GroupName", AwsType::SecurityGroupName),
     ("AWS::EC2::SecurityGroup::Id", AwsType::SecurityGroupId),
     ("AWS::EC2::Subnet::Id", AwsType::SubnetId),
     ("AWS::EC2::Volume::Id", AwsType::VolumeId),
@@ -53,10 +47,7 @@ const AWS_TYPES: &[(&str, AwsType)] = &[
 impl AwsType {
     /// The CloudFormation type name.
     pub fn name(self) -> &'static str {
-        AWS_TYPES
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map_or("", |(n, _)| n)
+        AWS_TYPES.iter().find(|(_, t)| *t == self).map_or("", |(n, _)| n)
     }
 
     /// Checks one value's shape; `Err` holds the rule it breaks.
@@ -74,17 +65,11 @@ impl AwsType {
             AwsType::HostedZoneId => {
                 value.len() > 1
                     && value.starts_with('Z')
-                    && value
-                        .chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                    && value.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
             }
             AwsType::SsmParameterName => (1..=2048).contains(&value.len()),
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("{} {}", self.name(), self.shape()))
-        }
+        if ok { Ok(()) } else { Err(format!("{} {}", self.name(), self.shape())) }
     }
 
     fn shape(self) -> &'static str {
@@ -106,10 +91,7 @@ impl AwsType {
 
 fn hex_id(value: &str, prefix: &str) -> bool {
     value.strip_prefix(prefix).is_some_and(|rest| {
-        matches!(rest.len(), 8 | 17)
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        matches!(rest.len(), 8 | 17) && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -122,14 +104,8 @@ fn availability_zone(value: &str) -> bool {
     let parts: Vec<&str> = body.split('-').collect();
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts
-            .last()
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A parameter's declared `Type`.
@@ -163,14 +139,10 @@ impl ParamType {
             "List<Number>" => ParamType::NumberList,
             "CommaDelimitedList" => ParamType::CommaDelimitedList,
             _ => {
-                if let Some(inner) = text
-                    .strip_prefix("AWS::SSM::Parameter::Value<")
-                    .and_then(|r| r.strip_suffix('>'))
+                if let Some(inner) = text.strip_prefix("AWS::SSM::Parameter::Value<").and_then(|r| r.strip_suffix('>'))
                 {
                     ParamType::SsmValue(inner.to_string())
-                } else if let Some(inner) =
-                    text.strip_prefix("List<").and_then(|r| r.strip_suffix('>'))
-                {
+                } else if let Some(inner) = text.strip_prefix("List<").and_then(|r| r.strip_suffix('>')) {
                     ParamType::AwsList(aws(inner)?)
                 } else {
                     ParamType::Aws(aws(text)?)
@@ -181,10 +153,7 @@ impl ParamType {
 
     /// Whether the value is a comma-separated list.
     pub fn is_list(&self) -> bool {
-        matches!(
-            self,
-            ParamType::NumberList | ParamType::CommaDelimitedList | ParamType::AwsList(_)
-        )
+        matches!(self, ParamType::NumberList | ParamType::CommaDelimitedList | ParamType::AwsList(_))
     }
 
     /// Whether elements are numbers.
@@ -241,10 +210,7 @@ mod tests {
             "List<AWS::EC2::SecurityGroup::Id>",
             "AWS::SSM::Parameter::Value<String>",
         ] {
-            assert_eq!(
-                ParamType::parse(t).map(|p| p.to_string()).as_deref(),
-                Some(t)
-            );
+            assert_eq!(ParamType::parse(t).map(|p| p.to_string()).as_deref(), Some(t));
         }
         assert_eq!(ParamType::parse("string"), None);
         assert_eq!(ParamType::parse("List<String>"), None);
@@ -254,11 +220,7 @@ mod tests {
     #[test]
     fn aws_shapes() {
         assert!(AwsType::SecurityGroupId.check("sg-11111111").is_ok());
-        assert!(
-            AwsType::SecurityGroupId
-                .check("sg-0123456789abcdef0")
-                .is_ok()
-        );
+        assert!(AwsType::SecurityGroupId.check("sg-0123456789abcdef0").is_ok());
         assert!(AwsType::SecurityGroupId.check("sg-1234").is_err());
         assert!(AwsType::ImageId.check("ami-id").is_err());
         assert!(AwsType::SubnetId.check("subnet-0a1b2c3d").is_ok());
@@ -277,9 +239,7 @@ mod tests {
         for ok in ["0", "12", "-3", "0.01", "1.064", "1.5e3", ".5", "5."] {
             assert!(parse_number(ok).is_some(), "{ok}");
         }
-        for bad in [
-            "", "-", "abc", "1,5", "inf", "NaN", "1e", "0x10", "1 ", "1e999",
-        ] {
+        for bad in ["", "-", "abc", "1,5", "inf", "NaN", "1e", "0x10", "1 ", "1e999"] {
             assert!(parse_number(bad).is_none(), "{bad}");
         }
     }
