@@ -13,11 +13,21 @@
 //! assert_eq!(err.rule, "MaxLength 5 (the value has 8 characters)");
 //! ```
 
+pub mod auth;
+pub mod clock;
+pub mod cloud;
+pub mod dns;
 pub mod error;
 pub mod import;
+pub mod lifecycle;
 pub mod model;
 pub mod plan;
+pub mod secret;
+pub mod sim;
+pub mod store;
 pub mod template;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod userdata;
 
 pub use error::{Error, Result, ValidationError};

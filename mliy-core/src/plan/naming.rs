@@ -2,7 +2,7 @@
 
 use super::request::{LaunchId, Market};
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// CloudFormation's longest stack name.
 const MAX_STACK_NAME: usize = 128;
@@ -16,7 +16,7 @@ pub const MANAGED_TAG: (&str, &str) = ("LaunchedBy", "MLIY");
 pub const LAUNCH_ID_TAG: &str = "mliy:launch-id";
 
 /// A resource tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tag {
     /// The key.
     pub key: String,
@@ -25,7 +25,8 @@ pub struct Tag {
 }
 
 impl Tag {
-    pub(crate) fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+    /// A new tag.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
         Tag { key: key.into(), value: value.into() }
     }
 }

@@ -1,0 +1,106 @@
+//! Time: real or virtual. Everything in mliy that waits does so through a [`Clock`], so the
+//! whole lifecycle runs in simulated time in tests.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// Milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// This time plus `d`.
+    pub fn plus(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
+    }
+
+    /// How long after `earlier` this is (zero if it is not after).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:03}s", self.0 / 1000, self.0.rem_euclid(1000))
+    }
+}
+
+/// A source of time.
+///
+/// # Contract
+/// `now` never goes backwards; `sleep` returns after `now` has advanced by at least the
+/// duration (in the clock's own time).
+#[async_trait]
+pub trait Clock: fmt::Debug + Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+    /// Waits for `d`.
+    async fn sleep(&self, d: Duration);
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Timestamp(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+/// Virtual time on tokio's clock: in a runtime whose time is paused
+/// (`#[tokio::test(start_paused = true)]`, or `Builder::start_paused(true)`), time stands
+/// still while any task can run and jumps to the next timer when all wait, so hours of
+/// lifecycle pass in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct VirtualClock {
+    epoch: Timestamp,
+    base: tokio::time::Instant,
+}
+
+impl VirtualClock {
+    /// A clock that reads `epoch` now. Call it inside the runtime it will run in.
+    pub fn starting_at(epoch: Timestamp) -> Self {
+        VirtualClock { epoch, base: tokio::time::Instant::now() }
+    }
+
+    /// How much virtual time has passed.
+    pub fn elapsed(&self) -> Duration {
+        self.base.elapsed()
+    }
+}
+
+#[async_trait]
+impl Clock for VirtualClock {
+    fn now(&self) -> Timestamp {
+        self.epoch.plus(self.base.elapsed())
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn virtual_time_jumps() {
+        let clock = VirtualClock::starting_at(Timestamp(1_000));
+        clock.sleep(Duration::from_secs(3 * 3600)).await;
+        assert_eq!(clock.now(), Timestamp(1_000 + 3 * 3600 * 1000));
+        assert_eq!(clock.now().since(Timestamp(1_000)), Duration::from_secs(3 * 3600));
+        assert_eq!(Timestamp(5).since(Timestamp(9)), Duration::ZERO);
+    }
+}

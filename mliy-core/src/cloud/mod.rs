@@ -1,0 +1,77 @@
+//! The AWS operations the engine needs, as a plugin trait in mliy's own types.
+//!
+//! Implementations: [`SimCloud`](crate::sim::SimCloud) here (deterministic, in virtual time)
+//! and `AwsCloud` in `mliy-plugins` (feature `aws`).
+
+mod types;
+
+pub use types::{
+    ClusterInfo, ClusterSpec, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter,
+    InstanceInfo, InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepSpec, StepState,
+};
+
+use crate::error::Result;
+use crate::lifecycle::StackSpec;
+use async_trait::async_trait;
+use std::fmt::Debug;
+use std::time::Duration;
+
+/// CloudFormation, EC2, EMR and SSM, as far as mliy uses them.
+///
+/// # Contract
+/// - `create_stack` is idempotent by `spec.client_request_token`: a second call with the same
+///   token returns the first stack's id and creates nothing. A live stack of the same name
+///   and another token is an [`Error::Conflict`](crate::Error::Conflict).
+/// - `describe_*` return `Ok(None)` (or no item) for something that does not exist, and an
+///   error only when the call itself failed: a failed call never means "gone".
+/// - `delete_stack`, `stop_instances`, `start_instances`, `terminate_clusters` are
+///   idempotent.
+/// - Listings page; a `next` token continues where the page ended.
+///
+/// # Errors
+/// Throttling is [`Error::Throttled`](crate::Error::Throttled), server errors and timeouts
+/// [`Error::Unavailable`](crate::Error::Unavailable) — both retryable; a timed-out mutating
+/// call may or may not have been applied. Validation errors from the cloud are
+/// [`Error::Validation`](crate::Error::Validation).
+#[async_trait]
+pub trait Cloud: Debug + Send + Sync + 'static {
+    /// CreateStack, with the spec's ClientRequestToken; returns the stack id.
+    async fn create_stack(&self, spec: &StackSpec) -> Result<String>;
+    /// DescribeStacks for one stack, by name or id. A deleted stack is found by id (as
+    /// DELETE_COMPLETE) but not by name.
+    async fn describe_stack(&self, name_or_id: &str) -> Result<Option<StackInfo>>;
+    /// ListStacks: every stack that is not deleted.
+    async fn list_stacks(&self, next: Option<String>) -> Result<Page<StackInfo>>;
+    /// DescribeStackResources.
+    async fn stack_resources(&self, stack_id: &str) -> Result<Vec<StackResource>>;
+    /// DeleteStack.
+    async fn delete_stack(&self, stack_id: &str) -> Result<()>;
+    /// DescribeInstances, up to 1,000 a page.
+    async fn describe_instances(&self, filter: &InstanceFilter, next: Option<String>) -> Result<Page<InstanceInfo>>;
+    /// StartInstances.
+    async fn start_instances(&self, ids: &[String]) -> Result<()>;
+    /// StopInstances.
+    async fn stop_instances(&self, ids: &[String]) -> Result<()>;
+    /// RebootInstances.
+    async fn reboot_instances(&self, ids: &[String]) -> Result<()>;
+    /// RunJobFlow (no idempotency token: callers look for the launch's tag first).
+    async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String>;
+    /// DescribeCluster.
+    async fn describe_cluster(&self, id: &str) -> Result<Option<ClusterInfo>>;
+    /// ListClusters in the given states (all when empty), 50 a page.
+    async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>>;
+    /// AddJobFlowSteps; returns the step ids.
+    async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>>;
+    /// ListSteps, newest first.
+    async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>>;
+    /// TerminateJobFlows.
+    async fn terminate_clusters(&self, ids: &[String]) -> Result<()>;
+    /// PutAutoTerminationPolicy.
+    async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()>;
+    /// SendCommand to every node of a cluster; returns the command id.
+    async fn send_command(&self, spec: &CommandSpec) -> Result<String>;
+    /// The command's invocations, one per node.
+    async fn command_invocations(&self, command_id: &str) -> Result<Vec<CommandInvocation>>;
+    /// The latest spot price of a type in a zone, if any.
+    async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>>;
+}

@@ -1,0 +1,156 @@
+//! The runtime records: resources and their append-only event history.
+
+use super::phase::{Phase, ResourceKind};
+use crate::clock::Timestamp;
+use crate::plan::{LaunchId, LaunchPlan, Tag};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One CloudFormation parameter to send. `Debug` redacts NoEcho values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackParameter {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+    /// Whether the template marks it NoEcho.
+    #[serde(default)]
+    pub no_echo: bool,
+}
+
+impl fmt::Debug for StackParameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = if self.no_echo { "****" } else { &self.value };
+        write!(f, "{}={shown:?}", self.key)
+    }
+}
+
+/// Everything CreateStack needs, kept with the resource so a resumed launch sends exactly
+/// the same request.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackSpec {
+    /// The stack name.
+    pub name: String,
+    /// The template.
+    pub template_body: String,
+    /// The parameters.
+    pub parameters: Vec<StackParameter>,
+    /// The stack's tags.
+    pub tags: Vec<Tag>,
+    /// CloudFormation's ClientRequestToken: the launch id.
+    pub client_request_token: String,
+}
+
+impl fmt::Debug for StackSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackSpec")
+            .field("name", &self.name)
+            .field("template_len", &self.template_body.len())
+            .field("parameters", &self.parameters)
+            .field("client_request_token", &self.client_request_token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&LaunchPlan> for StackSpec {
+    fn from(plan: &LaunchPlan) -> Self {
+        StackSpec {
+            name: plan.stack_name.clone(),
+            template_body: plan.template_body.to_string(),
+            parameters: plan
+                .parameters
+                .iter()
+                .map(|p| StackParameter { key: p.key.clone(), value: p.value().to_string(), no_echo: p.no_echo })
+                .collect(),
+            tags: plan.tags.clone(),
+            client_request_token: plan.client_request_token.clone(),
+        }
+    }
+}
+
+/// An instance or a cluster under management.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    /// The launch id.
+    pub id: LaunchId,
+    /// Instance or cluster.
+    pub kind: ResourceKind,
+    /// The owner's username.
+    pub owner: String,
+    /// The owner's groups at launch (for group managers' rights).
+    pub owner_groups: Vec<String>,
+    /// The group config it was launched under.
+    pub group_config: String,
+    /// The software config it runs.
+    pub software_config: String,
+    /// Its instance type.
+    pub instance_type: String,
+    /// The stack it is created by.
+    pub stack: StackSpec,
+    /// CloudFormation's stack id, once known.
+    pub stack_id: Option<String>,
+    /// The EC2 instance id (instances), once known.
+    pub instance_id: Option<String>,
+    /// The EMR cluster id (clusters), once known.
+    pub cluster_id: Option<String>,
+    /// Private IP of the instance or the cluster's master.
+    pub private_ip: Option<String>,
+    /// Its DNS name, once registered.
+    pub dns_name: Option<String>,
+    /// Where it is.
+    pub phase: Phase,
+    /// Whether the bootstrap reports progress.
+    pub progress_bar: bool,
+    /// SHA-256 (hex) of the launch's progress secret.
+    pub progress_secret_sha256: Option<String>,
+    /// When the current wait gives up.
+    pub deadline: Option<Timestamp>,
+    /// A failed resource whose cloud resources are still being removed.
+    pub cleanup_pending: bool,
+    /// Hidden from default listings.
+    pub archived: bool,
+    /// When it was requested.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Bumped by every stored change (compare-and-set).
+    pub version: u64,
+}
+
+impl Resource {
+    /// Whether the engine still has work to do on it.
+    pub fn needs_driving(&self) -> bool {
+        !self.phase.is_terminal() || self.cleanup_pending
+    }
+}
+
+/// Who caused a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "name", rename_all = "snake_case")]
+pub enum Actor {
+    /// A user, by username.
+    User(String),
+    /// The engine itself (waits, deadlines, cloud observations).
+    Engine,
+    /// The instance's bootstrap, through the progress callback.
+    Bootstrap,
+}
+
+/// One recorded transition. Events are only ever appended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    /// The resource.
+    pub resource: LaunchId,
+    /// Its position in the resource's history (1, 2, …).
+    pub seq: u64,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: Actor,
+    /// The phase before.
+    pub from: Phase,
+    /// The phase after.
+    pub to: Phase,
+    /// Why, in words.
+    pub reason: String,
+}

@@ -1,0 +1,184 @@
+//! The simulated objects and their timelines: state is a function of time, evaluated when
+//! asked, so nothing runs in the background.
+
+use crate::clock::Timestamp;
+use crate::cloud::{ClusterState, InstanceState, StackStatus, StepState};
+use crate::plan::Tag;
+use std::time::Duration;
+
+/// How long things take in the simulated cloud.
+#[derive(Debug, Clone)]
+pub struct SimTimings {
+    /// CREATE_IN_PROGRESS → CREATE_COMPLETE for an instance stack.
+    pub stack_create: Duration,
+    /// pending → running.
+    pub instance_boot: Duration,
+    /// stopping → stopped.
+    pub instance_stop: Duration,
+    /// pending → running after a start.
+    pub instance_start: Duration,
+    /// DELETE_IN_PROGRESS → DELETE_COMPLETE.
+    pub stack_delete: Duration,
+    /// STARTING → WAITING for a cluster (its stack completes then).
+    pub cluster_ready: Duration,
+    /// One step's run.
+    pub step: Duration,
+    /// A command on a node.
+    pub command: Duration,
+}
+
+impl Default for SimTimings {
+    fn default() -> Self {
+        SimTimings {
+            stack_create: Duration::from_secs(90),
+            instance_boot: Duration::from_secs(60),
+            instance_stop: Duration::from_secs(30),
+            instance_start: Duration::from_secs(40),
+            stack_delete: Duration::from_secs(60),
+            cluster_ready: Duration::from_secs(600),
+            step: Duration::from_secs(120),
+            command: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A value that changes at given times.
+#[derive(Debug, Clone)]
+pub(crate) struct Timeline<S: Copy>(pub(crate) Vec<(Timestamp, S)>);
+
+impl<S: Copy + PartialEq> Timeline<S> {
+    pub(crate) fn at(&self, now: Timestamp) -> Option<S> {
+        self.0.iter().rev().find(|(t, _)| *t <= now).map(|(_, s)| *s)
+    }
+
+    /// Replaces everything after `now` with `changes` (relative to `now`).
+    pub(crate) fn then(&mut self, now: Timestamp, changes: &[(Duration, S)]) {
+        self.0.retain(|(t, _)| *t <= now);
+        self.0.extend(changes.iter().map(|(d, s)| (now.plus(*d), *s)));
+    }
+}
+
+/// How a launch is doomed to go wrong (decided by the seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Doom {
+    /// Its stack fails to create and rolls back.
+    StackFails,
+    /// Its instance dies on its own while bootstrapping.
+    Vanishes,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimStack {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) token: String,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) created: Timestamp,
+    pub(crate) ready_after: Duration,
+    pub(crate) doom: Option<Doom>,
+    pub(crate) deleted: Option<Timestamp>,
+    pub(crate) delete_takes: Duration,
+    /// (logical id, type, physical id).
+    pub(crate) resources: Vec<(String, String, String)>,
+}
+
+impl SimStack {
+    pub(crate) fn status(&self, now: Timestamp) -> StackStatus {
+        if let Some(at) = self.deleted {
+            return if now < at.plus(self.delete_takes) {
+                StackStatus::DeleteInProgress
+            } else {
+                StackStatus::DeleteComplete
+            };
+        }
+        let since = now.since(self.created);
+        match self.doom {
+            Some(Doom::StackFails) if since < self.ready_after / 2 => StackStatus::CreateInProgress,
+            Some(Doom::StackFails) if since < self.ready_after => StackStatus::RollbackInProgress,
+            Some(Doom::StackFails) => StackStatus::RollbackComplete,
+            _ if since < self.ready_after => StackStatus::CreateInProgress,
+            _ => StackStatus::CreateComplete,
+        }
+    }
+
+    pub(crate) fn is_live(&self, now: Timestamp) -> bool {
+        self.status(now) != StackStatus::DeleteComplete
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimInstance {
+    pub(crate) id: String,
+    pub(crate) instance_type: String,
+    pub(crate) ip: String,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) state: Timeline<InstanceState>,
+    /// Not yet visible to DescribeInstances before this time (eventual consistency).
+    pub(crate) visible_from: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimStep {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) added: Timestamp,
+    pub(crate) fails: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SimCluster {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) master_ip: String,
+    pub(crate) nodes: u32,
+    pub(crate) state: Timeline<ClusterState>,
+    pub(crate) steps: Vec<SimStep>,
+    pub(crate) idle_timeout: Option<Duration>,
+}
+
+impl SimCluster {
+    /// Each step's state: steps run one after another once the cluster is RUNNING.
+    pub(crate) fn step_states(&self, now: Timestamp, step: Duration) -> Vec<StepState> {
+        let running_from = self.state.0.iter().find(|(_, s)| *s == ClusterState::Running).map(|(t, _)| *t);
+        let ended =
+            self.state.0.iter().find(|(_, s)| s.is_terminated() || *s == ClusterState::Terminating).map(|(t, _)| *t);
+        let mut free_at = running_from;
+        let mut failed_before = false;
+        self.steps
+            .iter()
+            .map(|s| {
+                if failed_before {
+                    return StepState::Cancelled;
+                }
+                let Some(free) = free_at else { return StepState::Pending };
+                let start = free.max(s.added);
+                let end = start.plus(step);
+                free_at = Some(end);
+                let state = match ended {
+                    Some(e) if e <= start.min(now) => StepState::Cancelled,
+                    Some(e) if e < end && e <= now => StepState::Interrupted,
+                    _ if now < start => StepState::Pending,
+                    _ if now < end => StepState::Running,
+                    _ if s.fails => StepState::Failed,
+                    _ => StepState::Completed,
+                };
+                failed_before = state == StepState::Failed;
+                state
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timelines() {
+        let mut t = Timeline(vec![(Timestamp(0), 1), (Timestamp(10), 2)]);
+        assert_eq!((t.at(Timestamp(5)), t.at(Timestamp(10)), t.at(Timestamp(-1))), (Some(1), Some(2), None));
+        t.then(Timestamp(5), &[(Duration::ZERO, 3), (Duration::from_millis(2), 4)]);
+        assert_eq!((t.at(Timestamp(6)), t.at(Timestamp(7)), t.at(Timestamp(100))), (Some(3), Some(4), Some(4)));
+    }
+}

@@ -1,0 +1,1 @@
+//! The `mliy sim` scenario (see [`run`]).

@@ -1,0 +1,187 @@
+//! An in-memory [`StateStore`]: for tests, the simulator and a single process that needs no
+//! persistence.
+
+use super::{BillingSegment, ResourceFilter, StateStore};
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::lifecycle::{LifecycleEvent, Resource};
+use crate::model::Catalog;
+use crate::plan::LaunchId;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+#[derive(Debug, Default)]
+struct Inner {
+    resources: HashMap<LaunchId, Resource>,
+    order: Vec<LaunchId>,
+    events: HashMap<LaunchId, Vec<LifecycleEvent>>,
+    billing: Vec<BillingSegment>,
+    keys: HashMap<String, String>,
+    leases: HashMap<String, (String, Timestamp)>,
+    catalog: Option<Catalog>,
+    writes: u64,
+}
+
+/// Everything in a mutex; each call is atomic.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many writes (inserts, updates, appends) it has taken.
+    pub fn writes(&self) -> u64 {
+        self.lock().writes
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied write: every write below
+        // checks first and mutates after.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn check_event(resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
+    match event {
+        Some(e) if e.resource != resource.id => {
+            Err(Error::validation("event.resource", e.resource.as_str(), "must be the resource being written"))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl StateStore for MemoryStore {
+    async fn insert_resource(&self, resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
+        check_event(resource, event)?;
+        let mut inner = self.lock();
+        if inner.resources.contains_key(&resource.id) {
+            return Err(Error::Conflict(format!("resource {} exists", resource.id)));
+        }
+        inner.resources.insert(resource.id.clone(), resource.clone());
+        inner.order.push(resource.id.clone());
+        inner.events.insert(resource.id.clone(), event.into_iter().cloned().collect());
+        inner.writes += 1;
+        Ok(())
+    }
+
+    async fn update_resource(&self, resource: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
+        check_event(resource, event)?;
+        let mut inner = self.lock();
+        let stored = inner
+            .resources
+            .get(&resource.id)
+            .ok_or_else(|| Error::NotFound { kind: "resource", name: resource.id.to_string() })?;
+        if stored.version != expected {
+            return Err(Error::Conflict(format!(
+                "resource {} is at version {}, not {expected}",
+                resource.id, stored.version
+            )));
+        }
+        if resource.version != expected + 1 {
+            return Err(Error::validation("version", resource.version.to_string(), "must be the expected version + 1"));
+        }
+        inner.resources.insert(resource.id.clone(), resource.clone());
+        if let Some(e) = event {
+            inner.events.entry(resource.id.clone()).or_default().push(e.clone());
+        }
+        inner.writes += 1;
+        Ok(())
+    }
+
+    async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
+        Ok(self.lock().resources.get(id).cloned())
+    }
+
+    async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>> {
+        let inner = self.lock();
+        Ok(inner.order.iter().filter_map(|id| inner.resources.get(id)).filter(|r| filter.matches(r)).cloned().collect())
+    }
+
+    async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
+        Ok(self.lock().events.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn open_billing(&self, segment: &BillingSegment) -> Result<()> {
+        let mut inner = self.lock();
+        inner.billing.push(segment.clone());
+        inner.writes += 1;
+        Ok(())
+    }
+
+    async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64> {
+        let mut inner = self.lock();
+        let mut closed = 0;
+        for s in inner.billing.iter_mut().filter(|s| s.resource == *resource && s.end.is_none()) {
+            s.end = Some(end.max(s.start));
+            closed += 1;
+        }
+        if closed > 0 {
+            inner.writes += 1;
+        }
+        Ok(closed)
+    }
+
+    async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
+        let inner = self.lock();
+        Ok(inner.billing.iter().filter(|s| resource.is_none_or(|r| s.resource == *r)).cloned().collect())
+    }
+
+    async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>> {
+        let mut inner = self.lock();
+        if let Some(existing) = inner.keys.get(key) {
+            return Ok(Some(existing.clone()));
+        }
+        inner.keys.insert(key.to_string(), value.to_string());
+        inner.writes += 1;
+        Ok(None)
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool> {
+        let mut inner = self.lock();
+        let free = match inner.leases.get(name) {
+            None => true,
+            Some((h, expires)) => h == holder || *expires <= now,
+        };
+        if free {
+            inner.leases.insert(name.to_string(), (holder.to_string(), until));
+            inner.writes += 1;
+        }
+        Ok(free)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        let mut inner = self.lock();
+        if inner.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            inner.leases.remove(name);
+        }
+        Ok(())
+    }
+
+    async fn save_catalog(&self, catalog: &Catalog) -> Result<()> {
+        let mut inner = self.lock();
+        inner.catalog = Some(catalog.clone());
+        inner.writes += 1;
+        Ok(())
+    }
+
+    async fn load_catalog(&self) -> Result<Option<Catalog>> {
+        Ok(self.lock().catalog.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_store_passes_the_conformance_suite() {
+        crate::testkit::store::run_all(&MemoryStore::new()).await;
+    }
+}

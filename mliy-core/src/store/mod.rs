@@ -1,0 +1,106 @@
+//! Persistent state: resources, their events, billing segments, idempotency keys, leases and
+//! the catalog. [`MemoryStore`] lives here; SQLite and PostgreSQL stores in `mliy-plugins`.
+
+mod memory;
+
+pub use memory::MemoryStore;
+
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::lifecycle::{LifecycleEvent, Resource};
+use crate::model::Catalog;
+use crate::plan::LaunchId;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// Which resources to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceFilter {
+    /// Only this owner's.
+    pub owner: Option<String>,
+    /// Only those the engine still has work on (not terminal, or cleanup pending).
+    pub needs_driving: bool,
+    /// Include archived ones.
+    pub include_archived: bool,
+}
+
+impl ResourceFilter {
+    /// Whether `r` passes.
+    pub fn matches(&self, r: &Resource) -> bool {
+        self.owner.as_ref().is_none_or(|o| *o == r.owner)
+            && (!self.needs_driving || r.needs_driving())
+            && (self.include_archived || !r.archived)
+    }
+}
+
+/// A period during which a resource costs money at one price.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BillingSegment {
+    /// The resource.
+    pub resource: LaunchId,
+    /// Dollars per hour (`None` when no price is known).
+    pub price_per_hour: Option<f64>,
+    /// What is billed, e.g. `r5.2xlarge` or `SPOT m5.xlarge × 4`.
+    pub description: String,
+    /// Start.
+    pub start: Timestamp,
+    /// End; `None` while open.
+    pub end: Option<Timestamp>,
+}
+
+/// Where the engine keeps its state.
+///
+/// # Contract
+/// - `insert_resource` fails with [`Error::Conflict`](crate::Error::Conflict) when the id
+///   exists, and stores the resource and (when given) its first event together.
+/// - `update_resource` is a compare-and-set: it succeeds only when the stored version equals
+///   `expected_version`, stores the resource (whose `version` the caller has set to
+///   `expected_version + 1`) and appends the event in the same step; otherwise
+///   [`Error::Conflict`](crate::Error::Conflict) and nothing changes. Of several concurrent
+///   updates from the same version exactly one wins.
+/// - Events are append-only and listed in `seq` order. Nothing here deletes a resource, an
+///   event or a billing segment.
+/// - `put_idempotency_key` keeps the first value: it returns `None` when it stored `value`,
+///   or the value stored before.
+/// - A lease is held by one holder until it expires or is released.
+///
+/// # Errors
+/// [`Error::NotFound`](crate::Error::NotFound) for an update of an unknown resource;
+/// retryable errors ([`Error::Unavailable`](crate::Error::Unavailable)) when the backend is
+/// busy.
+#[async_trait]
+pub trait StateStore: Debug + Send + Sync + 'static {
+    /// Stores a new resource (and its first event).
+    async fn insert_resource(&self, resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()>;
+    /// Compare-and-set update (and event).
+    async fn update_resource(
+        &self,
+        resource: &Resource,
+        expected_version: u64,
+        event: Option<&LifecycleEvent>,
+    ) -> Result<()>;
+    /// One resource.
+    async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>>;
+    /// Resources passing the filter, oldest first.
+    async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>>;
+    /// A resource's events, in order.
+    async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>>;
+    /// Opens a billing segment.
+    async fn open_billing(&self, segment: &BillingSegment) -> Result<()>;
+    /// Closes the resource's open segments at `end`; returns how many were closed.
+    async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64>;
+    /// Billing segments, of one resource or all.
+    async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<BillingSegment>>;
+    /// Stores `key → value` unless the key exists; returns the earlier value if it does.
+    async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>>;
+    /// Takes or renews the lease `name` for `holder` until `until`; false when another holder
+    /// has it and it has not expired at `now`.
+    async fn try_lease(&self, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool>;
+    /// Gives the lease up (only its holder can).
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()>;
+    /// Stores the catalog.
+    async fn save_catalog(&self, catalog: &Catalog) -> Result<()>;
+    /// The stored catalog, if any.
+    async fn load_catalog(&self) -> Result<Option<Catalog>>;
+}

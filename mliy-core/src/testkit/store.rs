@@ -1,0 +1,193 @@
+//! The [`StateStore`] conformance suite.
+
+use super::sample_resource;
+use crate::Error;
+use crate::clock::Timestamp;
+use crate::lifecycle::{Actor, LifecycleEvent, Phase};
+use crate::model::Catalog;
+use crate::plan::LaunchId;
+use crate::store::{BillingSegment, ResourceFilter, StateStore};
+
+fn event(r: &crate::lifecycle::Resource, seq: u64, from: Phase, to: Phase) -> LifecycleEvent {
+    LifecycleEvent {
+        resource: r.id.clone(),
+        seq,
+        at: Timestamp(1_700_000_000_000 + seq as i64),
+        actor: Actor::Engine,
+        from,
+        to,
+        reason: format!("step {seq}"),
+    }
+}
+
+/// Runs every check. Each uses its own ids, so the store may be shared but should be empty
+/// of those ids.
+pub async fn run_all(store: &dyn StateStore) {
+    insert_get_and_duplicates(store).await;
+    compare_and_set(store).await;
+    concurrent_writers_never_both_win(store).await;
+    events_are_appended_in_order(store).await;
+    listing_filters(store).await;
+    billing_segments(store).await;
+    idempotency_keys(store).await;
+    leases(store).await;
+    catalog_round_trip(store).await;
+}
+
+pub async fn insert_get_and_duplicates(store: &dyn StateStore) {
+    let r = sample_resource("conf-insert", "alice");
+    assert!(store.get_resource(&r.id).await.unwrap().is_none());
+    store.insert_resource(&r, Some(&event(&r, 1, Phase::Requested, Phase::Requested))).await.unwrap();
+    assert_eq!(store.get_resource(&r.id).await.unwrap(), Some(r.clone()));
+    let again = store.insert_resource(&r, None).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "a second insert must conflict: {again:?}");
+    assert_eq!(store.events(&r.id).await.unwrap().len(), 1);
+}
+
+pub async fn compare_and_set(store: &dyn StateStore) {
+    let mut r = sample_resource("conf-cas", "alice");
+    store.insert_resource(&r, None).await.unwrap();
+    let mut next = r.clone();
+    next.phase = Phase::CreatingStack;
+    next.version = 2;
+    store.update_resource(&next, 1, Some(&event(&r, 1, Phase::Requested, Phase::CreatingStack))).await.unwrap();
+    // A writer that still holds version 1 loses, and nothing of its write is kept.
+    r.phase = Phase::Terminating;
+    r.version = 2;
+    let stale = store.update_resource(&r, 1, Some(&event(&r, 2, Phase::Requested, Phase::Terminating))).await;
+    assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+    let stored = store.get_resource(&r.id).await.unwrap().unwrap();
+    assert_eq!((stored.phase, stored.version), (Phase::CreatingStack, 2));
+    assert_eq!(store.events(&r.id).await.unwrap().len(), 1);
+    let unknown = sample_resource("conf-unknown", "alice");
+    let mut bumped = unknown.clone();
+    bumped.version = 2;
+    assert!(matches!(store.update_resource(&bumped, 1, None).await, Err(Error::NotFound { .. })));
+}
+
+pub async fn concurrent_writers_never_both_win(store: &dyn StateStore) {
+    let r = sample_resource("conf-race", "alice");
+    store.insert_resource(&r, None).await.unwrap();
+    for round in 1..=20u64 {
+        let attempts = (0..8).map(|writer| {
+            let mut next = r.clone();
+            next.version = round + 1;
+            next.private_ip = Some(format!("10.0.{round}.{writer}"));
+            let ev = event(&next, round, Phase::Requested, Phase::Requested);
+            async move { store.update_resource(&next, round, Some(&ev)).await.is_ok() }
+        });
+        let wins = futures_join_all(attempts).await.into_iter().filter(|w| *w).count();
+        assert_eq!(wins, 1, "round {round}: exactly one compare-and-set may win");
+    }
+    assert_eq!(store.events(&r.id).await.unwrap().len(), 20);
+}
+
+/// Polls several futures concurrently on the current task.
+async fn futures_join_all<F: std::future::Future<Output = bool>>(futures: impl Iterator<Item = F>) -> Vec<bool> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out = vec![None; set.len()];
+    std::future::poll_fn(|cx| {
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none()
+                && let std::task::Poll::Ready(v) = f.as_mut().poll(cx)
+            {
+                out[i] = Some(v);
+            }
+        }
+        if out.iter().all(Option::is_some) { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    out.into_iter().map(|v| v.unwrap_or(false)).collect()
+}
+
+pub async fn events_are_appended_in_order(store: &dyn StateStore) {
+    let r = sample_resource("conf-events", "alice");
+    store.insert_resource(&r, Some(&event(&r, 1, Phase::Requested, Phase::Requested))).await.unwrap();
+    let mut current = r.clone();
+    for seq in 2..=5 {
+        let mut next = current.clone();
+        next.version += 1;
+        store
+            .update_resource(&next, current.version, Some(&event(&r, seq, Phase::Requested, Phase::Requested)))
+            .await
+            .unwrap();
+        current = next;
+    }
+    let seqs: Vec<u64> = store.events(&r.id).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    let wrong = event(&sample_resource("conf-other", "bob"), 6, Phase::Requested, Phase::Requested);
+    let mut next = current.clone();
+    next.version += 1;
+    assert!(store.update_resource(&next, current.version, Some(&wrong)).await.is_err(), "an event of another resource");
+    assert_eq!(store.events(&r.id).await.unwrap().len(), 5);
+}
+
+pub async fn listing_filters(store: &dyn StateStore) {
+    let mut done = sample_resource("conf-list-done", "carol");
+    done.phase = Phase::Terminated;
+    let mut archived = sample_resource("conf-list-archived", "carol");
+    archived.phase = Phase::Failed { reason: "x".into() };
+    archived.archived = true;
+    let mut cleanup = sample_resource("conf-list-cleanup", "carol");
+    cleanup.phase = Phase::Failed { reason: "x".into() };
+    cleanup.cleanup_pending = true;
+    let live = sample_resource("conf-list-live", "carol");
+    for r in [&done, &archived, &cleanup, &live] {
+        store.insert_resource(r, None).await.unwrap();
+    }
+    let ids =
+        |rs: Vec<crate::lifecycle::Resource>| -> Vec<String> { rs.into_iter().map(|r| r.id.to_string()).collect() };
+    let carol = ResourceFilter { owner: Some("carol".into()), ..ResourceFilter::default() };
+    assert_eq!(
+        ids(store.list_resources(&carol).await.unwrap()),
+        ["conf-list-done", "conf-list-cleanup", "conf-list-live"]
+    );
+    let all = ResourceFilter { include_archived: true, ..carol.clone() };
+    assert_eq!(store.list_resources(&all).await.unwrap().len(), 4);
+    let driving = ResourceFilter { needs_driving: true, ..carol };
+    assert_eq!(ids(store.list_resources(&driving).await.unwrap()), ["conf-list-cleanup", "conf-list-live"]);
+}
+
+pub async fn billing_segments(store: &dyn StateStore) {
+    let id = LaunchId::parse("conf-bill").unwrap();
+    let seg = |start| BillingSegment {
+        resource: id.clone(),
+        price_per_hour: Some(0.504),
+        description: "r5.2xlarge".into(),
+        start: Timestamp(start),
+        end: None,
+    };
+    store.open_billing(&seg(1_000)).await.unwrap();
+    assert_eq!(store.close_billing(&id, Timestamp(5_000)).await.unwrap(), 1);
+    assert_eq!(store.close_billing(&id, Timestamp(6_000)).await.unwrap(), 0, "closing twice closes nothing");
+    store.open_billing(&seg(7_000)).await.unwrap();
+    let segs = store.billing(Some(&id)).await.unwrap();
+    assert_eq!(segs.len(), 2);
+    assert_eq!(segs[0].end, Some(Timestamp(5_000)));
+    assert_eq!(segs[1].end, None);
+}
+
+pub async fn idempotency_keys(store: &dyn StateStore) {
+    assert_eq!(store.put_idempotency_key("conf-key", "first").await.unwrap(), None);
+    assert_eq!(store.put_idempotency_key("conf-key", "second").await.unwrap().as_deref(), Some("first"));
+}
+
+pub async fn leases(store: &dyn StateStore) {
+    let (now, later) = (Timestamp(1_000), Timestamp(61_000));
+    assert!(store.try_lease("conf-lease", "a", later, now).await.unwrap());
+    assert!(!store.try_lease("conf-lease", "b", later, now).await.unwrap(), "held by a");
+    assert!(store.try_lease("conf-lease", "a", Timestamp(90_000), now).await.unwrap(), "a renews");
+    assert!(store.try_lease("conf-lease", "b", Timestamp(200_000), Timestamp(90_000)).await.unwrap(), "expired");
+    store.release_lease("conf-lease", "a").await.unwrap();
+    assert!(!store.try_lease("conf-lease", "a", later, Timestamp(100_000)).await.unwrap(), "a cannot release b's");
+    store.release_lease("conf-lease", "b").await.unwrap();
+    assert!(store.try_lease("conf-lease", "a", later, Timestamp(100_000)).await.unwrap());
+}
+
+pub async fn catalog_round_trip(store: &dyn StateStore) {
+    let catalog =
+        Catalog::from_yaml_str("instance_types: [{name: t3.large}]\ngroup_configs: [{name: ds, group: data-science}]")
+            .unwrap();
+    store.save_catalog(&catalog).await.unwrap();
+    assert_eq!(store.load_catalog().await.unwrap(), Some(catalog));
+}
