@@ -17,6 +17,7 @@ pub mod auth;
 pub mod clock;
 pub mod cloud;
 pub mod dns;
+pub mod engine;
 pub mod error;
 pub mod import;
 pub mod lifecycle;

@@ -99,13 +99,21 @@ impl State {
 pub struct SimCloud {
     clock: Arc<dyn Clock>,
     config: SimConfig,
+    /// The fault rate in force (changeable while running), as `f64` bits.
+    fault_rate: std::sync::atomic::AtomicU64,
     state: Mutex<State>,
 }
 
 impl SimCloud {
     /// A simulated cloud on `clock`.
     pub fn new(clock: Arc<dyn Clock>, config: SimConfig) -> Self {
-        SimCloud { clock, config, state: Mutex::new(State::default()) }
+        let fault_rate = std::sync::atomic::AtomicU64::new(config.fault_rate.to_bits());
+        SimCloud { clock, config, fault_rate, state: Mutex::new(State::default()) }
+    }
+
+    /// Changes the share of API calls that fail, from now on.
+    pub fn set_fault_rate(&self, rate: f64) {
+        self.fault_rate.store(rate.to_bits(), std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -159,7 +167,8 @@ impl SimCloud {
         let n = st.attempts.entry((op, key.to_string())).or_default();
         *n += 1;
         let seed = self.config.seed;
-        if self.config.fault_rate <= 0.0 || unit(seed, &["fault", op, key], *n) >= self.config.fault_rate {
+        let rate = f64::from_bits(self.fault_rate.load(std::sync::atomic::Ordering::Relaxed));
+        if rate <= 0.0 || unit(seed, &["fault", op, key], *n) >= rate {
             return Ok(None);
         }
         match Fault::pick(unit(seed, &["kind", op, key], *n), mutating) {

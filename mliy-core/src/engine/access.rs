@@ -1,0 +1,47 @@
+//! Who may see and act on a resource: its owner, a group manager of a group the owner is in,
+//! or an admin.
+
+use crate::error::{Error, Result};
+use crate::lifecycle::Resource;
+use crate::model::{Principal, normalize_dn};
+
+/// Rejects a principal without a username: nobody authenticated it.
+pub(crate) fn authenticated(principal: &Principal) -> Result<()> {
+    if principal.username.trim().is_empty() {
+        return Err(Error::Unauthenticated("no authenticated principal".into()));
+    }
+    Ok(())
+}
+
+fn same_group(a: &str, b: &str) -> bool {
+    normalize_dn(a) == normalize_dn(b)
+}
+
+/// Whether `principal` manages `owner_groups`' members: it is in the manager group and
+/// shares another group with the owner.
+fn manages(principal: &Principal, owner_groups: &[String], manager_group: Option<&str>) -> bool {
+    let Some(manager) = manager_group else { return false };
+    principal.groups.iter().any(|g| same_group(g, manager))
+        && owner_groups
+            .iter()
+            .filter(|g| !same_group(g, manager))
+            .any(|g| principal.groups.iter().any(|pg| same_group(pg, g)))
+}
+
+/// Whether `principal` may see and act on `resource`.
+pub(crate) fn may_access(principal: &Principal, resource: &Resource, manager_group: Option<&str>) -> bool {
+    !principal.username.trim().is_empty()
+        && (principal.admin
+            || principal.username == resource.owner
+            || manages(principal, &resource.owner_groups, manager_group))
+}
+
+/// Fails with [`Error::Forbidden`] unless `principal` may access `resource`.
+pub(crate) fn check(principal: &Principal, resource: &Resource, manager_group: Option<&str>) -> Result<()> {
+    authenticated(principal)?;
+    if may_access(principal, resource, manager_group) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("{} may not access resource {}", principal.username, resource.id)))
+    }
+}

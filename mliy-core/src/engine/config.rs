@@ -1,0 +1,53 @@
+//! How long the engine waits, and for what.
+
+use std::time::Duration;
+
+/// Waits, deadlines and authorization settings of an [`Engine`](super::Engine).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Stack creation gives up after this (MLiy's template signal timeout: 180 min).
+    pub stack_timeout: Duration,
+    /// A created instance or cluster must come up within this.
+    pub provision_timeout: Duration,
+    /// The bootstrap must report done within this.
+    pub bootstrap_timeout: Duration,
+    /// Stop, start and reboot must finish within this.
+    pub action_timeout: Duration,
+    /// Termination must finish within this (then the resource fails and cleanup goes on).
+    pub terminate_timeout: Duration,
+    /// How often a stack is polled.
+    pub stack_poll: Duration,
+    /// How often an instance is polled.
+    pub instance_poll: Duration,
+    /// How often a cluster is polled.
+    pub cluster_poll: Duration,
+    /// First wait after a retryable error; doubled each time up to `retry_max`.
+    pub retry_base: Duration,
+    /// Longest wait between retries.
+    pub retry_max: Duration,
+    /// The portal's progress endpoint; the user data gets `{url}/{launch id}` as
+    /// `MLIY_PROGRESS_URL` (and the secret as `MLIY_PROGRESS_TOKEN`).
+    pub progress_url: Option<String>,
+    /// Members of this group manage the resources of users who share another group with
+    /// them.
+    pub manager_group: Option<String>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            stack_timeout: Duration::from_secs(180 * 60),
+            provision_timeout: Duration::from_secs(30 * 60),
+            bootstrap_timeout: Duration::from_secs(60 * 60),
+            action_timeout: Duration::from_secs(30 * 60),
+            terminate_timeout: Duration::from_secs(60 * 60),
+            stack_poll: Duration::from_secs(15),
+            instance_poll: Duration::from_secs(10),
+            cluster_poll: Duration::from_secs(30),
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(60),
+            progress_url: None,
+            manager_group: None,
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Driving one resource through its phases: one step at a time, each persisted before the
+//! cloud call it leads to, each wait bounded by a deadline.
+
+use super::Inner;
+use crate::cloud::{ClusterState, InstanceFilter, InstanceInfo, InstanceState, StackStatus};
+use crate::error::{Error, Result};
+use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
+use crate::plan::LaunchId;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What to do after a step.
+enum Flow {
+    /// Look at the resource again now.
+    Again,
+    /// Wait this long (or until woken), then look again.
+    Wait(Duration),
+    /// Nothing to do until someone acts on the resource.
+    Idle,
+}
+
+/// Phases in which a resource waits for a user rather than for the cloud.
+fn idle(r: &Resource) -> bool {
+    !r.needs_driving() || matches!(r.phase, Phase::Ready | Phase::Stopped | Phase::Waiting)
+}
+
+pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) {
+    let span = tracing::info_span!(target: "mliy::launch", "resource", %id);
+    let _enter = span.enter();
+    let mut failures = 0u32;
+    loop {
+        let flow = match inner.step(&id).await {
+            Ok(flow) => {
+                failures = 0;
+                flow
+            }
+            Err(e) if e.is_retryable() => {
+                failures += 1;
+                let wait = inner.config.retry_base.saturating_mul(1 << failures.min(16)).min(inner.config.retry_max);
+                tracing::debug!(target: "mliy::cloud", error = %e, ?wait, "retrying");
+                Flow::Wait(wait)
+            }
+            // Another writer changed the record, or the cloud's state is not the one expected
+            // yet: look again shortly.
+            Err(Error::Conflict(_)) => Flow::Wait(inner.config.instance_poll),
+            Err(e) => match inner.fail_by_id(&id, &e).await {
+                Ok(()) => Flow::Again,
+                Err(_) => Flow::Wait(inner.config.retry_max),
+            },
+        };
+        match flow {
+            Flow::Again => {}
+            Flow::Wait(d) => {
+                tokio::select! {
+                    () = inner.clock.sleep(d) => {}
+                    () = notify.notified() => {}
+                }
+            }
+            Flow::Idle => {
+                inner.unregister(&id);
+                // An action may have landed between the last look and the unregistration.
+                if let Ok(Some(r)) = inner.store.get_resource(&id).await
+                    && !idle(&r)
+                {
+                    Inner::ensure_driver(&inner, &id);
+                }
+                return;
+            }
+        }
+    }
+}
+
+impl Inner {
+    async fn fail_by_id(&self, id: &LaunchId, error: &Error) -> Result<()> {
+        if let Some(r) = self.store.get_resource(id).await?
+            && !r.phase.is_terminal()
+        {
+            self.fail(&r, format!("{} failed: {error}", r.phase.name())).await?;
+        }
+        Ok(())
+    }
+
+    async fn step(&self, id: &LaunchId) -> Result<Flow> {
+        let Some(r) = self.store.get_resource(id).await? else { return Ok(Flow::Idle) };
+        if r.phase.is_terminal() {
+            return if r.cleanup_pending { self.cleanup(&r).await } else { Ok(Flow::Idle) };
+        }
+        let now = self.clock.now();
+        if let Some(deadline) = r.deadline
+            && now >= deadline
+        {
+            let reason = format!("{} did not finish before its deadline", r.phase.name());
+            self.fail(&r, reason).await?;
+            return Ok(Flow::Again);
+        }
+        let until_deadline =
+            |d: Duration| r.deadline.map_or(d, |dl| d.min(dl.since(now)).max(Duration::from_millis(1)));
+        match (&r.phase, r.kind) {
+            (Phase::Requested, _) => {
+                let deadline = now.plus(self.config.stack_timeout);
+                self.transition(&r, Event::CreateStack, Actor::Engine, "creating the stack", |n| {
+                    n.deadline = Some(deadline)
+                })
+                .await?;
+                Ok(Flow::Again)
+            }
+            (Phase::CreatingStack, _) => self.creating_stack(&r, until_deadline(self.config.stack_poll)).await,
+            (Phase::Provisioning, ResourceKind::Instance) => {
+                self.provisioning(&r, until_deadline(self.config.instance_poll)).await
+            }
+            (Phase::Starting, ResourceKind::Instance) => {
+                self.starting(&r, until_deadline(self.config.instance_poll)).await
+            }
+            (Phase::Bootstrapping { .. }, ResourceKind::Instance) => {
+                self.bootstrapping(&r, until_deadline(Duration::from_secs(60))).await
+            }
+            (Phase::Stopping, ResourceKind::Instance) => {
+                self.stopping(&r, until_deadline(self.config.instance_poll)).await
+            }
+            (Phase::Rebooting, ResourceKind::Instance) => self.rebooting(&r).await,
+            (Phase::Starting | Phase::Bootstrapping { .. } | Phase::Running, ResourceKind::Cluster) => {
+                self.cluster_coming_up(&r, until_deadline(self.config.cluster_poll)).await
+            }
+            (Phase::Terminating, _) => self.terminating(&r, until_deadline(self.config.stack_poll)).await,
+            (Phase::Ready | Phase::Stopped | Phase::Waiting, _) => Ok(Flow::Idle),
+            (phase, kind) => {
+                let reason = format!("a {kind:?} cannot be in phase {phase}");
+                self.fail(&r, reason).await?;
+                Ok(Flow::Again)
+            }
+        }
+    }
+
+    async fn creating_stack(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        let Some(stack_id) = &r.stack_id else {
+            let id = match self.cloud.create_stack(&r.stack).await {
+                Ok(id) => id,
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => {
+                    self.fail(r, format!("CreateStack refused: {e}")).await?;
+                    return Ok(Flow::Again);
+                }
+            };
+            self.update(r, |n| n.stack_id = Some(id)).await?;
+            return Ok(Flow::Again);
+        };
+        let Some(info) = self.cloud.describe_stack(stack_id).await? else {
+            self.fail(r, format!("stack {stack_id} disappeared")).await?;
+            return Ok(Flow::Again);
+        };
+        match info.status {
+            StackStatus::CreateComplete => {
+                let resources = self.cloud.stack_resources(stack_id).await?;
+                let find =
+                    |ty: &str| resources.iter().find(|x| x.resource_type == ty).and_then(|x| x.physical_id.clone());
+                let (instance, cluster) = (find("AWS::EC2::Instance"), find("AWS::EMR::Cluster"));
+                let (wanted, what) = match r.kind {
+                    ResourceKind::Instance => (&instance, "AWS::EC2::Instance"),
+                    ResourceKind::Cluster => (&cluster, "AWS::EMR::Cluster"),
+                };
+                if wanted.is_none() {
+                    self.fail(r, format!("the stack has no {what}")).await?;
+                    return Ok(Flow::Again);
+                }
+                let deadline = self.clock.now().plus(self.config.provision_timeout);
+                self.transition(r, Event::StackCreated, Actor::Engine, format!("stack {} created", info.name), |n| {
+                    n.instance_id = instance;
+                    n.cluster_id = cluster;
+                    n.deadline = Some(deadline);
+                })
+                .await?;
+                Ok(Flow::Again)
+            }
+            status if status.is_failed_creation() => {
+                let why = info.reason.unwrap_or_else(|| status.as_str().to_string());
+                self.fail(r, format!("stack creation failed: {why}")).await?;
+                Ok(Flow::Again)
+            }
+            StackStatus::DeleteInProgress | StackStatus::DeleteComplete => {
+                self.fail(r, "the stack was deleted outside mliy").await?;
+                Ok(Flow::Again)
+            }
+            _ => Ok(Flow::Wait(poll)),
+        }
+    }
+
+    async fn describe_instance(&self, r: &Resource) -> Result<Option<InstanceInfo>> {
+        let Some(id) = &r.instance_id else { return Ok(None) };
+        let filter = InstanceFilter { ids: vec![id.clone()], tag: None };
+        Ok(self.cloud.describe_instances(&filter, None).await?.items.into_iter().find(|i| i.id == *id))
+    }
+
+    /// Fails the resource when its instance is gone; true if it did.
+    async fn instance_gone(&self, r: &Resource, info: &InstanceInfo) -> Result<bool> {
+        if matches!(info.state, InstanceState::ShuttingDown | InstanceState::Terminated) {
+            self.fail(r, format!("instance {} terminated outside mliy while {}", info.id, r.phase.name())).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn provisioning(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        let Some(info) = self.describe_instance(r).await? else { return Ok(Flow::Wait(poll)) };
+        if self.instance_gone(r, &info).await? {
+            return Ok(Flow::Again);
+        }
+        match (info.state, &info.private_ip) {
+            (InstanceState::Running, Some(ip)) => {
+                let ip = ip.clone();
+                let deadline = r.progress_bar.then(|| self.clock.now().plus(self.config.bootstrap_timeout));
+                let event = Event::InstanceRunning { progress_bar: r.progress_bar };
+                let next = self
+                    .transition(r, event, Actor::Engine, format!("instance {} running at {ip}", info.id), |n| {
+                        n.private_ip = Some(ip);
+                        n.deadline = deadline;
+                    })
+                    .await?;
+                if next.phase == Phase::Ready {
+                    self.open_bill(&next).await?;
+                }
+                self.register_dns(next).await?;
+                Ok(Flow::Again)
+            }
+            (InstanceState::Stopping | InstanceState::Stopped, _) => {
+                self.fail(r, format!("instance {} was stopped outside mliy while provisioning", info.id)).await?;
+                Ok(Flow::Again)
+            }
+            _ => Ok(Flow::Wait(poll)),
+        }
+    }
+
+    async fn bootstrapping(&self, r: &Resource, wait: Duration) -> Result<Flow> {
+        if let Some(info) = self.describe_instance(r).await?
+            && self.instance_gone(r, &info).await?
+        {
+            return Ok(Flow::Again);
+        }
+        Ok(Flow::Wait(wait))
+    }
+
+    async fn starting(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        let Some(info) = self.describe_instance(r).await? else { return Ok(Flow::Wait(poll)) };
+        if self.instance_gone(r, &info).await? {
+            return Ok(Flow::Again);
+        }
+        match (info.state, &info.private_ip) {
+            (InstanceState::Stopped, _) => {
+                self.cloud.start_instances(std::slice::from_ref(&info.id)).await?;
+                Ok(Flow::Wait(poll))
+            }
+            (InstanceState::Running, Some(ip)) => {
+                let ip = ip.clone();
+                let moved = r.private_ip.as_deref() != Some(ip.as_str());
+                let event = Event::InstanceRunning { progress_bar: false };
+                let next = self
+                    .transition(r, event, Actor::Engine, format!("instance {} running again at {ip}", info.id), |n| {
+                        n.private_ip = Some(ip);
+                        n.deadline = None;
+                    })
+                    .await?;
+                self.open_bill(&next).await?;
+                if moved {
+                    self.register_dns(next).await?;
+                }
+                Ok(Flow::Again)
+            }
+            _ => Ok(Flow::Wait(poll)),
+        }
+    }
+
+    async fn stopping(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        let Some(info) = self.describe_instance(r).await? else { return Ok(Flow::Wait(poll)) };
+        if self.instance_gone(r, &info).await? {
+            return Ok(Flow::Again);
+        }
+        match info.state {
+            InstanceState::Running | InstanceState::Pending => {
+                self.cloud.stop_instances(std::slice::from_ref(&info.id)).await?;
+                Ok(Flow::Wait(poll))
+            }
+            InstanceState::Stopped => {
+                self.transition(r, Event::Stopped, Actor::Engine, format!("instance {} stopped", info.id), |n| {
+                    n.deadline = None;
+                })
+                .await?;
+                Ok(Flow::Again)
+            }
+            _ => Ok(Flow::Wait(poll)),
+        }
+    }
+
+    /// Sends the reboot and records it: EC2 reboots in place and the instance stays
+    /// `running`, so there is nothing to wait for. (A crash between the two sends it again.)
+    async fn rebooting(&self, r: &Resource) -> Result<Flow> {
+        let Some(instance) = &r.instance_id else {
+            self.fail(r, "no instance to reboot").await?;
+            return Ok(Flow::Again);
+        };
+        self.cloud.reboot_instances(std::slice::from_ref(instance)).await?;
+        self.transition(r, Event::Rebooted, Actor::Engine, format!("instance {instance} rebooted"), |n| {
+            n.deadline = None
+        })
+        .await?;
+        Ok(Flow::Again)
+    }
+
+    async fn cluster_coming_up(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        let Some(cluster_id) = &r.cluster_id else {
+            self.fail(r, "no cluster id").await?;
+            return Ok(Flow::Again);
+        };
+        let Some(info) = self.cloud.describe_cluster(cluster_id).await? else { return Ok(Flow::Wait(poll)) };
+        let ip = info.master_private_ip.clone();
+        let (event, target) = match info.state {
+            ClusterState::Starting => return Ok(Flow::Wait(poll)),
+            ClusterState::Bootstrapping => (Event::ClusterBootstrapping, "bootstrapping"),
+            ClusterState::Running => (Event::ClusterRunning, "running"),
+            ClusterState::Waiting => (Event::ClusterWaiting, "waiting"),
+            ClusterState::Terminating | ClusterState::Terminated | ClusterState::TerminatedWithErrors => {
+                let why = info.state_reason.unwrap_or_else(|| format!("{:?}", info.state));
+                self.fail(r, format!("cluster {cluster_id} terminated while starting: {why}")).await?;
+                return Ok(Flow::Again);
+            }
+        };
+        if r.phase.name() == target {
+            return Ok(Flow::Wait(poll));
+        }
+        let usable = info.state == ClusterState::Waiting;
+        let next = self
+            .transition(r, event, Actor::Engine, format!("cluster {cluster_id} is {target}"), |n| {
+                n.private_ip = ip.or(n.private_ip.take());
+                if usable {
+                    n.deadline = None;
+                }
+            })
+            .await?;
+        if usable {
+            self.open_bill(&next).await?;
+            self.register_dns(next).await?;
+        }
+        Ok(Flow::Again)
+    }
+
+    /// Deletes the resource's stack and waits for it to go; `true` once it is gone.
+    async fn remove_stack(&self, r: &Resource) -> Result<bool> {
+        let stack_id = match &r.stack_id {
+            Some(id) => id.clone(),
+            // The stack may have been created by a call whose answer was lost: find it by name.
+            None => match self.cloud.describe_stack(&r.stack.name).await? {
+                Some(info) => {
+                    self.update(r, |n| n.stack_id = Some(info.id.clone())).await?;
+                    info.id
+                }
+                None => return Ok(true),
+            },
+        };
+        match self.cloud.describe_stack(&stack_id).await? {
+            None => Ok(true),
+            Some(info) if info.status == StackStatus::DeleteComplete => Ok(true),
+            Some(info) if info.status == StackStatus::DeleteInProgress => Ok(false),
+            Some(_) => {
+                self.cloud.delete_stack(&stack_id).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    async fn terminating(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        if !self.remove_stack(r).await? {
+            return Ok(Flow::Wait(poll));
+        }
+        let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
+        let done = self
+            .transition(&r, Event::Terminated, Actor::Engine, "stack deleted", |n| {
+                n.deadline = None;
+                n.progress_secret_sha256 = None;
+            })
+            .await?;
+        self.close_bill(&done).await?;
+        self.unregister_dns(done).await?;
+        Ok(Flow::Again)
+    }
+
+    async fn cleanup(&self, r: &Resource) -> Result<Flow> {
+        if !self.remove_stack(r).await? {
+            return Ok(Flow::Wait(self.config.stack_poll));
+        }
+        let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
+        let clean = self.note(&r, Actor::Engine, "cleanup done: stack deleted", |n| n.cleanup_pending = false).await?;
+        self.unregister_dns(clean).await?;
+        Ok(Flow::Again)
+    }
+}

@@ -1,0 +1,519 @@
+//! The engine: launches, actions, bootstrap progress and crash-safe resumption.
+//!
+//! Every transition is persisted (version-checked, with its event) before the cloud call it
+//! leads to. The launch id is CloudFormation's ClientRequestToken and part of the stack name,
+//! so a retried or resumed launch never creates a second stack. Waits go through the
+//! [`Clock`] and have deadlines. After a restart, [`Engine::resume`] continues every
+//! resource that is not finished.
+//!
+//! ```
+//! use mliy_core::clock::{Timestamp, VirtualClock};
+//! use mliy_core::engine::{Action, Engine};
+//! use mliy_core::lifecycle::Phase;
+//! use mliy_core::model::{Catalog, Principal};
+//! use mliy_core::plan::LaunchRequest;
+//! use mliy_core::sim::{SimCloud, SimConfig};
+//! use mliy_core::store::MemoryStore;
+//! use std::sync::Arc;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> mliy_core::Result<()> {
+//! let catalog = Catalog::from_yaml_str(r#"
+//! instance_types: [{name: t3.large}]
+//! software_configs:
+//!   - name: box
+//!     ami_id: ami-0123abcd
+//!     compatible_instance_types: [t3.large]
+//!     permitted_group_configs: [ds]
+//!     template: {inline: "Parameters: {InstanceType: {Type: String}}\nResources: {I: {Type: 'AWS::EC2::Instance'}}\n"}
+//! group_configs: [{name: ds, group: data-science}]
+//! "#)?;
+//! let clock = Arc::new(VirtualClock::starting_at(Timestamp(0)));
+//! let engine = Engine::builder()
+//!     .catalog(catalog)
+//!     .cloud(Arc::new(SimCloud::new(clock.clone(), SimConfig::default())))
+//!     .store(Arc::new(MemoryStore::new()))
+//!     .clock(clock)
+//!     .build()?;
+//! let alice = Principal::new("alice", ["data-science"]);
+//! let launched = engine.launch_instance(&alice, LaunchRequest::instance("ds", "box", "t3.large")).await?;
+//! let ready = engine.wait_until(&launched.resource.id, |p| p.is_usable() || p.is_terminal()).await?;
+//! assert_eq!(ready.phase, Phase::Ready);
+//! engine.act(&alice, &ready.id, Action::Terminate).await?;
+//! let gone = engine.wait_until(&ready.id, Phase::is_terminal).await?;
+//! assert_eq!(gone.phase, Phase::Terminated);
+//! # Ok(()) }
+//! ```
+
+mod access;
+mod config;
+mod driver;
+mod progress;
+mod records;
+#[cfg(test)]
+mod tests;
+
+pub use config::EngineConfig;
+
+use crate::clock::{Clock, SystemClock};
+use crate::cloud::Cloud;
+use crate::dns::{DnsProvider, NoDns};
+use crate::error::{Error, Result};
+use crate::lifecycle::{Actor, Event, LifecycleEvent, Phase, Resource, ResourceKind, StackSpec};
+use crate::model::{Catalog, Principal};
+use crate::plan::{LaunchId, LaunchRequest, Planner};
+use crate::secret::Secret;
+use crate::store::{ResourceFilter, StateStore};
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::{Notify, broadcast};
+use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
+
+/// What a user can do to a resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Start a stopped instance.
+    Start,
+    /// Stop a ready instance.
+    Stop,
+    /// Reboot a ready instance.
+    Restart,
+    /// Terminate: delete its stack.
+    Terminate,
+    /// Hide a finished resource from default listings.
+    Archive,
+}
+
+/// A launch that was accepted.
+#[derive(Debug, Clone)]
+pub struct Launched {
+    /// The stored resource (phase Requested).
+    pub resource: Resource,
+    /// The progress secret, already in the user data; also for a portal that reports
+    /// progress itself. `None` when the software config has no progress bar.
+    pub progress_token: Option<Secret>,
+}
+
+/// A stream of lifecycle events.
+pub type EventStream = Pin<Box<dyn Stream<Item = LifecycleEvent> + Send>>;
+
+pub(crate) struct Inner {
+    pub(crate) cloud: Arc<dyn Cloud>,
+    pub(crate) store: Arc<dyn StateStore>,
+    pub(crate) dns: Arc<dyn DnsProvider>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) planner: Planner,
+    pub(crate) config: EngineConfig,
+    pub(crate) events: broadcast::Sender<LifecycleEvent>,
+    /// Running drivers: one per resource, with its wake-up and abort handles.
+    pub(crate) drivers: Mutex<HashMap<LaunchId, (Arc<Notify>, tokio::task::AbortHandle)>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("cloud", &self.cloud).field("store", &self.store).finish_non_exhaustive()
+    }
+}
+
+/// Aborts the drivers when the last [`Engine`] handle goes.
+struct Guard(Weak<Inner>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.abort_all();
+        }
+    }
+}
+
+/// The library's main handle. Clones share one engine; dropping the last one stops its
+/// background work (what is stored stays, and [`Engine::resume`] picks it up).
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+    _guard: Arc<Guard>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// Builds an [`Engine`] from its plugins.
+#[derive(Default)]
+pub struct EngineBuilder {
+    catalog: Option<Catalog>,
+    cloud: Option<Arc<dyn Cloud>>,
+    store: Option<Arc<dyn StateStore>>,
+    dns: Option<Arc<dyn DnsProvider>>,
+    clock: Option<Arc<dyn Clock>>,
+    config: EngineConfig,
+}
+
+impl EngineBuilder {
+    /// The catalog (templates and scripts already read).
+    pub fn catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// The cloud.
+    pub fn cloud(mut self, cloud: Arc<dyn Cloud>) -> Self {
+        self.cloud = Some(cloud);
+        self
+    }
+
+    /// The state store.
+    pub fn store(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The DNS provider ([`NoDns`] by default).
+    pub fn dns(mut self, dns: Arc<dyn DnsProvider>) -> Self {
+        self.dns = Some(dns);
+        self
+    }
+
+    /// The clock ([`SystemClock`] by default).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Waits and settings.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the engine; nothing runs until a launch or [`Engine::resume`].
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when the catalog, cloud or store is missing, and the catalog's
+    /// own errors (see [`Planner::new`]).
+    pub fn build(self) -> Result<Engine> {
+        let missing = |what: &str| Error::validation("engine", what, "the builder needs it");
+        let planner = Planner::new(self.catalog.ok_or_else(|| missing("catalog"))?)?;
+        let (events, _) = broadcast::channel(4096);
+        let inner = Arc::new(Inner {
+            cloud: self.cloud.ok_or_else(|| missing("cloud"))?,
+            store: self.store.ok_or_else(|| missing("store"))?,
+            dns: self.dns.unwrap_or_else(|| Arc::new(NoDns)),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            planner,
+            config: self.config,
+            events,
+            drivers: Mutex::new(HashMap::new()),
+        });
+        Ok(Engine { _guard: Arc::new(Guard(Arc::downgrade(&inner))), inner })
+    }
+}
+
+impl Engine {
+    /// A builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The catalog the engine plans with.
+    pub fn catalog(&self) -> &Catalog {
+        self.inner.planner.catalog()
+    }
+
+    /// Launches an instance for `principal`.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] without a principal, everything [`Planner::plan`] refuses,
+    /// [`Error::Forbidden`] past the group's `max_running_per_user`, [`Error::Conflict`] when
+    /// the launch id was used before.
+    pub async fn launch_instance(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
+        if request.cluster.is_some() {
+            return Err(Error::validation("request.cluster", "present", "use launch_cluster for clusters"));
+        }
+        self.launch(principal, request).await
+    }
+
+    /// Launches a cluster for `principal` (`request.cluster` must be set).
+    ///
+    /// # Errors
+    /// As [`Engine::launch_instance`].
+    pub async fn launch_cluster(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
+        if request.cluster.is_none() {
+            return Err(Error::validation("request.cluster", "absent", "a cluster launch needs the cluster options"));
+        }
+        self.launch(principal, request).await
+    }
+
+    async fn launch(&self, principal: &Principal, mut request: LaunchRequest) -> Result<Launched> {
+        access::authenticated(principal)?;
+        let inner = &self.inner;
+        let software = inner.planner.catalog().software_config(&request.software_config)?;
+        let kind = if request.cluster.is_some() { ResourceKind::Cluster } else { ResourceKind::Instance };
+        let progress_bar = software.has_progress_bar && kind == ResourceKind::Instance;
+        let secret = progress_bar.then(progress::new_secret);
+        if let Some(secret) = &secret {
+            request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_TOKEN", secret.expose()));
+            if let Some(url) = &inner.config.progress_url {
+                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
+                request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_URL", url));
+            }
+        }
+        let plan = inner.planner.plan(principal, &request)?;
+        let group = inner.planner.catalog().group_config(&request.group_config)?;
+        if let Some(max) = group.settings.max_running_per_user {
+            let mine = ResourceFilter { owner: Some(principal.username.clone()), ..ResourceFilter::default() };
+            let running = inner
+                .store
+                .list_resources(&mine)
+                .await?
+                .iter()
+                .filter(|r| r.group_config == group.name && !r.phase.is_terminal())
+                .count();
+            if running >= max as usize {
+                return Err(Error::Forbidden(format!(
+                    "{} has {running} resources under group config {}, its limit is {max}",
+                    principal.username, group.name
+                )));
+            }
+        }
+        let now = inner.clock.now();
+        let resource = Resource {
+            id: plan.launch_id.clone(),
+            kind,
+            owner: principal.username.clone(),
+            owner_groups: principal.groups.clone(),
+            group_config: plan.group_config.clone(),
+            software_config: plan.software_config.clone(),
+            instance_type: plan.instance_type.clone(),
+            stack: StackSpec::from(&plan),
+            stack_id: None,
+            instance_id: None,
+            cluster_id: None,
+            private_ip: None,
+            dns_name: None,
+            phase: Phase::Requested,
+            progress_bar,
+            progress_secret_sha256: secret.as_ref().map(progress::digest),
+            deadline: None,
+            cleanup_pending: false,
+            archived: false,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let event = LifecycleEvent {
+            resource: resource.id.clone(),
+            seq: 1,
+            at: now,
+            actor: Actor::User(principal.username.clone()),
+            from: Phase::Requested,
+            to: Phase::Requested,
+            reason: format!("{kind:?} launch of {} requested", plan.software_config).to_lowercase(),
+        };
+        inner.store.insert_resource(&resource, Some(&event)).await?;
+        let _ = inner.events.send(event);
+        Inner::ensure_driver(&self.inner, &resource.id);
+        Ok(Launched { resource, progress_token: secret })
+    }
+
+    /// Does `action` to a resource for `principal`.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] unless the principal owns the resource, manages its owner's
+    /// group, or is an admin; [`Error::Validation`] for an action the resource's kind or phase
+    /// does not allow.
+    pub async fn act(&self, principal: &Principal, id: &LaunchId, action: Action) -> Result<Resource> {
+        let inner = &self.inner;
+        let actor = Actor::User(principal.username.clone());
+        loop {
+            let r = self.get(principal, id).await?;
+            let event = match action {
+                Action::Archive if !r.phase.is_terminal() => {
+                    return Err(Error::validation("action", "archive", format!("not allowed while {}", r.phase)));
+                }
+                Action::Archive => {
+                    return inner.note(&r, actor, "archived", |n| n.archived = true).await;
+                }
+                Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
+                    return Err(Error::validation(
+                        "action",
+                        format!("{action:?}").to_lowercase(),
+                        "EMR clusters cannot be stopped, started or rebooted; terminate them",
+                    ));
+                }
+                Action::Start => Event::Start,
+                Action::Stop => Event::Stop,
+                Action::Restart => Event::Reboot,
+                Action::Terminate => Event::Terminate,
+            };
+            if let Err(illegal) = crate::lifecycle::transition(r.kind, &r.phase, &event) {
+                return Err(Error::validation("action", format!("{action:?}").to_lowercase(), illegal.to_string()));
+            }
+            let timeout =
+                if action == Action::Terminate { inner.config.terminate_timeout } else { inner.config.action_timeout };
+            let deadline = inner.clock.now().plus(timeout);
+            let reason = format!("{action:?} requested by {}", principal.username).to_lowercase();
+            match inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline)).await {
+                Ok(next) => {
+                    if matches!(action, Action::Stop | Action::Terminate) {
+                        inner.close_bill(&next).await?;
+                    }
+                    Inner::ensure_driver(&self.inner, id);
+                    return Ok(next);
+                }
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Records bootstrap progress reported with the launch's secret; 100 means ready.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a wrong token (or one used after the bootstrap finished),
+    /// [`Error::Validation`] for a percentage over 100, [`Error::Conflict`] when the resource
+    /// is not bootstrapping.
+    pub async fn report_progress(&self, id: &LaunchId, token: &str, percent: u8, message: &str) -> Result<Resource> {
+        progress::report(&self.inner, id, token, percent, message).await
+    }
+
+    /// Continues every resource the store says is unfinished; returns how many.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn resume(&self) -> Result<usize> {
+        let todo = self
+            .inner
+            .store
+            .list_resources(&ResourceFilter {
+                needs_driving: true,
+                include_archived: true,
+                ..ResourceFilter::default()
+            })
+            .await?;
+        for r in &todo {
+            Inner::ensure_driver(&self.inner, &r.id);
+        }
+        Ok(todo.len())
+    }
+
+    /// One resource, if `principal` may see it.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Forbidden`].
+    pub async fn get(&self, principal: &Principal, id: &LaunchId) -> Result<Resource> {
+        access::authenticated(principal)?;
+        let r = self
+            .inner
+            .store
+            .get_resource(id)
+            .await?
+            .ok_or_else(|| Error::NotFound { kind: "resource", name: id.to_string() })?;
+        access::check(principal, &r, self.inner.config.manager_group.as_deref())?;
+        Ok(r)
+    }
+
+    /// The resources `principal` may see (archived ones too when asked).
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn list(&self, principal: &Principal, include_archived: bool) -> Result<Vec<Resource>> {
+        access::authenticated(principal)?;
+        let filter = ResourceFilter { include_archived, ..ResourceFilter::default() };
+        let manager = self.inner.config.manager_group.as_deref();
+        Ok(self
+            .inner
+            .store
+            .list_resources(&filter)
+            .await?
+            .into_iter()
+            .filter(|r| access::may_access(principal, r, manager))
+            .collect())
+    }
+
+    /// A resource's event history, if `principal` may see it.
+    ///
+    /// # Errors
+    /// As [`Engine::get`].
+    pub async fn events(&self, principal: &Principal, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
+        self.get(principal, id).await?;
+        self.inner.store.events(id).await
+    }
+
+    /// Every event from now on, as it is stored (for progress bars and server-sent events).
+    /// A slow reader skips what it missed.
+    pub fn subscribe(&self) -> EventStream {
+        Box::pin(BroadcastStream::new(self.inner.events.subscribe()).filter_map(|e| e.ok()))
+    }
+
+    /// One resource's events from now on, if `principal` may see it.
+    ///
+    /// # Errors
+    /// As [`Engine::get`].
+    pub async fn watch(&self, principal: &Principal, id: &LaunchId) -> Result<EventStream> {
+        self.get(principal, id).await?;
+        let id = id.clone();
+        Ok(Box::pin(self.subscribe().filter(move |e| e.resource == id)))
+    }
+
+    /// Waits (on the engine's clock) until the stored resource's phase satisfies `done`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown id; the store's errors.
+    pub async fn wait_until(&self, id: &LaunchId, done: impl Fn(&Phase) -> bool) -> Result<Resource> {
+        loop {
+            let r = self
+                .inner
+                .store
+                .get_resource(id)
+                .await?
+                .ok_or_else(|| Error::NotFound { kind: "resource", name: id.to_string() })?;
+            if done(&r.phase) && !(r.phase.is_terminal() && r.cleanup_pending) {
+                return Ok(r);
+            }
+            self.inner.clock.sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    /// How many resources have a driver running in this engine.
+    pub fn busy(&self) -> usize {
+        self.inner.drivers.lock().map(|d| d.len()).unwrap_or(0)
+    }
+
+    /// Stops all background work now, as a crash would (what is stored stays).
+    pub fn shutdown(&self) {
+        self.inner.abort_all();
+    }
+}
+
+impl Inner {
+    fn abort_all(&self) {
+        if let Ok(mut drivers) = self.drivers.lock() {
+            for (_, (_, abort)) in drivers.drain() {
+                abort.abort();
+            }
+        }
+    }
+
+    /// Starts the resource's driver unless one runs; wakes it if it does.
+    pub(crate) fn ensure_driver(this: &Arc<Inner>, id: &LaunchId) {
+        let Ok(mut drivers) = this.drivers.lock() else { return };
+        if let Some((notify, _)) = drivers.get(id) {
+            notify.notify_one();
+            return;
+        }
+        let notify = Arc::new(Notify::new());
+        let task = tokio::spawn(driver::drive(Arc::clone(this), id.clone(), Arc::clone(&notify)));
+        drivers.insert(id.clone(), (notify, task.abort_handle()));
+    }
+
+    /// Removes the resource's driver entry (called by the driver itself on exit).
+    pub(crate) fn unregister(&self, id: &LaunchId) {
+        if let Ok(mut drivers) = self.drivers.lock() {
+            drivers.remove(id);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Persisting changes: every transition is stored (compare-and-set, with its event) before
+//! the engine acts on the cloud.
+
+use super::Inner;
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, Actor, Event, LifecycleEvent, Phase, Resource};
+use crate::store::BillingSegment;
+
+impl Inner {
+    /// Applies `event` to `r`, edits the result, and stores both; returns the stored record.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when the event is not legal in `r`'s phase or another writer
+    /// changed the record first.
+    pub(crate) async fn transition(
+        &self,
+        r: &Resource,
+        event: Event,
+        actor: Actor,
+        reason: impl Into<String>,
+        edit: impl FnOnce(&mut Resource),
+    ) -> Result<Resource> {
+        let to = lifecycle::transition(r.kind, &r.phase, &event).map_err(|e| Error::Conflict(e.to_string()))?;
+        self.write(r, Some(to), actor, reason.into(), edit).await
+    }
+
+    /// Stores a change of fields, without an event.
+    pub(crate) async fn update(&self, r: &Resource, edit: impl FnOnce(&mut Resource)) -> Result<Resource> {
+        let mut next = r.clone();
+        edit(&mut next);
+        next.version = r.version + 1;
+        next.updated_at = self.clock.now();
+        self.store.update_resource(&next, r.version, None).await?;
+        Ok(next)
+    }
+
+    /// Records something that happened without a phase change (an event from a phase to
+    /// itself), e.g. a DNS failure or archiving.
+    pub(crate) async fn note(
+        &self,
+        r: &Resource,
+        actor: Actor,
+        reason: impl Into<String>,
+        edit: impl FnOnce(&mut Resource),
+    ) -> Result<Resource> {
+        self.write(r, None, actor, reason.into(), edit).await
+    }
+
+    async fn write(
+        &self,
+        r: &Resource,
+        to: Option<Phase>,
+        actor: Actor,
+        reason: String,
+        edit: impl FnOnce(&mut Resource),
+    ) -> Result<Resource> {
+        let now = self.clock.now();
+        let mut next = r.clone();
+        if let Some(to) = to {
+            next.phase = to;
+        }
+        edit(&mut next);
+        next.version = r.version + 1;
+        next.updated_at = now;
+        let event = LifecycleEvent {
+            resource: r.id.clone(),
+            seq: next.version,
+            at: now,
+            actor,
+            from: r.phase.clone(),
+            to: next.phase.clone(),
+            reason,
+        };
+        self.store.update_resource(&next, r.version, Some(&event)).await?;
+        tracing::info!(target: "mliy::launch", id = %r.id, from = %event.from, to = %event.to, reason = %event.reason);
+        let _ = self.events.send(event);
+        Ok(next)
+    }
+
+    /// Opens a billing segment when a resource becomes usable.
+    pub(crate) async fn open_bill(&self, r: &Resource) -> Result<()> {
+        let segment = BillingSegment {
+            resource: r.id.clone(),
+            price_per_hour: None,
+            description: r.instance_type.clone(),
+            start: self.clock.now(),
+            end: None,
+        };
+        self.store.open_billing(&segment).await
+    }
+
+    /// Closes a resource's open billing segments.
+    pub(crate) async fn close_bill(&self, r: &Resource) -> Result<()> {
+        self.store.close_billing(&r.id, self.clock.now()).await.map(|_| ())
+    }
+
+    /// Registers the resource's DNS name for its IP; a failure is recorded, never fatal.
+    pub(crate) async fn register_dns(&self, r: Resource) -> Result<Resource> {
+        let Some(ip) = r.private_ip.clone() else { return Ok(r) };
+        let Some(name) = self.dns.display_name(r.id.as_str(), &ip) else { return Ok(r) };
+        match self.dns.upsert(&name, &ip).await {
+            Ok(()) => self.update(&r, |n| n.dns_name = Some(name)).await,
+            Err(e) => {
+                tracing::warn!(target: "mliy::dns", id = %r.id, error = %e, "DNS upsert failed");
+                self.note(&r, Actor::Engine, format!("DNS upsert of {name} failed: {e}"), |_| {}).await
+            }
+        }
+    }
+
+    /// Removes the resource's DNS name; a failure is recorded, never fatal.
+    pub(crate) async fn unregister_dns(&self, r: Resource) -> Result<Resource> {
+        let (Some(name), Some(ip)) = (r.dns_name.clone(), r.private_ip.clone()) else { return Ok(r) };
+        match self.dns.delete(&name, &ip).await {
+            Ok(()) => self.update(&r, |n| n.dns_name = None).await,
+            Err(e) => self.note(&r, Actor::Engine, format!("DNS delete of {name} failed: {e}"), |_| {}).await,
+        }
+    }
+
+    /// Fails `r` for `reason`: Failed, with cleanup of whatever may have been created.
+    pub(crate) async fn fail(&self, r: &Resource, reason: impl Into<String>) -> Result<Resource> {
+        let reason = reason.into();
+        let maybe_created = r.phase != Phase::Requested;
+        let failed = self
+            .transition(r, Event::Fail { reason: reason.clone() }, Actor::Engine, reason, |n| {
+                n.cleanup_pending = maybe_created;
+                n.deadline = None;
+                n.progress_secret_sha256 = None;
+            })
+            .await?;
+        self.close_bill(&failed).await?;
+        Ok(failed)
+    }
+}

@@ -1,0 +1,578 @@
+//! Engine tests on SimCloud in virtual time.
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::clock::{Timestamp, VirtualClock};
+use crate::plan::{ClusterOptions, Market};
+use crate::sim::{SimCloud, SimConfig, SimTimings};
+use crate::store::MemoryStore;
+use std::time::Duration;
+
+const CATALOG: &str = r##"
+instance_types: [{name: t3.large}, {name: m5.xlarge}]
+security_groups: [{id: sg-0a1b2c3d}, {id: sg-0b1b2c3d}, {id: sg-0b1b2c3e}]
+software_configs:
+  - name: notebook
+    ami_id: ami-0123abcd
+    has_progress_bar: true
+    compatible_instance_types: [t3.large]
+    permitted_group_configs: [ds, ops]
+    user_data: {inline: "#!/bin/sh\ncurl -H 'token: {{{MLIY_PROGRESS_TOKEN}}}' {{{MLIY_PROGRESS_URL}}}\n"}
+    template:
+      inline: |
+        Parameters:
+          InstanceType: {Type: String}
+          ImageId: {Type: 'AWS::EC2::Image::Id'}
+          UserData: {Type: String, Default: ''}
+        Resources:
+          EC2Instance: {Type: 'AWS::EC2::Instance'}
+  - name: plain
+    ami_id: ami-0123abcd
+    compatible_instance_types: [t3.large]
+    permitted_group_configs: [ds]
+    template: {inline: "Parameters: {InstanceType: {Type: String}}\nResources: {I: {Type: 'AWS::EC2::Instance'}}\n"}
+  - name: spark
+    emr: true
+    compatible_instance_types: [m5.xlarge]
+    permitted_group_configs: [ds]
+    master_security_group: sg-0b1b2c3d
+    slave_security_group: sg-0b1b2c3e
+    template:
+      inline: |
+        Parameters:
+          paramClusterName: {Type: String, MinLength: 20, MaxLength: 40}
+          paramInstanceType: {Type: String}
+          paramCoreInstanceCount: {Type: Number}
+        Resources:
+          SPARK: {Type: 'AWS::EMR::Cluster'}
+group_configs:
+  - {name: ds, group: data-science, emr_access: true, default_security_groups: [sg-0a1b2c3d]}
+  - {name: ops, group: operations, settings: {max_running_per_user: 1}}
+"##;
+
+struct Rig {
+    clock: Arc<VirtualClock>,
+    cloud: Arc<SimCloud>,
+    store: Arc<MemoryStore>,
+    config: EngineConfig,
+}
+
+impl Rig {
+    fn new(sim: SimConfig) -> Rig {
+        Self::with(
+            sim,
+            EngineConfig {
+                progress_url: Some("https://portal/progress".into()),
+                manager_group: Some("managers".into()),
+                ..EngineConfig::default()
+            },
+        )
+    }
+
+    fn with(sim: SimConfig, config: EngineConfig) -> Rig {
+        let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_700_000_000_000)));
+        let cloud = Arc::new(SimCloud::new(clock.clone(), sim));
+        Rig { clock, cloud, store: Arc::new(MemoryStore::new()), config }
+    }
+
+    fn engine(&self) -> Engine {
+        Engine::builder()
+            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .cloud(self.cloud.clone())
+            .store(self.store.clone())
+            .clock(self.clock.clone())
+            .config(self.config.clone())
+            .build()
+            .unwrap()
+    }
+}
+
+fn alice() -> Principal {
+    Principal::new("alice", ["data-science"])
+}
+
+fn instance() -> LaunchRequest {
+    LaunchRequest::instance("ds", "notebook", "t3.large")
+}
+
+fn cluster() -> LaunchRequest {
+    let options = ClusterOptions { core_nodes: 2, task_nodes: 0, market: Market::OnDemand, purpose: "test".into() };
+    LaunchRequest::cluster("ds", "spark", "m5.xlarge", options)
+}
+
+async fn wait_phase(engine: &Engine, id: &LaunchId, name: &str) -> Resource {
+    bounded(engine.wait_until(id, |p| p.name() == name || p.is_terminal())).await.unwrap()
+}
+
+/// Fails a test that would wait forever: a week of virtual time is plenty for anything.
+async fn bounded<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(7 * 24 * 3600), f).await.expect("still waiting after a virtual week")
+}
+
+async fn bootstrap(engine: &Engine, launched: &Launched) -> Resource {
+    let id = &launched.resource.id;
+    let token = launched.progress_token.as_ref().unwrap().expose().to_string();
+    wait_phase(engine, id, "bootstrapping").await;
+    for p in [30, 60] {
+        engine.report_progress(id, &token, p, "installing").await.unwrap();
+    }
+    engine.report_progress(id, &token, 100, "done").await.unwrap()
+}
+
+fn phases(events: &[LifecycleEvent]) -> Vec<&'static str> {
+    events.iter().map(|e| e.to.name()).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn instance_lifecycle_end_to_end() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+    let id = launched.resource.id.clone();
+    assert!(format!("{:?}", launched).contains("Secret(****)"));
+    let ready = bootstrap(&engine, &launched).await;
+    assert_eq!(ready.phase, Phase::Ready);
+    assert!(ready.private_ip.is_some() && ready.instance_id.is_some() && ready.stack_id.is_some());
+
+    engine.act(&alice(), &id, Action::Stop).await.unwrap();
+    assert_eq!(wait_phase(&engine, &id, "stopped").await.phase, Phase::Stopped);
+    engine.act(&alice(), &id, Action::Start).await.unwrap();
+    assert_eq!(wait_phase(&engine, &id, "ready").await.phase, Phase::Ready);
+    engine.act(&alice(), &id, Action::Restart).await.unwrap();
+    assert_eq!(wait_phase(&engine, &id, "ready").await.phase, Phase::Ready);
+    engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+    assert_eq!(bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+
+    let events = engine.events(&alice(), &id).await.unwrap();
+    assert_eq!(
+        phases(&events),
+        [
+            "requested",
+            "creating_stack",
+            "provisioning",
+            "bootstrapping",
+            "bootstrapping",
+            "bootstrapping",
+            "ready",
+            "stopping",
+            "stopped",
+            "starting",
+            "ready",
+            "rebooting",
+            "ready",
+            "terminating",
+            "terminated"
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq && w[0].at <= w[1].at));
+    assert_eq!(events[1].actor, Actor::Engine);
+    assert_eq!(events[4].actor, Actor::Bootstrap);
+    assert_eq!(events[7].actor, Actor::User("alice".into()));
+    let bills = rig.store.billing(Some(&id)).await.unwrap();
+    assert_eq!(bills.len(), 2, "one segment per run period: {bills:?}");
+    assert!(bills.iter().all(|b| b.end.is_some()));
+    assert!(rig.cloud.live_stacks().is_empty());
+    assert_eq!(rig.cloud.running_machines(), 0);
+    // The secret went into the user data; nothing printed shows it.
+    let token = launched.progress_token.unwrap();
+    let shown = format!("{:?} {:?}", engine.get(&alice(), &id).await.unwrap(), events);
+    assert!(!shown.contains(token.expose()));
+    engine.act(&alice(), &id, Action::Archive).await.unwrap();
+    assert!(engine.list(&alice(), false).await.unwrap().is_empty());
+    assert_eq!(engine.list(&alice(), true).await.unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cluster_lifecycle_end_to_end() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let launched = engine.launch_cluster(&alice(), cluster()).await.unwrap();
+    assert!(launched.progress_token.is_none());
+    let id = launched.resource.id.clone();
+    let up = engine.wait_until(&id, |p| p.is_usable() || p.is_terminal()).await.unwrap();
+    assert_eq!(up.phase, Phase::Waiting);
+    assert!(up.cluster_id.is_some() && up.private_ip.is_some());
+    let e = engine.act(&alice(), &id, Action::Stop).await.unwrap_err();
+    assert!(e.to_string().contains("cannot be stopped"), "{e}");
+    engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+    assert_eq!(bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+    assert_eq!(
+        phases(&engine.events(&alice(), &id).await.unwrap()),
+        ["requested", "creating_stack", "starting", "waiting", "terminating", "terminated"]
+    );
+    assert_eq!(rig.cloud.running_machines(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_stack_fails_the_launch_and_is_deleted() {
+    let rig = Rig::new(SimConfig { fail_stack_rate: 1.0, ..SimConfig::default() });
+    let engine = rig.engine();
+    let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
+    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    let Phase::Failed { reason } = &r.phase else { panic!("{r:?}") };
+    assert!(reason.contains("stack creation failed") && reason.contains("EC2Instance"), "{reason}");
+    assert!(!r.cleanup_pending);
+    assert!(rig.cloud.live_stacks().is_empty(), "the rolled-back stack was deleted");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_vanished_instance_fails_the_launch() {
+    let rig = Rig::new(SimConfig { vanish_rate: 1.0, ..SimConfig::default() });
+    let engine = rig.engine();
+    let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
+    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    assert!(matches!(&r.phase, Phase::Failed { reason } if reason.contains("terminated outside mliy")), "{r:?}");
+    assert!(rig.cloud.live_stacks().is_empty());
+}
+
+/// Each wait ends at its deadline in Failed, with the stack cleaned up.
+#[tokio::test(start_paused = true)]
+async fn every_deadline_ends_in_failed() {
+    let slow = |f: fn(&mut SimTimings)| {
+        let mut timings = SimTimings::default();
+        f(&mut timings);
+        SimConfig { timings, consistency_delay: Duration::ZERO, ..SimConfig::default() }
+    };
+    fn minutes(m: u64) -> Duration {
+        Duration::from_secs(m * 60)
+    }
+    // Stack creation (180 min).
+    let rig = Rig::new(slow(|t| t.stack_create = Duration::from_secs(4 * 3600)));
+    let engine = rig.engine();
+    let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
+    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    assert!(
+        matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("creating_stack did not finish")),
+        "{r:?}"
+    );
+    assert!(rig.clock.now().since(r.created_at) >= minutes(180));
+    assert!(rig.cloud.live_stacks().is_empty());
+
+    // Provisioning: the instance never becomes visible.
+    let rig =
+        Rig::new(SimConfig { consistency_delay: Duration::from_secs(24 * 3600), seed: 3, ..SimConfig::default() });
+    let engine = rig.engine();
+    let mut failed = 0;
+    for _ in 0..4 {
+        let id = engine
+            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
+            .await
+            .unwrap()
+            .resource
+            .id;
+        let r = engine.wait_until(&id, |p| p.is_terminal() || p.is_usable()).await.unwrap();
+        if matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("provisioning did not finish")) {
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "at least one hidden instance hit the provisioning deadline");
+
+    // Bootstrap: nobody reports progress.
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
+    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    assert!(
+        matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("bootstrapping did not finish")),
+        "{r:?}"
+    );
+    assert!(rig.cloud.live_stacks().is_empty());
+
+    // Stop, start (action timeout) and termination.
+    for (which, timings) in [
+        ("stopping", slow(|t| t.instance_stop = minutes(45))),
+        ("starting", slow(|t| t.instance_start = minutes(45))),
+        ("terminating", slow(|t| t.stack_delete = minutes(150))),
+    ] {
+        let rig = Rig::new(timings);
+        let engine = rig.engine();
+        let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let id = launched.resource.id.clone();
+        bootstrap(&engine, &launched).await;
+        if which == "starting" {
+            engine.act(&alice(), &id, Action::Stop).await.unwrap();
+            wait_phase(&engine, &id, "stopped").await;
+        }
+        let action = match which {
+            "stopping" => Action::Stop,
+            "starting" => Action::Start,
+            _ => Action::Terminate,
+        };
+        engine.act(&alice(), &id, action).await.unwrap();
+        let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+        assert!(
+            matches!(&r.phase, Phase::Failed { reason } if reason.starts_with(&format!("{which} did not finish"))),
+            "{which}: {r:?}"
+        );
+        assert!(rig.cloud.live_stacks().is_empty(), "{which}: cleaned up");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retryable_faults_are_ridden_out() {
+    let rig = Rig::new(SimConfig { fault_rate: 0.3, seed: 11, ..SimConfig::default() });
+    let engine = rig.engine();
+    let mut launches = Vec::new();
+    for _ in 0..10 {
+        launches.push(engine.launch_instance(&alice(), instance()).await.unwrap());
+    }
+    for l in &launches {
+        assert_eq!(bootstrap(&engine, l).await.phase, Phase::Ready);
+        engine.act(&alice(), &l.resource.id, Action::Terminate).await.unwrap();
+    }
+    for l in &launches {
+        assert_eq!(engine.wait_until(&l.resource.id, Phase::is_terminal).await.unwrap().phase, Phase::Terminated);
+    }
+    assert_eq!(rig.cloud.duplicate_stacks(), 0);
+    assert!(rig.cloud.live_stacks().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn progress_tokens_are_checked() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let a = engine.launch_instance(&alice(), instance()).await.unwrap();
+    let b = engine.launch_instance(&alice(), instance()).await.unwrap();
+    let (ida, tok_a) = (a.resource.id.clone(), a.progress_token.clone().unwrap());
+    let tok_b = b.progress_token.clone().unwrap();
+    assert_ne!(tok_a, tok_b);
+    assert!(
+        matches!(engine.report_progress(&ida, tok_a.expose(), 10, "early").await, Err(Error::Conflict(_))),
+        "not bootstrapping yet"
+    );
+    wait_phase(&engine, &ida, "bootstrapping").await;
+    for forged in ["", "0000", tok_b.expose(), &tok_a.expose()[..63]] {
+        assert!(matches!(engine.report_progress(&ida, forged, 50, "x").await, Err(Error::Forbidden(_))), "{forged:?}");
+    }
+    assert!(matches!(engine.report_progress(&ida, tok_a.expose(), 101, "x").await, Err(Error::Validation(_))));
+    engine.report_progress(&ida, tok_a.expose(), 60, "half\u{7}way").await.unwrap();
+    let back = engine.report_progress(&ida, tok_a.expose(), 40, "late").await.unwrap();
+    assert_eq!(back.phase, Phase::Bootstrapping { percent: 60, message: "halfway".into() }, "progress never goes back");
+    assert_eq!(engine.report_progress(&ida, tok_a.expose(), 100, "done").await.unwrap().phase, Phase::Ready);
+    // Replayed after the bootstrap finished: the secret is gone.
+    assert!(matches!(engine.report_progress(&ida, tok_a.expose(), 100, "again").await, Err(Error::Forbidden(_))));
+    let unknown = LaunchId::parse("nope").unwrap();
+    assert!(matches!(engine.report_progress(&unknown, tok_a.expose(), 1, "x").await, Err(Error::Forbidden(_))));
+    // The user data carried the URL and the secret.
+    let ud = a.resource.stack.parameters.iter().find(|p| p.key == "UserData").unwrap();
+    use base64::Engine as _;
+    let script = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(&ud.value).unwrap()).unwrap();
+    assert!(script.contains(&format!("https://portal/progress/{ida}")) && script.contains(tok_a.expose()));
+    assert!(!format!("{:?}", a.resource).contains(tok_a.expose()), "Debug hides the user data");
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Owner,
+    SameGroupUser,
+    OtherGroupUser,
+    Manager,
+    OtherManager,
+    Admin,
+    Unauthenticated,
+}
+
+fn principal(who: Who) -> Principal {
+    match who {
+        Who::Owner => alice(),
+        Who::SameGroupUser => Principal::new("bob", ["data-science"]),
+        Who::OtherGroupUser => Principal::new("carol", ["operations"]),
+        Who::Manager => Principal::new("maria", ["data-science", "managers"]),
+        Who::OtherManager => Principal::new("oscar", ["operations", "managers"]),
+        Who::Admin => Principal { admin: true, ..Principal::new("root", ["admins"]) },
+        Who::Unauthenticated => Principal::new("", Vec::<String>::new()),
+    }
+}
+
+/// Every action × every kind of caller.
+#[tokio::test(start_paused = true)]
+async fn authorization_table() {
+    use Who::*;
+    let allowed = |w: Who| matches!(w, Owner | Manager | Admin);
+    for who in [Owner, SameGroupUser, OtherGroupUser, Manager, OtherManager, Admin, Unauthenticated] {
+        let rig = Rig::new(SimConfig::default());
+        let engine = rig.engine();
+        let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let id = launched.resource.id.clone();
+        bootstrap(&engine, &launched).await;
+        let p = principal(who);
+        let expect = |what: &str, r: Result<()>| match (allowed(who), r) {
+            (true, Ok(())) => {}
+            (false, Err(Error::Forbidden(_))) if who != Unauthenticated => {}
+            (false, Err(Error::Unauthenticated(_))) if who == Unauthenticated => {}
+            (want, got) => panic!("{who:?} {what}: allowed={want}, got {got:?}"),
+        };
+        expect("view", engine.get(&p, &id).await.map(|_| ()));
+        expect("events", engine.events(&p, &id).await.map(|_| ()));
+        expect("watch", engine.watch(&p, &id).await.map(|_| ()));
+        assert_eq!(
+            engine.list(&p, true).await.map(|l| l.len()).unwrap_or(0),
+            usize::from(allowed(who)),
+            "{who:?} list"
+        );
+        expect("stop", engine.act(&p, &id, Action::Stop).await.map(|_| ()));
+        if allowed(who) {
+            wait_phase(&engine, &id, "stopped").await;
+        }
+        expect("start", engine.act(&p, &id, Action::Start).await.map(|_| ()));
+        if allowed(who) {
+            wait_phase(&engine, &id, "ready").await;
+        }
+        expect("restart", engine.act(&p, &id, Action::Restart).await.map(|_| ()));
+        if allowed(who) {
+            wait_phase(&engine, &id, "ready").await;
+        }
+        expect("terminate", engine.act(&p, &id, Action::Terminate).await.map(|_| ()));
+        if allowed(who) {
+            bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+        } else {
+            engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+            bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+        }
+        expect("archive", engine.act(&p, &id, Action::Archive).await.map(|_| ()));
+        // Launch: only with a group config one belongs to.
+        let launch = engine.launch_instance(&p, instance()).await.map(|_| ());
+        match who {
+            Owner | SameGroupUser | Manager => assert!(launch.is_ok(), "{who:?} launch: {launch:?}"),
+            Unauthenticated => assert!(matches!(launch, Err(Error::Unauthenticated(_)))),
+            _ => assert!(matches!(launch, Err(Error::Forbidden(_))), "{who:?} launch: {launch:?}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_user_limit() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let carol = Principal::new("carol", ["operations"]);
+    let req = || LaunchRequest::instance("ops", "notebook", "t3.large");
+    engine.launch_instance(&carol, req()).await.unwrap();
+    assert!(
+        matches!(engine.launch_instance(&carol, req()).await, Err(Error::Forbidden(m)) if m.contains("limit is 1"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reused_launch_id_is_refused() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let first = engine.launch_instance(&alice(), instance()).await.unwrap();
+    let again = instance().with_launch_id(first.resource.id.clone());
+    assert!(matches!(engine.launch_instance(&alice(), again).await, Err(Error::Conflict(_))));
+    assert!(matches!(engine.launch_cluster(&alice(), instance()).await, Err(Error::Validation(_))));
+}
+
+/// Drops the engine when the resource first enters `phase`, resumes on a new engine, and
+/// checks that the launch still ends right, with one stack that is deleted at the end.
+async fn crash_in(phase: &'static str, kind: ResourceKind, sim: SimConfig) {
+    let rig = Rig::new(sim);
+    let engine = rig.engine();
+    let mut events = engine.subscribe();
+    let launched = match kind {
+        ResourceKind::Instance => engine.launch_instance(&alice(), instance()).await.unwrap(),
+        ResourceKind::Cluster => engine.launch_cluster(&alice(), cluster()).await.unwrap(),
+    };
+    let id = launched.resource.id.clone();
+    let token = launched.progress_token.clone();
+    let drive = |engine: Engine| {
+        let id = id.clone();
+        let token = token.clone();
+        async move {
+            loop {
+                let r = engine.store_get(&id).await;
+                match (&r.phase, &token) {
+                    (Phase::Bootstrapping { .. }, Some(t)) if kind == ResourceKind::Instance => {
+                        let _ = engine.report_progress(&id, t.expose(), 100, "done").await;
+                    }
+                    (Phase::Ready, _) => {
+                        engine.act(&alice(), &id, Action::Stop).await.unwrap();
+                    }
+                    (Phase::Stopped, _) => {
+                        engine.act(&alice(), &id, Action::Start).await.unwrap();
+                        // Second time ready: terminate.
+                        engine.wait_until(&id, |p| p.is_usable() || p.is_terminal()).await.unwrap();
+                        let _ = engine.act(&alice(), &id, Action::Terminate).await;
+                    }
+                    (Phase::Waiting, _) => {
+                        engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+                    }
+                    (p, _) if p.is_terminal() && !r.cleanup_pending => return r,
+                    _ => {}
+                }
+                engine.inner.clock.sleep(Duration::from_secs(5)).await;
+            }
+        }
+    };
+    // First engine: run until the phase shows up, then crash.
+    let first = tokio::spawn(drive(engine.clone()));
+    loop {
+        let e = events.next().await.unwrap();
+        if e.resource == id && e.to.name() == phase {
+            break;
+        }
+    }
+    first.abort();
+    engine.shutdown();
+    drop(engine);
+    let second = rig.engine();
+    assert!(second.resume().await.unwrap() >= 1, "{phase}: something to resume");
+    let end = bounded(drive(second)).await;
+    let expected_ok = matches!(end.phase, Phase::Terminated);
+    assert!(expected_ok, "{phase}/{kind:?}: ended {:?}", end.phase);
+    assert_eq!(rig.cloud.duplicate_stacks(), 0, "{phase}/{kind:?}: duplicate stack");
+    assert!(rig.cloud.live_stacks().is_empty(), "{phase}/{kind:?}: orphaned stack {:?}", rig.cloud.live_stacks());
+    assert_eq!(rig.cloud.running_machines(), 0, "{phase}/{kind:?}");
+}
+
+impl Engine {
+    async fn store_get(&self, id: &LaunchId) -> Resource {
+        self.inner.store.get_resource(id).await.unwrap().unwrap()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn crash_in_every_instance_phase() {
+    for phase in [
+        "requested",
+        "creating_stack",
+        "provisioning",
+        "bootstrapping",
+        "ready",
+        "stopping",
+        "stopped",
+        "starting",
+        "terminating",
+    ] {
+        crash_in(phase, ResourceKind::Instance, SimConfig::default()).await;
+        crash_in(phase, ResourceKind::Instance, SimConfig { fault_rate: 0.2, seed: 5, ..SimConfig::default() }).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn crash_in_every_cluster_phase() {
+    for phase in ["requested", "creating_stack", "starting", "waiting", "terminating"] {
+        crash_in(phase, ResourceKind::Cluster, SimConfig::default()).await;
+        crash_in(phase, ResourceKind::Cluster, SimConfig { fault_rate: 0.2, seed: 9, ..SimConfig::default() }).await;
+    }
+}
+
+/// A crash right after CreateStack was applied but before its id was stored: the resumed
+/// engine sends the same ClientRequestToken and gets the same stack.
+#[tokio::test(start_paused = true)]
+async fn a_lost_create_stack_answer_makes_no_second_stack() {
+    let rig = Rig::new(SimConfig { fault_rate: 1.0, seed: 2, ..SimConfig::default() });
+    let engine = rig.engine();
+    let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+    let id = launched.resource.id.clone();
+    // Every call fails at first; some were applied. Let it try for a while, then crash.
+    rig.clock.sleep(Duration::from_secs(30)).await;
+    engine.shutdown();
+    drop(engine);
+    rig.cloud.set_fault_rate(0.0);
+    let second = rig.engine();
+    second.resume().await.unwrap();
+    second.act(&alice(), &id, Action::Terminate).await.ok();
+    let end = bounded(second.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    assert!(matches!(end.phase, Phase::Terminated | Phase::Failed { .. }), "{end:?}");
+    assert_eq!(rig.cloud.duplicate_stacks(), 0);
+}
