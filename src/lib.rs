@@ -12,5 +12,7 @@
 //! assert!(t.parameter("A").unwrap().check("4").is_err());
 //! ```
 
+pub mod demo;
+
 pub use mliy_core::*;
 pub use mliy_plugins as plugins;

@@ -9,6 +9,7 @@ use mliy::error::Error;
 use mliy::import::{MliyImport, import_mliy};
 use mliy::model::{Catalog, Principal};
 use mliy::plan::{ClusterOptions, LaunchId, LaunchRequest, Market, Planner};
+use mliy::sim::scenario::{self, ScenarioConfig};
 use mliy::template::Template;
 use mliy::userdata;
 use serde_json::{Value, json};
@@ -36,6 +37,37 @@ enum Command {
     Catalog(CatalogCommand),
     /// Plan a launch: the exact CloudFormation request, checked, without calling AWS.
     Plan(PlanArgs),
+    /// Simulate a fleet on the simulated cloud in virtual time, with faults and crashes.
+    Sim(SimArgs),
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Instances to launch.
+    #[arg(long, default_value_t = 10)]
+    instances: usize,
+    /// Clusters to launch.
+    #[arg(long, default_value_t = 2)]
+    clusters: usize,
+    /// Share of API calls that fail (0 to 1); stacks fail at a tenth and instances vanish at
+    /// a twentieth of it.
+    #[arg(long, default_value_t = 0.0)]
+    faults: f64,
+    /// Restart the engine after every K transitions.
+    #[arg(long)]
+    crash_every: Option<u64>,
+    /// Seed of every simulated fault.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Users who launch.
+    #[arg(long, default_value_t = 10)]
+    users: usize,
+    /// A catalog file (the example catalog when not given).
+    #[arg(long)]
+    catalog: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +205,7 @@ fn main() -> ExitCode {
         Command::Userdata(UserdataCommand::Render { script, params, json }) => (json, render(&script, &params)),
         Command::Catalog(CatalogCommand::ImportMliy(args)) => (args.json, import(&args)),
         Command::Plan(args) => (args.json, plan(&args)),
+        Command::Sim(args) => (args.json, sim(&args)),
     };
     match result {
         Ok(out) => {
@@ -368,4 +401,43 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
         out.push(c);
     }
     out
+}
+
+fn sim(args: &SimArgs) -> Result<Output, Error> {
+    if !(0.0..=1.0).contains(&args.faults) {
+        return Err(Error::validation("--faults", args.faults.to_string(), "a share from 0 to 1"));
+    }
+    let catalog = match &args.catalog {
+        Some(path) => Catalog::from_path(path)?,
+        None => mliy::demo::catalog()?,
+    };
+    let config = ScenarioConfig {
+        instances: args.instances,
+        clusters: args.clusters,
+        fault_rate: args.faults,
+        crash_every: args.crash_every,
+        seed: args.seed,
+        users: args.users,
+        ..ScenarioConfig::default()
+    };
+    let report = scenario::run(catalog, &config)?;
+    let json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
+    let human = format!(
+        "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
+         duplicate stacks {} · orphaned stacks {} · lost {} · engine restarts {}\n\
+         {} cloud calls · {} virtual seconds · {} ms\n",
+        report.launched,
+        report.ready,
+        report.failed,
+        report.told_to_fail,
+        report.terminated,
+        report.duplicate_stacks,
+        report.orphaned_stacks,
+        report.lost,
+        report.restarts,
+        report.cloud_calls.values().sum::<u64>(),
+        report.virtual_seconds,
+        report.wall_ms
+    );
+    Ok(Output { json, human })
 }

@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<LifecycleEvent>,
     /// Running drivers: one per resource, with its wake-up and abort handles.
     pub(crate) drivers: Mutex<HashMap<LaunchId, (Arc<Notify>, tokio::task::AbortHandle)>>,
+    /// Set by [`Engine::shutdown`]: the engine takes no more work.
+    pub(crate) stopped: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -207,6 +209,7 @@ impl EngineBuilder {
             config: self.config,
             events,
             drivers: Mutex::new(HashMap::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
         });
         Ok(Engine { _guard: Arc::new(Guard(Arc::downgrade(&inner))), inner })
     }
@@ -248,6 +251,7 @@ impl Engine {
     }
 
     async fn launch(&self, principal: &Principal, mut request: LaunchRequest) -> Result<Launched> {
+        self.inner.alive()?;
         access::authenticated(principal)?;
         let inner = &self.inner;
         let software = inner.planner.catalog().software_config(&request.software_config)?;
@@ -327,6 +331,7 @@ impl Engine {
     /// does not allow.
     pub async fn act(&self, principal: &Principal, id: &LaunchId, action: Action) -> Result<Resource> {
         let inner = &self.inner;
+        inner.alive()?;
         let actor = Actor::User(principal.username.clone());
         loop {
             let r = self.get(principal, id).await?;
@@ -377,6 +382,7 @@ impl Engine {
     /// [`Error::Validation`] for a percentage over 100, [`Error::Conflict`] when the resource
     /// is not bootstrapping.
     pub async fn report_progress(&self, id: &LaunchId, token: &str, percent: u8, message: &str) -> Result<Resource> {
+        self.inner.alive()?;
         progress::report(&self.inner, id, token, percent, message).await
     }
 
@@ -385,6 +391,7 @@ impl Engine {
     /// # Errors
     /// The store's.
     pub async fn resume(&self) -> Result<usize> {
+        self.inner.alive()?;
         let todo = self
             .inner
             .store
@@ -449,6 +456,12 @@ impl Engine {
         Box::pin(BroadcastStream::new(self.inner.events.subscribe()).filter_map(|e| e.ok()))
     }
 
+    /// Every event from now on, with [`broadcast::error::RecvError::Lagged`] telling a slow
+    /// reader how many it missed.
+    pub fn event_receiver(&self) -> broadcast::Receiver<LifecycleEvent> {
+        self.inner.events.subscribe()
+    }
+
     /// One resource's events from now on, if `principal` may see it.
     ///
     /// # Errors
@@ -483,13 +496,22 @@ impl Engine {
         self.inner.drivers.lock().map(|d| d.len()).unwrap_or(0)
     }
 
-    /// Stops all background work now, as a crash would (what is stored stays).
+    /// Stops all background work now, as a crash would (what is stored stays). The engine
+    /// takes no more work: launches and actions answer [`Error::Unavailable`].
     pub fn shutdown(&self) {
+        self.inner.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.abort_all();
     }
 }
 
 impl Inner {
+    fn alive(&self) -> Result<()> {
+        if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Unavailable("the engine is shut down".into()));
+        }
+        Ok(())
+    }
+
     fn abort_all(&self) {
         if let Ok(mut drivers) = self.drivers.lock() {
             for (_, (_, abort)) in drivers.drain() {
@@ -500,6 +522,9 @@ impl Inner {
 
     /// Starts the resource's driver unless one runs; wakes it if it does.
     pub(crate) fn ensure_driver(this: &Arc<Inner>, id: &LaunchId) {
+        if this.alive().is_err() {
+            return;
+        }
         let Ok(mut drivers) = this.drivers.lock() else { return };
         if let Some((notify, _)) = drivers.get(id) {
             notify.notify_one();

@@ -101,6 +101,7 @@ pub struct SimCloud {
     config: SimConfig,
     /// The fault rate in force (changeable while running), as `f64` bits.
     fault_rate: std::sync::atomic::AtomicU64,
+    frozen: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
 }
 
@@ -108,7 +109,13 @@ impl SimCloud {
     /// A simulated cloud on `clock`.
     pub fn new(clock: Arc<dyn Clock>, config: SimConfig) -> Self {
         let fault_rate = std::sync::atomic::AtomicU64::new(config.fault_rate.to_bits());
-        SimCloud { clock, config, fault_rate, state: Mutex::new(State::default()) }
+        SimCloud { clock, config, fault_rate, frozen: Default::default(), state: Mutex::new(State::default()) }
+    }
+
+    /// While frozen, every call fails with [`Error::Unavailable`] and changes nothing (the
+    /// caller's process is taken to be dead).
+    pub fn set_frozen(&self, frozen: bool) {
+        self.frozen.store(frozen, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Changes the share of API calls that fail, from now on.
@@ -163,6 +170,9 @@ impl SimCloud {
     /// Counts the call and decides its fault: `Err` refuses it, `Ok(Some(LostAnswer))` applies
     /// it but answers with an error.
     fn gate(&self, st: &mut State, op: &'static str, key: &str, mutating: bool) -> Result<Option<Fault>> {
+        if self.frozen.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Unavailable(format!("{op}: the caller is frozen (simulated crash)")));
+        }
         *st.calls.entry(op).or_default() += 1;
         let n = st.attempts.entry((op, key.to_string())).or_default();
         *n += 1;
@@ -182,6 +192,13 @@ impl SimCloud {
             Some(f) => Err(f.error(op)),
             None => Ok(value),
         }
+    }
+
+    /// Answers a mutating call after letting other tasks run, so that a crash can fall
+    /// between the cloud applying a call and the caller hearing of it.
+    async fn applied<T>(fault: Option<Fault>, op: &str, value: T) -> Result<T> {
+        tokio::task::yield_now().await;
+        Self::answer(fault, op, value)
     }
 
     fn doom(&self, token: &str, has_instance: bool) -> Option<Doom> {
@@ -272,7 +289,7 @@ impl SimCloud {
         }
     }
 
-    fn stack_info(&self, st: &State, s: &SimStack, now: Timestamp) -> StackInfo {
+    fn stack_info(&self, s: &SimStack, now: Timestamp) -> StackInfo {
         let status = s.status(now);
         let outputs = if status == StackStatus::CreateComplete {
             s.resources
@@ -290,16 +307,16 @@ impl SimCloud {
             let failed: Vec<&str> = s.resources.iter().map(|(l, ..)| l.as_str()).collect();
             format!("The following resource(s) failed to create: [{}] (simulated)", failed.join(", "))
         });
-        let _ = st;
         StackInfo { id: s.id.clone(), name: s.name.clone(), status, reason, outputs, tags: s.tags.clone() }
     }
 
+    /// Applies `f` to each instance (all must exist); returns the call's fault, if any.
     fn with_instances(
         &self,
         op: &'static str,
         ids: &[String],
         f: impl Fn(&mut SimInstance, Timestamp) -> Result<()>,
-    ) -> Result<()> {
+    ) -> Result<Option<Fault>> {
         let now = self.clock.now();
         let mut st = self.lock();
         let fault = self.gate(&mut st, op, &ids.join(","), true)?;
@@ -313,7 +330,7 @@ impl SimCloud {
                 f(instance, now)?;
             }
         }
-        Self::answer(fault, op, ())
+        Ok(fault)
     }
 }
 
@@ -335,108 +352,115 @@ fn page<T>(items: Vec<T>, next: Option<String>, size: usize) -> Page<T> {
 #[async_trait]
 impl Cloud for SimCloud {
     async fn create_stack(&self, spec: &StackSpec) -> Result<String> {
-        let now = self.clock.now();
-        let mut st = self.lock();
-        let token = spec.client_request_token.clone();
-        let fault = self.gate(&mut st, "CreateStack", &token, true)?;
-        if let Some(existing) = st.stacks.iter().find(|s| s.token == token) {
-            let id = existing.id.clone();
-            return Self::answer(fault, "CreateStack", id);
-        }
-        if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
-            return Err(Error::Conflict(format!("AlreadyExistsException: stack {} already exists", spec.name)));
-        }
-        let types = self.resource_types(&mut st, spec)?;
-        let has_instance = types.iter().any(|(_, t)| t == "AWS::EC2::Instance");
-        let has_cluster = types.iter().any(|(_, t)| t == "AWS::EMR::Cluster");
-        let doom = self.doom(&token, has_instance);
-        let n = st.next();
-        let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{n:08x}-sim", spec.name);
-        let t = &self.config.timings;
-        let ready_after = if has_cluster { t.cluster_ready } else { t.stack_create };
-        let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
-        let mut stack_tags = spec.tags.clone();
-        stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
-        let mut resources = Vec::new();
-        for (logical, ty) in types.iter() {
-            let m = st.next();
-            let physical = match ty.as_str() {
-                "AWS::EC2::Instance" => {
-                    let iid = format!("i-{m:017x}");
-                    let state = match doom {
-                        Some(Doom::StackFails) => Timeline(vec![
-                            (now, InstanceState::Pending),
-                            (now.plus(ready_after / 2), InstanceState::ShuttingDown),
-                            (now.plus(ready_after), InstanceState::Terminated),
-                        ]),
-                        Some(Doom::Vanishes) => Timeline(vec![
-                            (now, InstanceState::Pending),
-                            (now.plus(t.instance_boot), InstanceState::Running),
-                            (now.plus(ready_after + Duration::from_secs(60)), InstanceState::ShuttingDown),
-                            (now.plus(ready_after + Duration::from_secs(90)), InstanceState::Terminated),
-                        ]),
-                        None => Timeline(vec![
-                            (now, InstanceState::Pending),
-                            (now.plus(t.instance_boot), InstanceState::Running),
-                        ]),
-                    };
-                    let hidden = unit(self.config.seed, &["hidden", &iid], 0) < 0.5;
-                    let mut tags = stack_tags.clone();
-                    tags.push(Tag::new("aws:cloudformation:logical-id", logical));
-                    let instance = SimInstance {
-                        id: iid.clone(),
-                        instance_type: param("InstanceType").unwrap_or_else(|| "m5.large".into()),
-                        ip: ip(m),
-                        tags,
-                        state,
-                        visible_from: if hidden { now.plus(self.config.consistency_delay) } else { now },
-                    };
-                    st.instances.insert(iid.clone(), instance);
-                    iid
-                }
-                "AWS::EC2::Volume" => format!("vol-{m:017x}"),
-                "AWS::EMR::Cluster" => {
-                    let core = param("paramCoreInstanceCount").and_then(|c| c.parse().ok()).unwrap_or(2);
-                    let name = param("paramClusterName").unwrap_or_else(|| spec.name.clone());
-                    self.new_cluster(&mut st, &name, stack_tags.clone(), 1 + core, doom.is_some(), now)
-                }
-                _ => format!("{logical}-{m:08x}"),
-            };
-            resources.push((logical.clone(), ty.clone(), physical));
-        }
-        st.stacks.push(SimStack {
-            id: id.clone(),
-            name: spec.name.clone(),
-            token: token.clone(),
-            tags: stack_tags,
-            created: now,
-            ready_after,
-            doom,
-            deleted: None,
-            delete_takes: t.stack_delete,
-            resources,
-        });
-        *st.created_per_token.entry(token).or_default() += 1;
-        Self::answer(fault, "CreateStack", id)
+        tokio::task::yield_now().await;
+        let (fault, value) = (|| -> Result<(Option<Fault>, String)> {
+            let now = self.clock.now();
+            let mut st = self.lock();
+            let token = spec.client_request_token.clone();
+            let fault = self.gate(&mut st, "CreateStack", &token, true)?;
+            if let Some(existing) = st.stacks.iter().find(|s| s.token == token) {
+                let id = existing.id.clone();
+                return Ok((fault, id));
+            }
+            if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
+                return Err(Error::Conflict(format!("AlreadyExistsException: stack {} already exists", spec.name)));
+            }
+            let types = self.resource_types(&mut st, spec)?;
+            let has_instance = types.iter().any(|(_, t)| t == "AWS::EC2::Instance");
+            let has_cluster = types.iter().any(|(_, t)| t == "AWS::EMR::Cluster");
+            let doom = self.doom(&token, has_instance);
+            let n = st.next();
+            let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{n:08x}-sim", spec.name);
+            let t = &self.config.timings;
+            let ready_after = if has_cluster { t.cluster_ready } else { t.stack_create };
+            let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
+            let mut stack_tags = spec.tags.clone();
+            stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
+            let mut resources = Vec::new();
+            for (logical, ty) in types.iter() {
+                let m = st.next();
+                let physical = match ty.as_str() {
+                    "AWS::EC2::Instance" => {
+                        let iid = format!("i-{m:017x}");
+                        let state = match doom {
+                            Some(Doom::StackFails) => Timeline(vec![
+                                (now, InstanceState::Pending),
+                                (now.plus(ready_after / 2), InstanceState::ShuttingDown),
+                                (now.plus(ready_after), InstanceState::Terminated),
+                            ]),
+                            Some(Doom::Vanishes) => Timeline(vec![
+                                (now, InstanceState::Pending),
+                                (now.plus(t.instance_boot), InstanceState::Running),
+                                (now.plus(ready_after + Duration::from_secs(60)), InstanceState::ShuttingDown),
+                                (now.plus(ready_after + Duration::from_secs(90)), InstanceState::Terminated),
+                            ]),
+                            None => Timeline(vec![
+                                (now, InstanceState::Pending),
+                                (now.plus(t.instance_boot), InstanceState::Running),
+                            ]),
+                        };
+                        let hidden = unit(self.config.seed, &["hidden", &iid], 0) < 0.5;
+                        let mut tags = stack_tags.clone();
+                        tags.push(Tag::new("aws:cloudformation:logical-id", logical));
+                        let instance = SimInstance {
+                            id: iid.clone(),
+                            instance_type: param("InstanceType").unwrap_or_else(|| "m5.large".into()),
+                            ip: ip(m),
+                            tags,
+                            state,
+                            visible_from: if hidden { now.plus(self.config.consistency_delay) } else { now },
+                        };
+                        st.instances.insert(iid.clone(), instance);
+                        iid
+                    }
+                    "AWS::EC2::Volume" => format!("vol-{m:017x}"),
+                    "AWS::EMR::Cluster" => {
+                        let core = param("paramCoreInstanceCount").and_then(|c| c.parse().ok()).unwrap_or(2);
+                        let name = param("paramClusterName").unwrap_or_else(|| spec.name.clone());
+                        self.new_cluster(&mut st, &name, stack_tags.clone(), 1 + core, doom.is_some(), now)
+                    }
+                    _ => format!("{logical}-{m:08x}"),
+                };
+                resources.push((logical.clone(), ty.clone(), physical));
+            }
+            st.stacks.push(SimStack {
+                id: id.clone(),
+                name: spec.name.clone(),
+                token: token.clone(),
+                tags: stack_tags,
+                created: now,
+                ready_after,
+                doom,
+                deleted: None,
+                delete_takes: t.stack_delete,
+                resources,
+            });
+            *st.created_per_token.entry(token).or_default() += 1;
+            Ok((fault, id))
+        })()?;
+        Self::applied(fault, "CreateStack", value).await
     }
 
     async fn describe_stack(&self, name_or_id: &str) -> Result<Option<StackInfo>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "DescribeStacks", name_or_id, false)?;
-        Ok(st.stack_index(name_or_id, now).map(|i| self.stack_info(&st, &st.stacks[i], now)))
+        Ok(st.stack_index(name_or_id, now).map(|i| self.stack_info(&st.stacks[i], now)))
     }
 
     async fn list_stacks(&self, next: Option<String>) -> Result<Page<StackInfo>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "ListStacks", next.as_deref().unwrap_or(""), false)?;
         let live: Vec<StackInfo> =
-            st.stacks.iter().filter(|s| s.is_live(now)).map(|s| self.stack_info(&st, s, now)).collect();
+            st.stacks.iter().filter(|s| s.is_live(now)).map(|s| self.stack_info(s, now)).collect();
         Ok(page(live, next, 100))
     }
 
     async fn stack_resources(&self, stack_id: &str) -> Result<Vec<StackResource>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "DescribeStackResources", stack_id, false)?;
@@ -462,45 +486,49 @@ impl Cloud for SimCloud {
     }
 
     async fn delete_stack(&self, stack_id: &str) -> Result<()> {
-        let now = self.clock.now();
-        let mut st = self.lock();
-        let fault = self.gate(&mut st, "DeleteStack", stack_id, true)?;
-        let Some(i) = st.stack_index(stack_id, now) else { return Self::answer(fault, "DeleteStack", ()) };
-        if st.stacks[i].deleted.is_some() {
-            return Self::answer(fault, "DeleteStack", ());
-        }
-        st.stacks[i].deleted = Some(now);
-        let half = self.config.timings.stack_delete / 2;
-        let resources = st.stacks[i].resources.clone();
-        for (_, ty, physical) in resources {
-            match ty.as_str() {
-                "AWS::EC2::Instance" => {
-                    if let Some(inst) = st.instances.get_mut(&physical)
-                        && inst.state.at(now) != Some(InstanceState::Terminated)
-                    {
-                        inst.state.then(
-                            now,
-                            &[(Duration::ZERO, InstanceState::ShuttingDown), (half, InstanceState::Terminated)],
-                        );
+        tokio::task::yield_now().await;
+        let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
+            let now = self.clock.now();
+            let mut st = self.lock();
+            let fault = self.gate(&mut st, "DeleteStack", stack_id, true)?;
+            let Some(i) = st.stack_index(stack_id, now).filter(|i| st.stacks[*i].deleted.is_none()) else {
+                return Ok((fault, ()));
+            };
+            st.stacks[i].deleted = Some(now);
+            let half = self.config.timings.stack_delete / 2;
+            let resources = st.stacks[i].resources.clone();
+            for (_, ty, physical) in resources {
+                match ty.as_str() {
+                    "AWS::EC2::Instance" => {
+                        if let Some(inst) = st.instances.get_mut(&physical)
+                            && inst.state.at(now) != Some(InstanceState::Terminated)
+                        {
+                            inst.state.then(
+                                now,
+                                &[(Duration::ZERO, InstanceState::ShuttingDown), (half, InstanceState::Terminated)],
+                            );
+                        }
                     }
-                }
-                "AWS::EMR::Cluster" => {
-                    if let Some(c) = st.clusters.get_mut(&physical)
-                        && !c.state.at(now).is_some_and(ClusterState::is_terminated)
-                    {
-                        c.state.then(
-                            now,
-                            &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)],
-                        );
+                    "AWS::EMR::Cluster" => {
+                        if let Some(c) = st.clusters.get_mut(&physical)
+                            && !c.state.at(now).is_some_and(ClusterState::is_terminated)
+                        {
+                            c.state.then(
+                                now,
+                                &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)],
+                            );
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
-        Self::answer(fault, "DeleteStack", ())
+            Ok((fault, ()))
+        })()?;
+        Self::applied(fault, "DeleteStack", value).await
     }
 
     async fn describe_instances(&self, filter: &InstanceFilter, next: Option<String>) -> Result<Page<InstanceInfo>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         let key = format!("{}|{:?}|{}", filter.ids.join(","), filter.tag, next.as_deref().unwrap_or(""));
@@ -531,8 +559,9 @@ impl Cloud for SimCloud {
     }
 
     async fn start_instances(&self, ids: &[String]) -> Result<()> {
+        tokio::task::yield_now().await;
         let t = self.config.timings.instance_start;
-        self.with_instances("StartInstances", ids, |i, now| match i.state.at(now) {
+        let fault = self.with_instances("StartInstances", ids, |i, now| match i.state.at(now) {
             Some(InstanceState::Stopped) => {
                 i.state.then(now, &[(Duration::ZERO, InstanceState::Pending), (t, InstanceState::Running)]);
                 Ok(())
@@ -540,55 +569,59 @@ impl Cloud for SimCloud {
             Some(InstanceState::Running | InstanceState::Pending) => Ok(()),
             Some(other) => Err(incorrect_state(&i.id, other)),
             None => Ok(()),
-        })
+        })?;
+        Self::applied(fault, "StartInstances", ()).await
     }
 
     async fn stop_instances(&self, ids: &[String]) -> Result<()> {
+        tokio::task::yield_now().await;
         let t = self.config.timings.instance_stop;
-        self.with_instances("StopInstances", ids, |i, now| match i.state.at(now) {
+        let fault = self.with_instances("StopInstances", ids, |i, now| match i.state.at(now) {
             Some(InstanceState::Running | InstanceState::Pending) => {
                 i.state.then(now, &[(Duration::ZERO, InstanceState::Stopping), (t, InstanceState::Stopped)]);
                 Ok(())
             }
             Some(InstanceState::Stopping | InstanceState::Stopped) | None => Ok(()),
             Some(other) => Err(incorrect_state(&i.id, other)),
-        })
+        })?;
+        Self::applied(fault, "StopInstances", ()).await
     }
 
     async fn reboot_instances(&self, ids: &[String]) -> Result<()> {
-        self.with_instances("RebootInstances", ids, |i, now| match i.state.at(now) {
+        tokio::task::yield_now().await;
+        let fault = self.with_instances("RebootInstances", ids, |i, now| match i.state.at(now) {
             Some(InstanceState::Running) => Ok(()),
             Some(other) => Err(incorrect_state(&i.id, other)),
             None => Ok(()),
-        })
+        })?;
+        Self::applied(fault, "RebootInstances", ()).await
     }
 
     async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
-        let mut st = self.lock();
-        let fault = self.gate(&mut st, "RunJobFlow", &spec.name, true)?;
-        let launch = spec.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map_or(spec.name.clone(), |t| t.value.clone());
-        let doomed = self.doom(&launch, false).is_some();
-        let id = self.new_cluster(
-            &mut st,
-            &spec.name,
-            spec.tags.clone(),
-            1 + spec.core_nodes + spec.task_nodes,
-            doomed,
-            now,
-        );
-        *st.created_per_token.entry(launch).or_default() += 1;
-        if let Some(c) = st.clusters.get_mut(&id) {
-            c.idle_timeout = spec.idle_timeout_seconds.map(Duration::from_secs);
-        }
-        drop(st);
+        let (fault, id) = {
+            let mut st = self.lock();
+            let fault = self.gate(&mut st, "RunJobFlow", &spec.name, true)?;
+            let launch =
+                spec.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map_or(spec.name.clone(), |t| t.value.clone());
+            let doomed = self.doom(&launch, false).is_some();
+            let nodes = 1 + spec.core_nodes + spec.task_nodes;
+            let id = self.new_cluster(&mut st, &spec.name, spec.tags.clone(), nodes, doomed, now);
+            *st.created_per_token.entry(launch).or_default() += 1;
+            if let Some(c) = st.clusters.get_mut(&id) {
+                c.idle_timeout = spec.idle_timeout_seconds.map(Duration::from_secs);
+            }
+            (fault, id)
+        };
         if !spec.steps.is_empty() {
             self.push_steps(&id, &spec.steps, now)?;
         }
-        Self::answer(fault, "RunJobFlow", id)
+        Self::applied(fault, "RunJobFlow", id).await
     }
 
     async fn describe_cluster(&self, id: &str) -> Result<Option<ClusterInfo>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "DescribeCluster", id, false)?;
@@ -596,6 +629,7 @@ impl Cloud for SimCloud {
     }
 
     async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "ListClusters", next.as_deref().unwrap_or(""), false)?;
@@ -609,16 +643,18 @@ impl Cloud for SimCloud {
     }
 
     async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let fault = {
             let mut st = self.lock();
             self.gate(&mut st, "AddJobFlowSteps", cluster_id, true)?
         };
         let ids = self.push_steps(cluster_id, steps, now)?;
-        Self::answer(fault, "AddJobFlowSteps", ids)
+        Self::applied(fault, "AddJobFlowSteps", ids).await
     }
 
     async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "ListSteps", cluster_id, false)?;
@@ -640,53 +676,66 @@ impl Cloud for SimCloud {
     }
 
     async fn terminate_clusters(&self, ids: &[String]) -> Result<()> {
-        let now = self.clock.now();
-        let mut st = self.lock();
-        let fault = self.gate(&mut st, "TerminateJobFlows", &ids.join(","), true)?;
-        let half = self.config.timings.stack_delete / 2;
-        for id in ids {
-            let c = st
-                .clusters
-                .get_mut(id)
-                .ok_or_else(|| Error::validation("JobFlowIds", id.as_str(), "no such cluster"))?;
-            if !c.state.at(now).is_some_and(ClusterState::is_terminated) {
-                c.state.then(now, &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)]);
+        tokio::task::yield_now().await;
+        let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
+            let now = self.clock.now();
+            let mut st = self.lock();
+            let fault = self.gate(&mut st, "TerminateJobFlows", &ids.join(","), true)?;
+            let half = self.config.timings.stack_delete / 2;
+            for id in ids {
+                let c = st
+                    .clusters
+                    .get_mut(id)
+                    .ok_or_else(|| Error::validation("JobFlowIds", id.as_str(), "no such cluster"))?;
+                if !c.state.at(now).is_some_and(ClusterState::is_terminated) {
+                    c.state.then(now, &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)]);
+                }
             }
-        }
-        Self::answer(fault, "TerminateJobFlows", ())
+            Ok((fault, ()))
+        })()?;
+        Self::applied(fault, "TerminateJobFlows", value).await
     }
 
     async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()> {
-        let mut st = self.lock();
-        let fault = self.gate(&mut st, "PutAutoTerminationPolicy", cluster_id, true)?;
-        let c = st
-            .clusters
-            .get_mut(cluster_id)
-            .ok_or_else(|| Error::NotFound { kind: "cluster", name: cluster_id.into() })?;
-        c.idle_timeout = Some(idle);
-        Self::answer(fault, "PutAutoTerminationPolicy", ())
+        tokio::task::yield_now().await;
+        let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
+            let mut st = self.lock();
+            let fault = self.gate(&mut st, "PutAutoTerminationPolicy", cluster_id, true)?;
+            let c = st
+                .clusters
+                .get_mut(cluster_id)
+                .ok_or_else(|| Error::NotFound { kind: "cluster", name: cluster_id.into() })?;
+            c.idle_timeout = Some(idle);
+            Ok((fault, ()))
+        })()?;
+        Self::applied(fault, "PutAutoTerminationPolicy", value).await
     }
 
     async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
-        let now = self.clock.now();
-        let mut st = self.lock();
-        let fault = self.gate(&mut st, "SendCommand", &spec.cluster_id, true)?;
-        let c = st
-            .clusters
-            .get(&spec.cluster_id)
-            .ok_or_else(|| Error::NotFound { kind: "cluster", name: spec.cluster_id.clone() })?;
-        if self.cluster_state(c, now).0.is_terminated() {
-            return Err(Error::validation("Targets", spec.cluster_id.as_str(), "the cluster has no running nodes"));
-        }
-        let nodes: Vec<String> = (0..c.nodes).map(|i| format!("{}-node-{i}", c.id)).collect();
-        let n = st.next();
-        let id = format!("cmd-{n:012x}");
-        let fails = unit(self.config.seed, &["command", &id], 0) < self.config.fail_stack_rate;
-        st.commands.insert(id.clone(), (now, nodes, fails));
-        Self::answer(fault, "SendCommand", id)
+        tokio::task::yield_now().await;
+        let (fault, value) = (|| -> Result<(Option<Fault>, String)> {
+            let now = self.clock.now();
+            let mut st = self.lock();
+            let fault = self.gate(&mut st, "SendCommand", &spec.cluster_id, true)?;
+            let c = st
+                .clusters
+                .get(&spec.cluster_id)
+                .ok_or_else(|| Error::NotFound { kind: "cluster", name: spec.cluster_id.clone() })?;
+            if self.cluster_state(c, now).0.is_terminated() {
+                return Err(Error::validation("Targets", spec.cluster_id.as_str(), "the cluster has no running nodes"));
+            }
+            let nodes: Vec<String> = (0..c.nodes).map(|i| format!("{}-node-{i}", c.id)).collect();
+            let n = st.next();
+            let id = format!("cmd-{n:012x}");
+            let fails = unit(self.config.seed, &["command", &id], 0) < self.config.fail_stack_rate;
+            st.commands.insert(id.clone(), (now, nodes, fails));
+            Ok((fault, id))
+        })()?;
+        Self::applied(fault, "SendCommand", value).await
     }
 
     async fn command_invocations(&self, command_id: &str) -> Result<Vec<CommandInvocation>> {
+        tokio::task::yield_now().await;
         let now = self.clock.now();
         let mut st = self.lock();
         self.gate(&mut st, "ListCommandInvocations", command_id, false)?;
@@ -707,6 +756,7 @@ impl Cloud for SimCloud {
     }
 
     async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {
+        tokio::task::yield_now().await;
         let mut st = self.lock();
         self.gate(&mut st, "DescribeSpotPriceHistory", instance_type, false)?;
         let u = unit(self.config.seed, &["spot", instance_type, availability_zone], 0);

@@ -21,12 +21,20 @@ struct Inner {
     leases: HashMap<String, (String, Timestamp)>,
     catalog: Option<Catalog>,
     writes: u64,
+    /// Resource writes left before the store freezes (a simulated crash).
+    freeze_after: Option<u64>,
+    frozen: bool,
 }
 
 /// Everything in a mutex; each call is atomic.
+///
+/// For crash simulations it can *freeze* after a number of resource writes: from then on
+/// every call fails with [`Error::Unavailable`], as if the process had died right after
+/// that write, until [`MemoryStore::thaw`].
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    frozen: tokio::sync::Notify,
 }
 
 impl MemoryStore {
@@ -40,10 +48,55 @@ impl MemoryStore {
         self.lock().writes
     }
 
+    /// Freezes the store after `writes` more resource inserts or updates.
+    pub fn freeze_after(&self, writes: u64) {
+        self.lock().freeze_after = Some(writes.max(1));
+    }
+
+    /// Ends a freeze.
+    pub fn thaw(&self) {
+        let mut inner = self.lock();
+        inner.frozen = false;
+        inner.freeze_after = None;
+    }
+
+    /// Waits until the store freezes.
+    pub async fn frozen(&self) {
+        loop {
+            let notified = self.frozen.notified();
+            if self.lock().frozen {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave a half-applied write: every write below
         // checks first and mutates after.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The store, unless it is frozen.
+    fn open(&self) -> Result<MutexGuard<'_, Inner>> {
+        let inner = self.lock();
+        if inner.frozen {
+            return Err(Error::Unavailable("the store is frozen (simulated crash)".into()));
+        }
+        Ok(inner)
+    }
+
+    /// Counts a resource write; freezes the store when the countdown ends.
+    fn wrote_resource(&self, inner: &mut Inner) {
+        inner.writes += 1;
+        if let Some(left) = inner.freeze_after.as_mut() {
+            *left -= 1;
+            if *left == 0 {
+                inner.freeze_after = None;
+                inner.frozen = true;
+                self.frozen.notify_waiters();
+            }
+        }
     }
 }
 
@@ -60,20 +113,20 @@ fn check_event(resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()
 impl StateStore for MemoryStore {
     async fn insert_resource(&self, resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
         check_event(resource, event)?;
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         if inner.resources.contains_key(&resource.id) {
             return Err(Error::Conflict(format!("resource {} exists", resource.id)));
         }
         inner.resources.insert(resource.id.clone(), resource.clone());
         inner.order.push(resource.id.clone());
         inner.events.insert(resource.id.clone(), event.into_iter().cloned().collect());
-        inner.writes += 1;
+        self.wrote_resource(&mut inner);
         Ok(())
     }
 
     async fn update_resource(&self, resource: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
         check_event(resource, event)?;
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         let stored = inner
             .resources
             .get(&resource.id)
@@ -91,32 +144,32 @@ impl StateStore for MemoryStore {
         if let Some(e) = event {
             inner.events.entry(resource.id.clone()).or_default().push(e.clone());
         }
-        inner.writes += 1;
+        self.wrote_resource(&mut inner);
         Ok(())
     }
 
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
-        Ok(self.lock().resources.get(id).cloned())
+        Ok(self.open()?.resources.get(id).cloned())
     }
 
     async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>> {
-        let inner = self.lock();
+        let inner = self.open()?;
         Ok(inner.order.iter().filter_map(|id| inner.resources.get(id)).filter(|r| filter.matches(r)).cloned().collect())
     }
 
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
-        Ok(self.lock().events.get(id).cloned().unwrap_or_default())
+        Ok(self.open()?.events.get(id).cloned().unwrap_or_default())
     }
 
     async fn open_billing(&self, segment: &BillingSegment) -> Result<()> {
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         inner.billing.push(segment.clone());
         inner.writes += 1;
         Ok(())
     }
 
     async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64> {
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         let mut closed = 0;
         for s in inner.billing.iter_mut().filter(|s| s.resource == *resource && s.end.is_none()) {
             s.end = Some(end.max(s.start));
@@ -129,12 +182,12 @@ impl StateStore for MemoryStore {
     }
 
     async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
-        let inner = self.lock();
+        let inner = self.open()?;
         Ok(inner.billing.iter().filter(|s| resource.is_none_or(|r| s.resource == *r)).cloned().collect())
     }
 
     async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>> {
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         if let Some(existing) = inner.keys.get(key) {
             return Ok(Some(existing.clone()));
         }
@@ -144,7 +197,7 @@ impl StateStore for MemoryStore {
     }
 
     async fn try_lease(&self, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool> {
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         let free = match inner.leases.get(name) {
             None => true,
             Some((h, expires)) => h == holder || *expires <= now,
@@ -157,7 +210,7 @@ impl StateStore for MemoryStore {
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         if inner.leases.get(name).is_some_and(|(h, _)| h == holder) {
             inner.leases.remove(name);
         }
@@ -165,14 +218,14 @@ impl StateStore for MemoryStore {
     }
 
     async fn save_catalog(&self, catalog: &Catalog) -> Result<()> {
-        let mut inner = self.lock();
+        let mut inner = self.open()?;
         inner.catalog = Some(catalog.clone());
         inner.writes += 1;
         Ok(())
     }
 
     async fn load_catalog(&self) -> Result<Option<Catalog>> {
-        Ok(self.lock().catalog.clone())
+        Ok(self.open()?.catalog.clone())
     }
 }
 
@@ -183,5 +236,19 @@ mod tests {
     #[tokio::test]
     async fn memory_store_passes_the_conformance_suite() {
         crate::testkit::store::run_all(&MemoryStore::new()).await;
+    }
+
+    #[tokio::test]
+    async fn freezing_stops_every_call_after_the_nth_write() {
+        let store = MemoryStore::new();
+        store.freeze_after(2);
+        let mut r = crate::testkit::sample_resource("freeze", "alice");
+        store.insert_resource(&r, None).await.unwrap();
+        r.version = 2;
+        store.update_resource(&r, 1, None).await.unwrap();
+        store.frozen().await;
+        assert!(matches!(store.get_resource(&r.id).await, Err(Error::Unavailable(_))));
+        store.thaw();
+        assert_eq!(store.get_resource(&r.id).await.unwrap().unwrap().version, 2);
     }
 }
