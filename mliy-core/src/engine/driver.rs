@@ -83,8 +83,12 @@ impl Inner {
 
     async fn step(&self, id: &LaunchId) -> Result<Flow> {
         let Some(r) = self.store.get_resource(id).await? else { return Ok(Flow::Idle) };
-        if r.phase.is_terminal() {
-            return if r.cleanup_pending { self.cleanup(&r).await } else { Ok(Flow::Idle) };
+        if r.phase.is_terminal() && r.cleanup_pending {
+            return self.cleanup(&r).await;
+        }
+        if idle(&r) {
+            self.settle_bill(&r).await?;
+            return Ok(Flow::Idle);
         }
         let now = self.clock.now();
         if let Some(deadline) = r.deadline
@@ -123,7 +127,6 @@ impl Inner {
                 self.cluster_coming_up(&r, until_deadline(self.config.cluster_poll)).await
             }
             (Phase::Terminating, _) => self.terminating(&r, until_deadline(self.config.stack_poll)).await,
-            (Phase::Ready | Phase::Stopped | Phase::Waiting, _) => Ok(Flow::Idle),
             (phase, kind) => {
                 let reason = format!("a {kind:?} cannot be in phase {phase}");
                 self.fail(&r, reason).await?;
@@ -216,9 +219,6 @@ impl Inner {
                         n.deadline = deadline;
                     })
                     .await?;
-                if next.phase == Phase::Ready {
-                    self.open_bill(&next).await?;
-                }
                 self.register_dns(next).await?;
                 Ok(Flow::Again)
             }
@@ -231,6 +231,7 @@ impl Inner {
     }
 
     async fn bootstrapping(&self, r: &Resource, wait: Duration) -> Result<Flow> {
+        self.settle_bill(r).await?;
         if let Some(info) = self.describe_instance(r).await?
             && self.instance_gone(r, &info).await?
         {
@@ -259,7 +260,6 @@ impl Inner {
                         n.deadline = None;
                     })
                     .await?;
-                self.open_bill(&next).await?;
                 if moved {
                     self.register_dns(next).await?;
                 }
@@ -336,7 +336,6 @@ impl Inner {
             })
             .await?;
         if usable {
-            self.open_bill(&next).await?;
             self.register_dns(next).await?;
         }
         Ok(Flow::Again)
@@ -377,7 +376,6 @@ impl Inner {
                 n.progress_secret_sha256 = None;
             })
             .await?;
-        self.close_bill(&done).await?;
         self.unregister_dns(done).await?;
         Ok(Flow::Again)
     }

@@ -363,9 +363,6 @@ impl Engine {
             let reason = format!("{action:?} requested by {}", principal.username).to_lowercase();
             match inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline)).await {
                 Ok(next) => {
-                    if matches!(action, Action::Stop | Action::Terminate) {
-                        inner.close_bill(&next).await?;
-                    }
                     Inner::ensure_driver(&self.inner, id);
                     return Ok(next);
                 }

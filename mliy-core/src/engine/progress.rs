@@ -75,9 +75,6 @@ pub(crate) async fn report(
             .await;
         match result {
             Ok(next) => {
-                if done {
-                    inner.open_bill(&next).await?;
-                }
                 Inner::ensure_driver(inner, id);
                 return Ok(next);
             }

@@ -6,6 +6,12 @@ use crate::error::{Error, Result};
 use crate::lifecycle::{self, Actor, Event, LifecycleEvent, Phase, Resource};
 use crate::store::BillingSegment;
 
+/// Whether the machine runs (and costs its hourly price) in this phase: from the end of
+/// provisioning until a stop or termination begins.
+fn billable(phase: &Phase) -> bool {
+    matches!(phase, Phase::Bootstrapping { .. } | Phase::Ready | Phase::Rebooting | Phase::Running | Phase::Waiting)
+}
+
 impl Inner {
     /// Applies `event` to `r`, edits the result, and stores both; returns the stored record.
     ///
@@ -72,13 +78,30 @@ impl Inner {
             reason,
         };
         self.store.update_resource(&next, r.version, Some(&event)).await?;
+        if billable(&event.from) != billable(&event.to) {
+            // The change is recorded; should this fail, the driver settles the bill later.
+            let _ = self.settle_bill(&next).await;
+        }
         tracing::info!(target: "mliy::launch", id = %r.id, from = %event.from, to = %event.to, reason = %event.reason);
         let _ = self.events.send(event);
         Ok(next)
     }
 
-    /// Opens a billing segment when a resource becomes usable.
-    pub(crate) async fn open_bill(&self, r: &Resource) -> Result<()> {
+    /// Makes the billing match the phase: an open segment while the machine runs, none
+    /// otherwise. Idempotent, so the driver also calls it to reconcile after a crash.
+    pub(crate) async fn settle_bill(&self, r: &Resource) -> Result<()> {
+        if billable(&r.phase) {
+            let open = self.store.billing(Some(&r.id)).await?.iter().any(|s| s.end.is_none());
+            if !open {
+                self.open_bill(r).await?;
+            }
+            Ok(())
+        } else {
+            self.close_bill(r).await
+        }
+    }
+
+    async fn open_bill(&self, r: &Resource) -> Result<()> {
         let segment = BillingSegment {
             resource: r.id.clone(),
             price_per_hour: None,
@@ -89,8 +112,7 @@ impl Inner {
         self.store.open_billing(&segment).await
     }
 
-    /// Closes a resource's open billing segments.
-    pub(crate) async fn close_bill(&self, r: &Resource) -> Result<()> {
+    async fn close_bill(&self, r: &Resource) -> Result<()> {
         self.store.close_billing(&r.id, self.clock.now()).await.map(|_| ())
     }
 
@@ -120,14 +142,11 @@ impl Inner {
     pub(crate) async fn fail(&self, r: &Resource, reason: impl Into<String>) -> Result<Resource> {
         let reason = reason.into();
         let maybe_created = r.phase != Phase::Requested;
-        let failed = self
-            .transition(r, Event::Fail { reason: reason.clone() }, Actor::Engine, reason, |n| {
-                n.cleanup_pending = maybe_created;
-                n.deadline = None;
-                n.progress_secret_sha256 = None;
-            })
-            .await?;
-        self.close_bill(&failed).await?;
-        Ok(failed)
+        self.transition(r, Event::Fail { reason: reason.clone() }, Actor::Engine, reason, |n| {
+            n.cleanup_pending = maybe_created;
+            n.deadline = None;
+            n.progress_secret_sha256 = None;
+        })
+        .await
     }
 }

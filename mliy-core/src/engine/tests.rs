@@ -169,7 +169,7 @@ async fn instance_lifecycle_end_to_end() {
     assert_eq!(events[4].actor, Actor::Bootstrap);
     assert_eq!(events[7].actor, Actor::User("alice".into()));
     let bills = rig.store.billing(Some(&id)).await.unwrap();
-    assert_eq!(bills.len(), 2, "one segment per run period: {bills:?}");
+    assert_eq!(bills.len(), 2, "one segment per run period (a reboot does not end one): {bills:?}");
     assert!(bills.iter().all(|b| b.end.is_some()));
     assert!(rig.cloud.live_stacks().is_empty());
     assert_eq!(rig.cloud.running_machines(), 0);

@@ -281,6 +281,13 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
                 _ => {}
             }
         }
+        if tracing::enabled!(target: "mliy::launch", tracing::Level::DEBUG) {
+            let mut by: BTreeMap<&str, usize> = BTreeMap::new();
+            for r in &resources {
+                *by.entry(r.phase.name()).or_default() += 1;
+            }
+            tracing::debug!(target: "mliy::launch", seconds = clock.elapsed().as_secs(), phases = ?by, "simulation tick");
+        }
         if unfinished == 0 {
             break;
         }
