@@ -70,3 +70,24 @@ done
 
 log "tests"
 cargo test --workspace --all-features --locked
+
+log "the demo: cargo run --example quickstart"
+cargo run -q --example quickstart --locked
+
+log "mliy sim at full size: 1,000 instances, 100 clusters, 10% faults, a crash every 50 writes"
+cargo build -q --release --bin mliy --locked
+for seed in 1 2 3; do
+  ./target/release/mliy sim --instances 1000 --clusters 100 --faults 0.1 --crash-every 50 --seed "$seed" --json \
+    > target/sim-$seed.json
+  python3 - "$seed" target/sim-$seed.json <<'PY'
+import json, sys
+seed, path = sys.argv[1], sys.argv[2]
+r = json.load(open(path))
+bad = {k: r[k] for k in ("duplicate_stacks", "orphaned_stacks", "lost", "unexpected_failures", "running_machines") if r[k]}
+ended = r["terminated"] + r["failed"]
+print(f"seed {seed}: launched {r['launched']}, ready {r['ready']}, failed {r['failed']} (doomed {r['told_to_fail']}), "
+      f"terminated {r['terminated']}, restarts {r['restarts']}, {sum(r['cloud_calls'].values())} cloud calls, {r['wall_ms']} ms")
+if bad or ended != r["launched"] or r["launched"] != 1100:
+    sys.exit(f"seed {seed}: {bad}, {ended} of {r['launched']} ended")
+PY
+done

@@ -196,3 +196,26 @@ fn readme_demo_plans() {
     let (code, _, _) = mliy(&["template", "inspect", s(&catalog.with_file_name("cluster.yaml"))]);
     assert_eq!(code, 0);
 }
+
+/// `mliy sim` with faults and crashes: nothing duplicated, orphaned or lost, for several
+/// seeds (the full-size run, 1,000 instances and 100 clusters, is in `scripts/test.sh`).
+#[test]
+fn sim_with_faults_and_crashes_loses_nothing() {
+    for seed in ["1", "2", "3"] {
+        let args = format!("sim --instances 150 --clusters 15 --faults 0.1 --crash-every 50 --seed {seed} --json");
+        let (code, json, stderr) = mliy(&args.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(code, 0, "{stderr}");
+        for key in ["duplicate_stacks", "orphaned_stacks", "lost", "unexpected_failures", "running_machines"] {
+            assert_eq!(json[key], 0, "seed {seed}: {key} in {json}");
+        }
+        assert_eq!(json["launched"], 165);
+        let ended = json["terminated"].as_u64().unwrap() + json["failed"].as_u64().unwrap();
+        assert_eq!(ended, 165, "seed {seed}: every resource ends terminal: {json}");
+        assert!(json["failed"].as_u64() <= json["told_to_fail"].as_u64(), "{json}");
+        assert!(json["restarts"].as_u64().unwrap() > 10, "{json}");
+        assert!(json["cloud_calls"]["CreateStack"].as_u64().unwrap() >= 165);
+        assert!(json["virtual_seconds"].as_u64().unwrap() > 600);
+    }
+    let (code, json, _) = mliy(&["sim", "--faults", "1.5", "--json"]);
+    assert_eq!((code, json["error"]["field"].as_str()), (2, Some("--faults")));
+}
