@@ -358,7 +358,9 @@ async fn progress_tokens_are_checked() {
     use base64::Engine as _;
     let script = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(&ud.value).unwrap()).unwrap();
     assert!(script.contains(&format!("https://portal/progress/{ida}")) && script.contains(tok_a.expose()));
-    assert!(!format!("{:?}", a.resource).contains(tok_a.expose()), "Debug hides the user data");
+    let debug = format!("{:?}", a.resource);
+    assert!(!debug.contains(tok_a.expose()) && !debug.contains(&ud.value), "Debug hides the user data: {debug}");
+    assert!(debug.contains("UserData=<"), "{debug}");
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -20,8 +20,12 @@ pub struct StackParameter {
 
 impl fmt::Debug for StackParameter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = if self.no_echo { "****" } else { &self.value };
-        write!(f, "{}={shown:?}", self.key)
+        match (self.no_echo, self.key.as_str()) {
+            (true, _) => write!(f, "{}=****", self.key),
+            // The user data carries the progress secret (and whatever tokens hold).
+            (false, "UserData") => write!(f, "UserData=<{} bytes>", self.value.len()),
+            (false, _) => write!(f, "{}={:?}", self.key, self.value),
+        }
     }
 }
 

@@ -117,9 +117,14 @@ impl PlanParameter {
 
 impl fmt::Debug for PlanParameter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = if self.key == "UserData" && !self.no_echo {
+            format!("<{} bytes>", self.value.text.len())
+        } else {
+            self.shown_value().to_string()
+        };
         f.debug_struct("PlanParameter")
             .field("key", &self.key)
-            .field("value", &self.shown_value())
+            .field("value", &shown)
             .field("source", &self.source)
             .finish()
     }
