@@ -75,11 +75,11 @@ log "the demo: cargo run --example quickstart"
 cargo run -q --example quickstart --locked
 
 log "mliy sim at full size: 1,000 instances, 100 clusters, 10% faults, a crash every 50 writes"
-cargo build -q --release --bin mliy --locked
+sims=$(mktemp -d)
 for seed in 1 2 3; do
-  ./target/release/mliy sim --instances 1000 --clusters 100 --faults 0.1 --crash-every 50 --seed "$seed" --json \
-    > target/sim-$seed.json
-  python3 - "$seed" target/sim-$seed.json <<'PY'
+  cargo run -q --release --locked --bin mliy -- \
+    sim --instances 1000 --clusters 100 --faults 0.1 --crash-every 50 --seed "$seed" --json > "$sims/sim-$seed.json"
+  python3 - "$seed" "$sims/sim-$seed.json" <<'PY'
 import json, sys
 seed, path = sys.argv[1], sys.argv[2]
 r = json.load(open(path))
