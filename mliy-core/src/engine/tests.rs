@@ -18,12 +18,14 @@ software_configs:
     compatible_instance_types: [t3.large]
     permitted_group_configs: [ds, ops]
     user_data: {inline: "#!/bin/sh\ncurl -H 'token: {{{MLIY_PROGRESS_TOKEN}}}' {{{MLIY_PROGRESS_URL}}}\n"}
+    params: [{token: DbPassword, value: db-pass-9f3e1c}]
     template:
       inline: |
         Parameters:
           InstanceType: {Type: String}
           ImageId: {Type: 'AWS::EC2::Image::Id'}
           UserData: {Type: String, Default: ''}
+          DbPassword: {Type: String, NoEcho: true}
         Resources:
           EC2Instance: {Type: 'AWS::EC2::Instance'}
   - name: plain
@@ -577,4 +579,52 @@ async fn a_lost_create_stack_answer_makes_no_second_stack() {
     let end = bounded(second.wait_until(&id, Phase::is_terminal)).await.unwrap();
     assert!(matches!(end.phase, Phase::Terminated | Phase::Failed { .. }), "{end:?}");
     assert_eq!(rig.cloud.duplicate_stacks(), 0);
+}
+
+/// A writer into a shared buffer, for capturing log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything the engine logs at any level, through a launch with a NoEcho parameter, a
+/// forged progress report, a bootstrap and a termination, holds no secret.
+#[test]
+fn logs_hold_no_secrets() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    let (token, user_data) = tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(async {
+            let rig = Rig::new(SimConfig { fault_rate: 0.2, seed: 4, ..SimConfig::default() });
+            let engine = rig.engine();
+            let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+            let id = launched.resource.id.clone();
+            wait_phase(&engine, &id, "bootstrapping").await;
+            assert!(engine.report_progress(&id, "forged-token", 10, "x").await.is_err());
+            bootstrap(&engine, &launched).await;
+            engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+            bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+            let ud = launched.resource.stack.parameters.iter().find(|p| p.key == "UserData").unwrap().value.clone();
+            (launched.progress_token.unwrap(), ud)
+        })
+    });
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("terminated") && text.contains("wrong token"), "the capture works: {text}");
+    for secret in [token.expose(), user_data.as_str(), "db-pass-9f3e1c"] {
+        assert!(!text.contains(secret), "a secret in the logs");
+    }
 }
