@@ -2,14 +2,16 @@
 //!
 //! | feature    | provides                                             |
 //! |------------|------------------------------------------------------|
-//! | `aws`      | `Cloud` over the AWS SDK (CloudFormation, EC2, EMR, SSM) |
-//! | `route53`  | `DnsProvider` over Route53                           |
-//! | `dns-api`  | `DnsProvider` over a REST DNS API                    |
-//! | `ldap`     | `AuthProvider` over LDAP / Active Directory          |
-//! | `sqlite`   | `StateStore` over SQLite                             |
-//! | `postgres` | `StateStore` over PostgreSQL                         |
+//! | `aws`      | `Cloud` over the AWS SDK (CloudFormation, EC2, EMR, SSM) — planned |
+//! | `route53`  | `DnsProvider` over Route53 — planned                 |
+//! | `dns-api`  | `DnsProvider` over a REST DNS API — planned          |
+//! | `ldap`     | [`AuthProvider`](mliy_core::auth::AuthProvider) over LDAP / Active Directory: `ldap::LdapAuth` |
+//! | `sqlite`   | `StateStore` over SQLite — planned                   |
+//! | `postgres` | `StateStore` over PostgreSQL — planned               |
 //!
-//! The backends land feature by feature; this crate re-exports [`mliy_core`] so that a
-//! user depends on one crate.
+//! The crate re-exports [`mliy_core`] so that a user depends on one crate.
 
 pub use mliy_core;
+
+#[cfg(feature = "ldap")]
+pub mod ldap;

@@ -4,5 +4,11 @@
 
 mod cli;
 mod fixtures;
+#[cfg(feature = "ldap")]
+mod ldap;
 mod plans;
+#[cfg(feature = "ldap")]
+mod servers;
+#[cfg(feature = "ldap")]
+mod slapd;
 mod templates;
