@@ -43,7 +43,10 @@ install_moto() {
 }
 
 install_slapd() {
-  command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || apt_install slapd ldap-utils
+  { command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } && command -v ldapadd >/dev/null \
+    || apt_install slapd ldap-utils
+  # The LDAP tests make a throwaway CA and server certificate with it.
+  command -v openssl >/dev/null || apt_install openssl
 }
 
 install_postgres() {

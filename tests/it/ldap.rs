@@ -231,3 +231,53 @@ fn cli_auth_check() {
     let closed = format!("ldap://127.0.0.1:{}", super::servers::free_port());
     assert_eq!(run(&closed, "openldap", "alice", "x").1["error"]["kind"], "unreachable");
 }
+
+#[tokio::test]
+async fn openldap_without_the_memberof_overlay() {
+    let options = slapd::Options { memberof: false, tls: false };
+    let Some(server) = Slapd::start_with(&slapd::directory(), options) else { return };
+    let alice = auth(&server, DirectoryKind::OpenLdap).check("alice", &Secret::new("alice-Pw-1")).await.unwrap();
+    assert_eq!(alice.groups, [group("data-science")], "found by a member search");
+    let nobody_admin = LdapAuth::builder(&server.url, DirectoryKind::OpenLdap)
+        .base_dn(slapd::BASE)
+        .bind(SERVICE_DN, Secret::new(SERVICE_PASSWORD))
+        .admin_group("")
+        .build()
+        .unwrap();
+    assert!(!nobody_admin.check("carol", &Secret::new("carol-Pw-3")).await.unwrap().admin, "no admin group, no admins");
+}
+
+#[tokio::test]
+async fn tls_with_certificate_validation() {
+    let options = slapd::Options { memberof: true, tls: true };
+    let Some(server) = Slapd::start_with(&slapd::directory(), options) else { return };
+    let (ldaps, ca) = (server.ldaps_url.clone().unwrap(), server.ca_file.clone().unwrap());
+    let build = |url: &str, starttls: bool, ca: Option<&std::path::Path>, verify: bool| {
+        let mut b = LdapAuth::builder(url, DirectoryKind::OpenLdap)
+            .base_dn(slapd::BASE)
+            .bind(SERVICE_DN, Secret::new(SERVICE_PASSWORD))
+            .starttls(starttls)
+            .timeouts(Duration::from_secs(3), Duration::from_secs(3));
+        if let Some(ca) = ca {
+            b = b.ca_file(ca);
+        }
+        if !verify {
+            b = b.danger_disable_tls_verification();
+        }
+        b.build().unwrap()
+    };
+    let pw = Secret::new("alice-Pw-1");
+    assert!(build(&ldaps, false, Some(&ca), true).check("alice", &pw).await.is_ok(), "ldaps:// with the CA");
+    assert!(build(&server.url, true, Some(&ca), true).check("alice", &pw).await.is_ok(), "StartTLS with the CA");
+    // Validation is on by default: the test CA is not among the system's.
+    let e = build(&ldaps, false, None, true).check("alice", &pw).await.unwrap_err();
+    assert_eq!(e.kind(), "misconfigured", "{e}");
+    assert!(build(&ldaps, false, None, false).check("alice", &pw).await.is_ok(), "only when explicitly disabled");
+    let missing = LdapAuth::builder(&ldaps, DirectoryKind::OpenLdap)
+        .base_dn(slapd::BASE)
+        .bind(SERVICE_DN, Secret::new(SERVICE_PASSWORD))
+        .ca_file("/no/such/ca.pem")
+        .build()
+        .unwrap_err();
+    assert!(missing.to_string().starts_with("ca_file"), "{missing}");
+}

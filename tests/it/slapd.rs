@@ -22,7 +22,73 @@ objectclass ( 1.3.6.1.4.1.99999.2.1 NAME 'mliyAdUser' SUP top AUXILIARY MAY ( sA
 pub(crate) struct Slapd {
     child: Child,
     pub(crate) url: String,
+    /// `ldaps://…` when started with TLS.
+    pub(crate) ldaps_url: Option<String>,
+    /// The test CA's certificate (PEM) when started with TLS.
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
+}
+
+/// How to start the server.
+#[derive(Clone, Copy)]
+pub(crate) struct Options {
+    /// Load the memberOf overlay.
+    pub(crate) memberof: bool,
+    /// Serve TLS (StartTLS and ldaps://) with a certificate from a throwaway CA.
+    pub(crate) tls: bool,
+}
+
+/// Makes a CA and a server certificate for 127.0.0.1 with the openssl command.
+fn make_certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").expect("ext");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mliy test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
 }
 
 impl Drop for Slapd {
@@ -39,19 +105,40 @@ fn is_root() -> bool {
 impl Slapd {
     /// Starts slapd with the memberOf overlay and loads `ldif`; `None` when slapd is missing.
     pub(crate) fn start(ldif: &str) -> Option<Slapd> {
+        Self::start_with(ldif, Options { memberof: true, tls: false })
+    }
+
+    /// Starts slapd as `options` say and loads `ldif`; `None` when slapd is missing.
+    pub(crate) fn start_with(ldif: &str, options: Options) -> Option<Slapd> {
         let slapd = servers::find("slapd", &["/usr/sbin/slapd"])?;
         let ldapadd = servers::find("ldapadd", &["/usr/bin/ldapadd"])?;
         let dir = tempfile::tempdir().expect("temp dir");
         let path = |name: &str| dir.path().join(name);
         std::fs::create_dir(path("db")).expect("db dir");
         std::fs::write(path("ad.schema"), AD_SCHEMA).expect("schema");
+        let tls = if options.tls {
+            servers::find("openssl", &["/usr/bin/openssl"])?;
+            make_certificates(dir.path());
+            format!(
+                "TLSCACertificateFile {}\nTLSCertificateFile {}\nTLSCertificateKeyFile {}\n",
+                path("ca.pem").display(),
+                path("server.pem").display(),
+                path("server.key").display()
+            )
+        } else {
+            String::new()
+        };
+        let memberof = if options.memberof {
+            "overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\nmemberof-memberof-ad memberOf\n"
+        } else {
+            ""
+        };
         let conf = format!(
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\ninclude {schema}\n\
-             pidfile {pid}\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\nmoduleload memberof\n\
+             pidfile {pid}\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\nmoduleload memberof\n{tls}\
              database mdb\nsuffix \"{BASE}\"\nrootdn \"{ADMIN_DN}\"\nrootpw admin-pw\ndirectory {db}\n\
-             overlay memberof\nmemberof-group-oc groupOfNames\nmemberof-member-ad member\n\
-             memberof-memberof-ad memberOf\n\
+             {memberof}\
              access to attrs=userPassword by self write by anonymous auth by * none\n\
              access to * by users read by anonymous auth\n",
             schema = path("ad.schema").display(),
@@ -67,15 +154,21 @@ impl Slapd {
         }
         let port = servers::free_port();
         let url = format!("ldap://127.0.0.1:{port}");
+        let ldaps_url = options.tls.then(|| format!("ldaps://127.0.0.1:{}", servers::free_port()));
+        let listen = match &ldaps_url {
+            Some(ldaps) => format!("{url}/ {ldaps}/"),
+            None => format!("{url}/"),
+        };
+        let ca_file = options.tls.then(|| path("ca.pem"));
         let child = command
             .arg("-f")
             .arg(path("slapd.conf"))
-            .args(["-h", &format!("{url}/"), "-d", "0"])
+            .args(["-h", &listen, "-d", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start slapd");
-        let server = Slapd { child, url, _dir: dir };
+        let server = Slapd { child, url, ldaps_url, ca_file, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "slapd did not listen on {port}");

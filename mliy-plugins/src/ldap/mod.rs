@@ -103,6 +103,7 @@ pub struct LdapAuthBuilder {
     admin_group: Option<String>,
     starttls: bool,
     tls_verify: bool,
+    ca_file: Option<std::path::PathBuf>,
     connect_timeout: Duration,
     op_timeout: Duration,
 }
@@ -159,6 +160,13 @@ impl LdapAuthBuilder {
         self
     }
 
+    /// Trusts the CA certificates in this PEM file (instead of the system's) for `ldaps://` and
+    /// StartTLS.
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
     /// Turns certificate validation off. Only for tests against a throwaway server.
     pub fn danger_disable_tls_verification(mut self) -> Self {
         self.tls_verify = false;
@@ -189,14 +197,39 @@ impl LdapAuthBuilder {
         if self.bind_dn.trim().is_empty() || self.bind_password.is_empty() {
             return Err(Error::validation("bind", &self.bind_dn, "a service account DN and password are needed"));
         }
-        Ok(LdapAuth { config: self, service: Mutex::new(None) })
+        let tls = self.ca_file.as_deref().map(tls_config).transpose()?;
+        Ok(LdapAuth { config: self, tls, service: Mutex::new(None) })
     }
+}
+
+/// A rustls configuration that trusts the CA certificates of a PEM file.
+fn tls_config(path: &std::path::Path) -> Result<std::sync::Arc<rustls::ClientConfig>> {
+    use rustls_pki_types::pem::PemObject;
+    let bad = |rule: String| Error::validation("ca_file", path.display().to_string(), rule);
+    let mut roots = rustls::RootCertStore::empty();
+    let certs =
+        rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| bad(format!("is not PEM: {e}")))?;
+        roots.add(cert).map_err(|e| bad(format!("holds an unusable certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(format!("TLS setup failed: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(std::sync::Arc::new(config))
 }
 
 /// Authenticates against a directory; see the [module docs](self).
 #[derive(Debug)]
 pub struct LdapAuth {
     config: LdapAuthBuilder,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// The service account's connection, kept between logins.
     service: Mutex<Option<Ldap>>,
 }
@@ -217,8 +250,15 @@ impl Found {
     }
 }
 
+/// A connection or operation failure: a certificate that does not validate is a
+/// configuration problem; anything else may pass.
 fn unreachable(e: impl std::fmt::Display) -> LdapError {
-    LdapError::Unreachable(e.to_string())
+    let text = e.to_string();
+    if text.contains("certificate") {
+        LdapError::Misconfigured(format!("TLS: {text}"))
+    } else {
+        LdapError::Unreachable(text)
+    }
 }
 
 impl LdapAuth {
@@ -234,6 +274,7 @@ impl LdapAuth {
             admin_group: None,
             starttls: false,
             tls_verify: true,
+            ca_file: None,
             connect_timeout: Duration::from_secs(5),
             op_timeout: Duration::from_secs(10),
         }
@@ -241,10 +282,13 @@ impl LdapAuth {
 
     async fn connect(&self) -> Result<Ldap, LdapError> {
         let c = &self.config;
-        let settings = LdapConnSettings::new()
+        let mut settings = LdapConnSettings::new()
             .set_conn_timeout(c.connect_timeout)
             .set_starttls(c.starttls)
             .set_no_tls_verify(!c.tls_verify);
+        if let Some(tls) = &self.tls {
+            settings = settings.set_config(std::sync::Arc::clone(tls));
+        }
         let connecting = LdapConnAsync::with_settings(settings, &c.url);
         let (conn, mut ldap) = tokio::time::timeout(c.connect_timeout, connecting)
             .await
