@@ -37,6 +37,15 @@ async fn openldap_mode() {
     assert!(auth.check("carol", &Secret::new("carol-Pw-3")).await.unwrap().admin);
     let bob = auth.check("bob", &Secret::new("bob-Pw-2")).await.unwrap();
     assert_eq!((bob.groups.clone(), bob.admin), (vec![group("admins-archive")], false));
+    // Group configs map the directory's groups by an explicit rule.
+    let config = |rule: &str, group: &str| {
+        let yaml = format!("group_configs: [{{name: g, group: '{group}', group_match: {rule}}}]");
+        mliy::model::Catalog::from_yaml_str(&yaml).unwrap().group_configs.remove(0)
+    };
+    assert!(config("cn", "data-science").admits(&alice));
+    assert!(config("dn", "CN=Data-Science,OU=groups,DC=example,DC=com").admits(&alice));
+    assert!(!config("name", "data-science").admits(&alice), "a name rule does not match a DN");
+    assert!(!config("cn", "data").admits(&alice), "never by substring");
     // The service connection is reused across logins.
     for _ in 0..3 {
         assert!(auth.check("alice", &Secret::new("alice-Pw-1")).await.is_ok());
