@@ -169,9 +169,18 @@ impl Slapd {
             .spawn()
             .expect("start slapd");
         let server = Slapd { child, url, ldaps_url, ca_file, _dir: dir };
+        // Ready when it answers LDAP, not merely when the port is open.
         let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "slapd did not listen on {port}");
+        let answers = || {
+            Command::new("ldapwhoami")
+                .args(["-x", "-H", &server.url])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        while !answers() {
+            assert!(Instant::now() < deadline, "slapd did not answer on {}", server.url);
             std::thread::sleep(Duration::from_millis(50));
         }
         server.add(&ldapadd, ldif);
