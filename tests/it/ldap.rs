@@ -156,27 +156,8 @@ async fn an_unreachable_directory_fails_within_the_timeout() {
 
 #[tokio::test]
 async fn no_secret_in_logs_errors_or_debug() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let Some(server) = Slapd::start(&slapd::directory()) else { return };
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = mliy_core::testkit::CapturedLogs::start();
     let auth = auth(&server, DirectoryKind::ActiveDirectory);
     let mut shown = format!("{auth:?}");
     for (user, password) in
@@ -187,7 +168,7 @@ async fn no_secret_in_logs_errors_or_debug() {
             Err(e) => shown += &format!("{e} {e:?} {}", mliy::Error::from(e.clone())),
         }
     }
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(logged.contains("LDAP login"), "the capture works: {logged}");
     for secret in [SERVICE_PASSWORD, "alice-Pw-1", "guess-Pw-9", "dave-Pw-4", "star-Pw-7"] {
         assert!(!logged.contains(secret) && !shown.contains(secret), "{secret} leaked");

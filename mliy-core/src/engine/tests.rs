@@ -581,33 +581,13 @@ async fn a_lost_create_stack_answer_makes_no_second_stack() {
     assert_eq!(rig.cloud.duplicate_stacks(), 0);
 }
 
-/// A writer into a shared buffer, for capturing log output.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Everything the engine logs at any level, through a launch with a NoEcho parameter, a
 /// forged progress report, a bootstrap and a termination, holds no secret.
 #[test]
 fn logs_hold_no_secrets() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let logs = crate::testkit::CapturedLogs::start();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-    let (token, user_data) = tracing::subscriber::with_default(subscriber, || {
+    let (token, user_data) = {
         runtime.block_on(async {
             let rig = Rig::new(SimConfig { fault_rate: 0.2, seed: 4, ..SimConfig::default() });
             let engine = rig.engine();
@@ -621,8 +601,8 @@ fn logs_hold_no_secrets() {
             let ud = launched.resource.stack.parameters.iter().find(|p| p.key == "UserData").unwrap().value.clone();
             (launched.progress_token.unwrap(), ud)
         })
-    });
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    };
+    let text = logs.text();
     assert!(text.contains("terminated") && text.contains("wrong token"), "the capture works: {text}");
     for secret in [token.expose(), user_data.as_str(), "db-pass-9f3e1c"] {
         assert!(!text.contains(secret), "a secret in the logs");

@@ -8,7 +8,10 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod logs;
 pub mod store;
+
+pub use logs::CapturedLogs;
 
 use crate::clock::Timestamp;
 use crate::lifecycle::{Phase, Resource, ResourceKind, StackParameter, StackSpec};
