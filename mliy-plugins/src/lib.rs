@@ -6,8 +6,8 @@
 //! | `route53`  | `DnsProvider` over Route53 — planned                 |
 //! | `dns-api`  | `DnsProvider` over a REST DNS API — planned          |
 //! | `ldap`     | [`AuthProvider`](mliy_core::auth::AuthProvider) over LDAP / Active Directory: `ldap::LdapAuth` |
-//! | `sqlite`   | `StateStore` over SQLite — planned                   |
-//! | `postgres` | `StateStore` over PostgreSQL — planned               |
+//! | `sqlite`   | `StateStore` over SQLite: `sqlite::SqliteStore`      |
+//! | `postgres` | `StateStore` over PostgreSQL: `postgres::PostgresStore` |
 //!
 //! The crate re-exports [`mliy_core`] so that a user depends on one crate.
 
@@ -15,3 +15,10 @@ pub use mliy_core;
 
 #[cfg(feature = "ldap")]
 pub mod ldap;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "sql")]
+mod sql;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;

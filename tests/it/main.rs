@@ -7,8 +7,9 @@ mod fixtures;
 #[cfg(feature = "ldap")]
 mod ldap;
 mod plans;
-#[cfg(feature = "ldap")]
+#[cfg(any(feature = "ldap", feature = "postgres"))]
 mod servers;
 #[cfg(feature = "ldap")]
 mod slapd;
+mod stores;
 mod templates;

@@ -1,0 +1,452 @@
+//! The SQL [`StateStore`] behind `SqliteStore` and `PostgresStore`: one implementation over
+//! sqlx's `Any` driver. Statements number their parameters in order of first use (`$1`, `$2`,
+//! …), which SQLite and PostgreSQL read alike.
+
+mod schema;
+
+pub(crate) use schema::Dialect;
+
+use async_trait::async_trait;
+use mliy_core::clock::Timestamp;
+use mliy_core::error::{Error, Result};
+use mliy_core::lifecycle::{LifecycleEvent, Resource};
+use mliy_core::model::Catalog;
+use mliy_core::plan::LaunchId;
+use mliy_core::store::{BillingSegment, ResourceFilter, StateStore};
+use sqlx::AnyPool;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+/// A store in a SQL database.
+#[derive(Clone)]
+pub(crate) struct SqlStore {
+    pub(crate) pool: AnyPool,
+    pub(crate) backend: &'static str,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool's options may hold a password: name the backend only.
+        f.debug_struct("SqlStore").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+/// Connects a pool through the `Any` driver, running `setup` on every new connection.
+pub(crate) async fn connect(
+    backend: &'static str,
+    url: &str,
+    max_connections: u32,
+    setup: &'static [&'static str],
+) -> Result<SqlStore> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                for statement in setup {
+                    sqlx::query(statement).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(|e| db_error(backend, e))?;
+    Ok(SqlStore { pool, backend })
+}
+
+/// Maps a database error: busy, locked, serialization failures and lost connections are
+/// retryable; a unique violation is a conflict.
+pub(crate) fn db_error(backend: &'static str, e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+            let text = d.message().to_string();
+            match code.as_str() {
+                // SQLite: SQLITE_BUSY, SQLITE_LOCKED (and their extended codes).
+                c if c == "5" || c == "6" || c.starts_with("5") && c.len() > 1 && text.contains("locked") => {
+                    Error::Unavailable(format!("{backend}: database busy: {text}"))
+                }
+                // PostgreSQL: serialization failure, deadlock.
+                "40001" | "40P01" => Error::Unavailable(format!("{backend}: {text}")),
+                // Unique violation (PostgreSQL 23505, SQLite 1555/2067).
+                "23505" | "1555" | "2067" => Error::Conflict(format!("{backend}: {text}")),
+                _ if text.contains("database is locked") || text.contains("database table is locked") => {
+                    Error::Unavailable(format!("{backend}: database busy: {text}"))
+                }
+                _ => Error::Backend { backend, source: Box::new(e) },
+            }
+        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => {
+            Error::Unavailable(format!("{backend}: {e}"))
+        }
+        _ => Error::Backend { backend, source: Box::new(e) },
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::parse("store record", e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::parse("store record", e.to_string()))
+}
+
+impl SqlStore {
+    /// Applies the migrations the database has not seen yet.
+    pub(crate) async fn migrate(&self, dialect: Dialect) -> Result<()> {
+        let e = |err| db_error(self.backend, err);
+        sqlx::query("CREATE TABLE IF NOT EXISTS mliy_schema (version BIGINT NOT NULL)")
+            .execute(&self.pool)
+            .await
+            .map_err(e)?;
+        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM mliy_schema")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(e)?
+            .try_get(0)
+            .ok()
+            .flatten();
+        for (version, statements) in schema::migrations(dialect) {
+            if current.is_some_and(|c| c >= version) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await.map_err(e)?;
+            for statement in statements {
+                sqlx::query(&statement).execute(&mut *tx).await.map_err(e)?;
+            }
+            sqlx::query("INSERT INTO mliy_schema (version) VALUES ($1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .map_err(e)?;
+            tx.commit().await.map_err(e)?;
+        }
+        Ok(())
+    }
+
+    fn err(&self) -> impl Fn(sqlx::Error) -> Error + '_ {
+        move |e| db_error(self.backend, e)
+    }
+
+    async fn append_event(&self, tx: &mut Transaction<'_, Any>, event: &LifecycleEvent) -> Result<()> {
+        sqlx::query("INSERT INTO mliy_events (resource, seq, body) VALUES ($1, $2, $3)")
+            .bind(event.resource.as_str())
+            .bind(i64::try_from(event.seq).unwrap_or(i64::MAX))
+            .bind(to_json(event)?)
+            .execute(&mut **tx)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+}
+
+fn check_event(resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
+    match event {
+        Some(e) if e.resource != resource.id => {
+            Err(Error::validation("event.resource", e.resource.as_str(), "must be the resource being written"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn version(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn resource(row: &AnyRow) -> Result<Resource> {
+    let body: String = row.try_get("body").map_err(|e| Error::parse("store record", e.to_string()))?;
+    from_json(&body)
+}
+
+#[async_trait]
+impl StateStore for SqlStore {
+    async fn insert_resource(&self, r: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
+        check_event(r, event)?;
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let inserted = sqlx::query(
+            "INSERT INTO mliy_resources (id, owner, version, needs_driving, archived, created_ms, body, pos)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources))
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(r.id.as_str())
+        .bind(&r.owner)
+        .bind(version(r.version))
+        .bind(r.needs_driving())
+        .bind(r.archived)
+        .bind(r.created_at.0)
+        .bind(to_json(r)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        if inserted.rows_affected() != 1 {
+            return Err(Error::Conflict(format!("resource {} exists", r.id)));
+        }
+        if let Some(e) = event {
+            self.append_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn update_resource(&self, r: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
+        check_event(r, event)?;
+        if r.version != expected + 1 {
+            return Err(Error::validation("version", r.version.to_string(), "must be the expected version + 1"));
+        }
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let updated = sqlx::query(
+            "UPDATE mliy_resources SET version = $1, needs_driving = $2, archived = $3, body = $4
+             WHERE id = $5 AND version = $6",
+        )
+        .bind(version(r.version))
+        .bind(r.needs_driving())
+        .bind(r.archived)
+        .bind(to_json(r)?)
+        .bind(r.id.as_str())
+        .bind(version(expected))
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        if updated.rows_affected() != 1 {
+            let exists = sqlx::query("SELECT version FROM mliy_resources WHERE id = $1")
+                .bind(r.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err())?;
+            return Err(match exists {
+                None => Error::NotFound { kind: "resource", name: r.id.to_string() },
+                Some(_) => Error::Conflict(format!("resource {} is not at version {expected}", r.id)),
+            });
+        }
+        if let Some(e) = event {
+            self.append_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
+        let row = sqlx::query("SELECT body FROM mliy_resources WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        row.as_ref().map(resource).transpose()
+    }
+
+    async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>> {
+        let rows = sqlx::query(
+            "SELECT body FROM mliy_resources
+             WHERE ($1 = '' OR owner = $1) AND ($2 = FALSE OR needs_driving = TRUE) AND ($3 = TRUE OR archived = FALSE)
+             ORDER BY created_ms, pos",
+        )
+        .bind(filter.owner.clone().unwrap_or_default())
+        .bind(filter.needs_driving)
+        .bind(filter.include_archived)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err())?;
+        rows.iter().map(resource).collect()
+    }
+
+    async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
+        let rows = sqlx::query("SELECT body FROM mliy_events WHERE resource = $1 ORDER BY pos")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        rows.iter()
+            .map(|row| {
+                from_json(&row.try_get::<String, _>("body").map_err(|e| Error::parse("store record", e.to_string()))?)
+            })
+            .collect()
+    }
+
+    async fn open_billing(&self, s: &BillingSegment) -> Result<()> {
+        sqlx::query("INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES ($1, $2, $3, $4)")
+            .bind(s.resource.as_str())
+            .bind(s.start.0)
+            .bind(s.end.map(|t| t.0))
+            .bind(to_json(s)?)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn close_billing(&self, id: &LaunchId, end: Timestamp) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let open = sqlx::query("SELECT pos, body FROM mliy_billing WHERE resource = $1 AND end_ms IS NULL")
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        for row in &open {
+            let pos: i64 = row.try_get("pos").map_err(self.err())?;
+            let mut segment: BillingSegment = from_json(&row.try_get::<String, _>("body").map_err(self.err())?)?;
+            let end = end.max(segment.start);
+            segment.end = Some(end);
+            sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3 AND end_ms IS NULL")
+                .bind(end.0)
+                .bind(to_json(&segment)?)
+                .bind(pos)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())?;
+        Ok(open.len() as u64)
+    }
+
+    async fn billing(&self, id: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
+        let rows = sqlx::query("SELECT body FROM mliy_billing WHERE ($1 = '' OR resource = $1) ORDER BY pos")
+            .bind(id.map(LaunchId::as_str).unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
+        rows.iter().map(|row| from_json(&row.try_get::<String, _>("body").map_err(self.err())?)).collect()
+    }
+
+    async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>> {
+        let inserted = sqlx::query("INSERT INTO mliy_keys (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        if inserted.rows_affected() == 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT value FROM mliy_keys WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(Some(row.try_get("value").map_err(self.err())?))
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, until: Timestamp, now: Timestamp) -> Result<bool> {
+        let taken = sqlx::query(
+            "INSERT INTO mliy_leases (name, holder, until_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms
+             WHERE mliy_leases.holder = excluded.holder OR mliy_leases.until_ms <= $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until.0)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(taken.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM mliy_leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn save_catalog(&self, catalog: &Catalog) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mliy_catalog (id, body) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+        )
+        .bind(to_json(catalog)?)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    async fn load_catalog(&self) -> Result<Option<Catalog>> {
+        let row = sqlx::query("SELECT body FROM mliy_catalog WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err())?;
+        row.map(|r| from_json(&r.try_get::<String, _>("body").map_err(self.err())?)).transpose()
+    }
+}
+
+/// Implements `StateStore` for a newtype around [`SqlStore`] by delegation.
+macro_rules! delegate_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl mliy_core::store::StateStore for $store {
+            async fn insert_resource(
+                &self,
+                r: &mliy_core::lifecycle::Resource,
+                e: Option<&mliy_core::lifecycle::LifecycleEvent>,
+            ) -> mliy_core::Result<()> {
+                self.0.insert_resource(r, e).await
+            }
+            async fn update_resource(
+                &self,
+                r: &mliy_core::lifecycle::Resource,
+                expected: u64,
+                e: Option<&mliy_core::lifecycle::LifecycleEvent>,
+            ) -> mliy_core::Result<()> {
+                self.0.update_resource(r, expected, e).await
+            }
+            async fn get_resource(
+                &self,
+                id: &mliy_core::plan::LaunchId,
+            ) -> mliy_core::Result<Option<mliy_core::lifecycle::Resource>> {
+                self.0.get_resource(id).await
+            }
+            async fn list_resources(
+                &self,
+                f: &mliy_core::store::ResourceFilter,
+            ) -> mliy_core::Result<Vec<mliy_core::lifecycle::Resource>> {
+                self.0.list_resources(f).await
+            }
+            async fn events(
+                &self,
+                id: &mliy_core::plan::LaunchId,
+            ) -> mliy_core::Result<Vec<mliy_core::lifecycle::LifecycleEvent>> {
+                self.0.events(id).await
+            }
+            async fn open_billing(&self, s: &mliy_core::store::BillingSegment) -> mliy_core::Result<()> {
+                self.0.open_billing(s).await
+            }
+            async fn close_billing(
+                &self,
+                id: &mliy_core::plan::LaunchId,
+                end: mliy_core::clock::Timestamp,
+            ) -> mliy_core::Result<u64> {
+                self.0.close_billing(id, end).await
+            }
+            async fn billing(
+                &self,
+                id: Option<&mliy_core::plan::LaunchId>,
+            ) -> mliy_core::Result<Vec<mliy_core::store::BillingSegment>> {
+                self.0.billing(id).await
+            }
+            async fn put_idempotency_key(&self, k: &str, v: &str) -> mliy_core::Result<Option<String>> {
+                self.0.put_idempotency_key(k, v).await
+            }
+            async fn try_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                until: mliy_core::clock::Timestamp,
+                now: mliy_core::clock::Timestamp,
+            ) -> mliy_core::Result<bool> {
+                self.0.try_lease(name, holder, until, now).await
+            }
+            async fn release_lease(&self, name: &str, holder: &str) -> mliy_core::Result<()> {
+                self.0.release_lease(name, holder).await
+            }
+            async fn save_catalog(&self, c: &mliy_core::model::Catalog) -> mliy_core::Result<()> {
+                self.0.save_catalog(c).await
+            }
+            async fn load_catalog(&self) -> mliy_core::Result<Option<mliy_core::model::Catalog>> {
+                self.0.load_catalog().await
+            }
+        }
+    };
+}
+pub(crate) use delegate_store;

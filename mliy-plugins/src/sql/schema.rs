@@ -1,0 +1,58 @@
+//! The schema, as numbered migrations per dialect. Only the DDL differs between SQLite and
+//! PostgreSQL; every query is shared.
+//!
+//! Resources, events and billing segments are separate tables with no foreign keys: deleting
+//! a catalog entry (or anything else) never cascades into history.
+
+/// Which SQL the database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Migrations, applied in order, each once.
+pub(crate) fn migrations(dialect: Dialect) -> Vec<(i64, Vec<String>)> {
+    let serial = match dialect {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    vec![(
+        1,
+        vec![
+            "CREATE TABLE IF NOT EXISTS mliy_resources (
+                id TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                needs_driving BOOLEAN NOT NULL,
+                archived BOOLEAN NOT NULL,
+                created_ms BIGINT NOT NULL,
+                pos BIGINT NOT NULL,
+                body TEXT NOT NULL)"
+                .to_string(),
+            "CREATE INDEX IF NOT EXISTS mliy_resources_owner ON mliy_resources (owner)".to_string(),
+            "CREATE INDEX IF NOT EXISTS mliy_resources_driving ON mliy_resources (needs_driving)".to_string(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS mliy_events (
+                    pos {serial},
+                    resource TEXT NOT NULL,
+                    seq BIGINT NOT NULL,
+                    body TEXT NOT NULL)"
+            ),
+            "CREATE INDEX IF NOT EXISTS mliy_events_resource ON mliy_events (resource, pos)".to_string(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS mliy_billing (
+                    pos {serial},
+                    resource TEXT NOT NULL,
+                    start_ms BIGINT NOT NULL,
+                    end_ms BIGINT,
+                    body TEXT NOT NULL)"
+            ),
+            "CREATE INDEX IF NOT EXISTS mliy_billing_resource ON mliy_billing (resource)".to_string(),
+            "CREATE TABLE IF NOT EXISTS mliy_keys (key TEXT PRIMARY KEY, value TEXT NOT NULL)".to_string(),
+            "CREATE TABLE IF NOT EXISTS mliy_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until_ms BIGINT NOT NULL)"
+                .to_string(),
+            "CREATE TABLE IF NOT EXISTS mliy_catalog (id BIGINT PRIMARY KEY, body TEXT NOT NULL)".to_string(),
+        ],
+    )]
+}

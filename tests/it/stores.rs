@@ -1,0 +1,166 @@
+//! The SQL stores against real SQLite files and a real PostgreSQL server: the conformance
+//! suite unchanged, plus what only a real database shows (reopening, several writers).
+
+use mliy::store::StateStore;
+use mliy_core::testkit::{sample_resource, store::run_all};
+
+/// Eight writers, spread over `stores`, race the same compare-and-set each round.
+async fn writers_race(stores: &[std::sync::Arc<dyn StateStore>]) {
+    let r = sample_resource("race-across", "alice");
+    stores[0].insert_resource(&r, None).await.unwrap();
+    for round in 1..=10u64 {
+        let mut tasks = Vec::new();
+        for writer in 0..8usize {
+            let store = stores[writer % stores.len()].clone();
+            let mut next = r.clone();
+            next.version = round + 1;
+            next.private_ip = Some(format!("10.0.{round}.{writer}"));
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    match store.update_resource(&next, round, None).await {
+                        Err(e) if e.is_retryable() => tokio::task::yield_now().await,
+                        other => return other.is_ok(),
+                    }
+                }
+            }));
+        }
+        let mut wins = 0;
+        for t in tasks {
+            wins += usize::from(t.await.unwrap());
+        }
+        assert_eq!(wins, 1, "round {round}: exactly one writer may win");
+    }
+    assert_eq!(stores[0].get_resource(&r.id).await.unwrap().unwrap().version, 11);
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+    use mliy::plugins::sqlite::SqliteStore;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        run_all(&SqliteStore::open(dir.path().join("mliy.db")).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mliy.db");
+        let r = sample_resource("kept", "alice");
+        {
+            let store = SqliteStore::open(&path).await.unwrap();
+            store.insert_resource(&r, None).await.unwrap();
+            assert_eq!(store.put_idempotency_key("k", "v").await.unwrap(), None);
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.get_resource(&r.id).await.unwrap(), Some(r));
+        assert_eq!(store.put_idempotency_key("k", "w").await.unwrap().as_deref(), Some("v"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_on_one_file_never_both_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mliy.db");
+        let a: Arc<dyn StateStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+        let b: Arc<dyn StateStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+        writers_race(&[a, b]).await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use crate::servers;
+    use mliy::plugins::postgres::PostgresStore;
+    use std::process::Command;
+    use std::sync::Arc;
+
+    /// A throwaway PostgreSQL cluster (initdb + pg_ctl as the postgres user) on a free
+    /// loopback port, or the server of `MLIY_POSTGRES_URL`; a fresh database either way.
+    struct Postgres {
+        url: String,
+        stop: Option<(String, tempfile::TempDir)>,
+    }
+
+    impl Drop for Postgres {
+        fn drop(&mut self) {
+            if let Some((pg_ctl, dir)) = &self.stop {
+                let data = dir.path().join("data");
+                let _ = Command::new("su")
+                    .args([
+                        "postgres",
+                        "-s",
+                        "/bin/sh",
+                        "-c",
+                        &format!("{pg_ctl} -D {} -m immediate stop", data.display()),
+                    ])
+                    .output();
+            }
+        }
+    }
+
+    fn bin_dir() -> Option<std::path::PathBuf> {
+        let mut versions: Vec<_> =
+            std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
+        versions.sort();
+        versions.into_iter().rev().find(|b| b.join("initdb").is_file())
+    }
+
+    async fn start() -> Option<Postgres> {
+        if let Ok(url) = std::env::var("MLIY_POSTGRES_URL") {
+            return Some(Postgres { url, stop: None });
+        }
+        let bin = bin_dir().map(|b| b.join("initdb"));
+        let initdb = servers::find("initdb", &[bin.as_deref().and_then(|p| p.to_str()).unwrap_or("")])?;
+        let bin = initdb.parent()?.to_path_buf();
+        let dir = tempfile::tempdir().unwrap();
+        Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+        let data = dir.path().join("data");
+        let port = servers::free_port();
+        let as_postgres = |cmd: String| {
+            let out = Command::new("su").args(["postgres", "-s", "/bin/sh", "-c", &cmd]).output().unwrap();
+            assert!(out.status.success(), "{cmd}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        as_postgres(format!("{} -D {} -A trust -U postgres --no-sync", initdb.display(), data.display()));
+        let pg_ctl = bin.join("pg_ctl").display().to_string();
+        as_postgres(format!(
+            "{pg_ctl} -D {} -w -l {}/log -o \"-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off\" start",
+            data.display(),
+            dir.path().display(),
+            dir.path().display()
+        ));
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        Some(Postgres { url, stop: Some((pg_ctl, dir)) })
+    }
+
+    /// A database of its own on the server (made with psql), so tests and reruns never share
+    /// rows.
+    fn fresh_database(server: &Postgres) -> String {
+        let name = format!("mliy_{}", mliy::plan::LaunchId::new_random().as_str());
+        let out = Command::new("psql").args([&server.url, "-c", &format!("CREATE DATABASE {name}")]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let base = server.url.rsplit_once('/').map_or(server.url.as_str(), |(b, _)| b);
+        format!("{base}/{name}")
+    }
+
+    #[tokio::test]
+    async fn passes_the_conformance_suite() {
+        let Some(server) = start().await else { return };
+        let url = fresh_database(&server);
+        run_all(&PostgresStore::connect(&url).await.unwrap()).await;
+        let shown = format!("{:?}", PostgresStore::connect(&url).await.unwrap());
+        assert!(!shown.contains("postgres://"), "Debug shows no connection string: {shown}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_on_one_database_never_both_win() {
+        let Some(server) = start().await else { return };
+        let url = fresh_database(&server);
+        let a: Arc<dyn StateStore> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        let b: Arc<dyn StateStore> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+        writers_race(&[a, b]).await;
+    }
+}
