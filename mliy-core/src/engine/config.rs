@@ -31,6 +31,12 @@ pub struct EngineConfig {
     /// Members of this group manage the resources of users who share another group with
     /// them.
     pub manager_group: Option<String>,
+    /// This replica's name in leases (random by default). Replicas sharing a store drive
+    /// each resource one at a time: a driver acts only while it holds the resource's lease.
+    pub replica_id: String,
+    /// How long a driver's lease on a resource lasts without renewal; a dead replica's
+    /// resources are taken over after it.
+    pub lease_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +54,8 @@ impl Default for EngineConfig {
             retry_max: Duration::from_secs(60),
             progress_url: None,
             manager_group: None,
+            replica_id: format!("replica-{}", crate::plan::LaunchId::new_random()),
+            lease_ttl: Duration::from_secs(120),
         }
     }
 }

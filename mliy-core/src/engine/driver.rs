@@ -59,6 +59,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) 
             }
             Flow::Idle => {
                 inner.unregister(&id);
+                let _ = inner.store.release_lease(&format!("resource:{id}"), &inner.config.replica_id).await;
                 // An action may have landed between the last look and the unregistration.
                 if let Ok(Some(r)) = inner.store.get_resource(&id).await
                     && !idle(&r)
@@ -81,8 +82,20 @@ impl Inner {
         Ok(())
     }
 
+    /// Takes or renews this replica's lease on the resource; `false` when another replica
+    /// drives it.
+    async fn claim(&self, id: &LaunchId) -> Result<bool> {
+        let now = self.clock.now();
+        let until = now.plus(self.config.lease_ttl);
+        self.store.try_lease(&format!("resource:{id}"), &self.config.replica_id, until, now).await
+    }
+
     async fn step(&self, id: &LaunchId) -> Result<Flow> {
         let Some(r) = self.store.get_resource(id).await? else { return Ok(Flow::Idle) };
+        if !idle(&r) && !self.claim(id).await? {
+            // Another replica drives it; look again when its lease could have run out.
+            return Ok(Flow::Wait(self.config.lease_ttl / 2));
+        }
         if r.phase.is_terminal() && r.cleanup_pending {
             return self.cleanup(&r).await;
         }

@@ -608,3 +608,77 @@ fn logs_hold_no_secrets() {
         assert!(!text.contains(secret), "a secret in the logs");
     }
 }
+
+/// Two replicas on one store and one cloud: every resource is driven by one of them at a
+/// time, so no cloud action is sent twice.
+#[tokio::test(start_paused = true)]
+async fn two_replicas_never_double_an_action() {
+    let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+    let replica = |name: &str| {
+        Engine::builder()
+            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .clock(rig.clock.clone())
+            .config(EngineConfig { replica_id: name.into(), ..rig.config.clone() })
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (replica("a"), replica("b"));
+    let mut launched = Vec::new();
+    for i in 0..20 {
+        let engine = if i % 2 == 0 { &a } else { &b };
+        launched.push(engine.launch_instance(&alice(), instance()).await.unwrap());
+    }
+    // Both replicas try to drive everything.
+    a.resume().await.unwrap();
+    b.resume().await.unwrap();
+    for (i, l) in launched.iter().enumerate() {
+        let engine = if i % 2 == 0 { &b } else { &a };
+        bootstrap(engine, l).await;
+        engine.act(&alice(), &l.resource.id, Action::Stop).await.unwrap();
+    }
+    for (i, l) in launched.iter().enumerate() {
+        wait_phase(&a, &l.resource.id, "stopped").await;
+        let engine = if i % 2 == 0 { &a } else { &b };
+        engine.act(&alice(), &l.resource.id, Action::Terminate).await.unwrap();
+    }
+    for l in &launched {
+        assert_eq!(bounded(a.wait_until(&l.resource.id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+    }
+    let calls = rig.cloud.calls();
+    assert_eq!((calls["CreateStack"], calls["StopInstances"], calls["DeleteStack"]), (20, 20, 20), "{calls:?}");
+    assert!(rig.cloud.live_stacks().is_empty());
+}
+
+/// A replica that dies holding leases: another takes its resources over once they expire.
+#[tokio::test(start_paused = true)]
+async fn a_dead_replicas_resources_are_taken_over() {
+    let rig = Rig::new(SimConfig::default());
+    let replica = |name: &str| {
+        Engine::builder()
+            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .clock(rig.clock.clone())
+            .config(EngineConfig { replica_id: name.into(), ..rig.config.clone() })
+            .build()
+            .unwrap()
+    };
+    let a = replica("a");
+    let launched = a.launch_instance(&alice(), instance()).await.unwrap();
+    let id = launched.resource.id.clone();
+    wait_phase(&a, &id, "creating_stack").await;
+    a.shutdown();
+    drop(a);
+    let b = replica("b");
+    b.resume().await.unwrap();
+    let r = bootstrap(&b, &launched).await;
+    assert_eq!(r.phase, Phase::Ready);
+    let events = b.events(&alice(), &id).await.unwrap();
+    let at = |name: &str| events.iter().find(|e| e.to.name() == name).unwrap().at;
+    let waited = at("provisioning").since(at("creating_stack"));
+    assert!(waited >= Duration::from_secs(120), "b took over only when a's lease ran out: {waited:?}");
+    b.act(&alice(), &id, Action::Terminate).await.unwrap();
+    assert_eq!(bounded(b.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+}

@@ -65,6 +65,8 @@ pub struct ScenarioReport {
     pub unexpected_failures: usize,
     /// Launches the simulator doomed (failing stack or vanishing instance).
     pub told_to_fail: usize,
+    /// Why resources failed: reason (up to its first colon) → count.
+    pub failure_reasons: BTreeMap<String, usize>,
     /// Stacks created beyond one per launch.
     pub duplicate_stacks: u64,
     /// Stacks still existing at the end.
@@ -174,6 +176,8 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
                 .clock(clock.clone())
                 .config(EngineConfig {
                     progress_url: Some("https://portal.example/progress".into()),
+                    // A restarted engine is the same replica: it takes its own leases back.
+                    replica_id: "sim-replica".into(),
                     ..EngineConfig::default()
                 })
                 .build()
@@ -306,6 +310,7 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
         terminated: 0,
         unexpected_failures: 0,
         told_to_fail: 0,
+        failure_reasons: BTreeMap::new(),
         duplicate_stacks: cloud.duplicate_stacks(),
         orphaned_stacks: cloud.live_stacks().len(),
         running_machines: cloud.running_machines(),
@@ -329,7 +334,12 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
         }
         match &r.phase {
             _ if r.needs_driving() => report.lost += 1,
-            Phase::Failed { .. } => {
+            Phase::Failed { reason } => {
+                // Group by the reason's words, ids left out.
+                let head = reason.split(':').next().unwrap_or(reason);
+                let short =
+                    head.split(' ').filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect::<Vec<_>>().join(" ");
+                *report.failure_reasons.entry(short).or_default() += 1;
                 report.failed += 1;
                 report.unexpected_failures += usize::from(!doomed);
             }
