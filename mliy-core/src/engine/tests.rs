@@ -78,12 +78,17 @@ impl Rig {
     }
 
     fn engine(&self) -> Engine {
+        self.replica(&self.config.replica_id)
+    }
+
+    /// An engine on the rig's cloud, store and clock, as replica `name`.
+    fn replica(&self, name: &str) -> Engine {
         Engine::builder()
             .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
             .cloud(self.cloud.clone())
             .store(self.store.clone())
             .clock(self.clock.clone())
-            .config(self.config.clone())
+            .config(EngineConfig { replica_id: name.into(), ..self.config.clone() })
             .build()
             .unwrap()
     }
@@ -614,16 +619,7 @@ fn logs_hold_no_secrets() {
 #[tokio::test(start_paused = true)]
 async fn two_replicas_never_double_an_action() {
     let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
-    let replica = |name: &str| {
-        Engine::builder()
-            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
-            .cloud(rig.cloud.clone())
-            .store(rig.store.clone())
-            .clock(rig.clock.clone())
-            .config(EngineConfig { replica_id: name.into(), ..rig.config.clone() })
-            .build()
-            .unwrap()
-    };
+    let replica = |name: &str| rig.replica(name);
     let (a, b) = (replica("a"), replica("b"));
     let mut launched = Vec::new();
     for i in 0..20 {
@@ -655,16 +651,7 @@ async fn two_replicas_never_double_an_action() {
 #[tokio::test(start_paused = true)]
 async fn a_dead_replicas_resources_are_taken_over() {
     let rig = Rig::new(SimConfig::default());
-    let replica = |name: &str| {
-        Engine::builder()
-            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
-            .cloud(rig.cloud.clone())
-            .store(rig.store.clone())
-            .clock(rig.clock.clone())
-            .config(EngineConfig { replica_id: name.into(), ..rig.config.clone() })
-            .build()
-            .unwrap()
-    };
+    let replica = |name: &str| rig.replica(name);
     let a = replica("a");
     let launched = a.launch_instance(&alice(), instance()).await.unwrap();
     let id = launched.resource.id.clone();
