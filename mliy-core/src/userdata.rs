@@ -34,18 +34,13 @@ pub trait TokenSource {
     fn for_each_token<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str));
 }
 
-macro_rules! pairs_source {
-    ($($ty:ty),* $(,)?) => {$(
-        impl<K: AsRef<str>, V: AsRef<str>, const N: usize> TokenSource for $ty {
-            fn for_each_token<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) {
-                for (k, v) in self.iter() {
-                    f(k.as_ref(), v.as_ref());
-                }
-            }
+impl<K: AsRef<str>, V: AsRef<str>, const N: usize> TokenSource for [(K, V); N] {
+    fn for_each_token<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) {
+        for (k, v) in self {
+            f(k.as_ref(), v.as_ref());
         }
-    )*};
+    }
 }
-pairs_source!([(K, V); N]);
 
 impl<K: AsRef<str>, V: AsRef<str>> TokenSource for Vec<(K, V)> {
     fn for_each_token<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) {

@@ -85,6 +85,26 @@ pub enum Action {
     Archive,
 }
 
+impl Action {
+    /// The action's name: `start`, `stop`, `restart`, `terminate`, `archive`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Restart => "restart",
+            Action::Terminate => "terminate",
+            Action::Archive => "archive",
+        }
+    }
+}
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Instance => "instance",
+        ResourceKind::Cluster => "cluster",
+    }
+}
+
 /// A launch that was accepted.
 #[derive(Debug, Clone)]
 pub struct Launched {
@@ -285,28 +305,14 @@ impl Engine {
         }
         let now = inner.clock.now();
         let resource = Resource {
-            id: plan.launch_id.clone(),
-            kind,
             owner: principal.username.clone(),
             owner_groups: principal.groups.clone(),
             group_config: plan.group_config.clone(),
             software_config: plan.software_config.clone(),
             instance_type: plan.instance_type.clone(),
-            stack: StackSpec::from(&plan),
-            stack_id: None,
-            instance_id: None,
-            cluster_id: None,
-            private_ip: None,
-            dns_name: None,
-            phase: Phase::Requested,
             progress_bar,
             progress_secret_sha256: secret.as_ref().map(progress::digest),
-            deadline: None,
-            cleanup_pending: false,
-            archived: false,
-            created_at: now,
-            updated_at: now,
-            version: 1,
+            ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };
         let event = LifecycleEvent {
             resource: resource.id.clone(),
@@ -315,7 +321,7 @@ impl Engine {
             actor: Actor::User(principal.username.clone()),
             from: Phase::Requested,
             to: Phase::Requested,
-            reason: format!("{kind:?} launch of {} requested", plan.software_config).to_lowercase(),
+            reason: format!("{} launch of {} requested", kind_name(kind), plan.software_config),
         };
         inner.store.insert_resource(&resource, Some(&event)).await?;
         let _ = inner.events.send(event);
@@ -345,7 +351,7 @@ impl Engine {
                 Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
                     return Err(Error::validation(
                         "action",
-                        format!("{action:?}").to_lowercase(),
+                        action.name(),
                         "EMR clusters cannot be stopped, started or rebooted; terminate them",
                     ));
                 }
@@ -355,12 +361,12 @@ impl Engine {
                 Action::Terminate => Event::Terminate,
             };
             if let Err(illegal) = crate::lifecycle::transition(r.kind, &r.phase, &event) {
-                return Err(Error::validation("action", format!("{action:?}").to_lowercase(), illegal.to_string()));
+                return Err(Error::validation("action", action.name(), illegal.to_string()));
             }
             let timeout =
                 if action == Action::Terminate { inner.config.terminate_timeout } else { inner.config.action_timeout };
             let deadline = inner.clock.now().plus(timeout);
-            let reason = format!("{action:?} requested by {}", principal.username).to_lowercase();
+            let reason = format!("{} requested by {}", action.name(), principal.username);
             match inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline)).await {
                 Ok(next) => {
                     Inner::ensure_driver(&self.inner, id);

@@ -172,6 +172,8 @@ async fn instance_lifecycle_end_to_end() {
         ]
     );
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq && w[0].at <= w[1].at));
+    assert_eq!(events[0].reason, "instance launch of notebook requested");
+    assert_eq!(events[7].reason, "stop requested by alice");
     assert_eq!(events[1].actor, Actor::Engine);
     assert_eq!(events[4].actor, Actor::Bootstrap);
     assert_eq!(events[7].actor, Actor::User("alice".into()));

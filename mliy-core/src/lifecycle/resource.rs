@@ -122,6 +122,35 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// A resource just requested: version 1, phase Requested, nothing known of the cloud
+    /// yet. Owner, configs and instance type are left empty for the caller to set.
+    pub fn requested(id: LaunchId, kind: ResourceKind, stack: StackSpec, at: Timestamp) -> Resource {
+        Resource {
+            id,
+            kind,
+            owner: String::new(),
+            owner_groups: Vec::new(),
+            group_config: String::new(),
+            software_config: String::new(),
+            instance_type: String::new(),
+            stack,
+            stack_id: None,
+            instance_id: None,
+            cluster_id: None,
+            private_ip: None,
+            dns_name: None,
+            phase: Phase::Requested,
+            progress_bar: false,
+            progress_secret_sha256: None,
+            deadline: None,
+            cleanup_pending: false,
+            archived: false,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
     /// Whether the engine still has work to do on it.
     pub fn needs_driving(&self) -> bool {
         !self.phase.is_terminal() || self.cleanup_pending

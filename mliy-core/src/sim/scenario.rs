@@ -3,7 +3,7 @@
 //! optional faults and engine crashes, then audited.
 
 use super::{SimCloud, SimConfig};
-use crate::clock::{Timestamp, VirtualClock};
+use crate::clock::{Clock, Timestamp, VirtualClock};
 use crate::engine::{Action, Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Phase, ResourceKind};
@@ -295,7 +295,7 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
         if unfinished == 0 {
             break;
         }
-        clock_sleep(&clock, TICK).await;
+        clock.sleep(TICK).await;
     }
     if let Ok(e) = engine() {
         e.shutdown();
@@ -348,11 +348,6 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
     }
     report.wall_ms = wall.elapsed().as_millis();
     Ok(report)
-}
-
-async fn clock_sleep(clock: &VirtualClock, d: Duration) {
-    use crate::clock::Clock;
-    clock.sleep(d).await;
 }
 
 #[cfg(test)]

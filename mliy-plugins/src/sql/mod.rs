@@ -64,17 +64,14 @@ pub(crate) fn db_error(backend: &'static str, e: sqlx::Error) -> Error {
             let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             let text = d.message().to_string();
             match code.as_str() {
-                // SQLite: SQLITE_BUSY, SQLITE_LOCKED (and their extended codes).
-                c if c == "5" || c == "6" || c.starts_with("5") && c.len() > 1 && text.contains("locked") => {
+                // SQLite: SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
+                "5" | "6" | "261" | "262" | "517" | "773" => {
                     Error::Unavailable(format!("{backend}: database busy: {text}"))
                 }
                 // PostgreSQL: serialization failure, deadlock.
                 "40001" | "40P01" => Error::Unavailable(format!("{backend}: {text}")),
                 // Unique violation (PostgreSQL 23505, SQLite 1555/2067).
                 "23505" | "1555" | "2067" => Error::Conflict(format!("{backend}: {text}")),
-                _ if text.contains("database is locked") || text.contains("database table is locked") => {
-                    Error::Unavailable(format!("{backend}: database busy: {text}"))
-                }
                 _ => Error::Backend { backend, source: Box::new(e) },
             }
         }
