@@ -247,6 +247,7 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
         software_configs.push(SoftwareConfig {
             emr: r.bool("emr_config"),
             template,
+            job_flow: None,
             user_data: source("user_data", &options.user_data, &script_bodies),
             ami_id: ami,
             volume: VolumeSettings {

@@ -16,6 +16,7 @@
 pub mod auth;
 pub mod clock;
 pub mod cloud;
+pub mod deploy;
 pub mod dns;
 pub mod engine;
 pub mod error;

@@ -2,7 +2,7 @@
 //!
 //! | feature    | provides                                             |
 //! |------------|------------------------------------------------------|
-//! | `aws`      | `Cloud` over the AWS SDK (CloudFormation, EC2, EMR, SSM) — planned |
+//! | `aws`      | [`Cloud`](mliy_core::cloud::Cloud) over the AWS SDK (CloudFormation, EC2, EMR, SSM): `aws::AwsCloud` |
 //! | `route53`  | `DnsProvider` over Route53 — planned                 |
 //! | `dns-api`  | `DnsProvider` over a REST DNS API — planned          |
 //! | `ldap`     | [`AuthProvider`](mliy_core::auth::AuthProvider) over LDAP / Active Directory: `ldap::LdapAuth` |
@@ -12,6 +12,9 @@
 //! The crate re-exports [`mliy_core`] so that a user depends on one crate.
 
 pub use mliy_core;
+
+#[cfg(feature = "aws-common")]
+pub mod aws;
 
 #[cfg(feature = "ldap")]
 pub mod ldap;

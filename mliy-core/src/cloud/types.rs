@@ -1,6 +1,6 @@
 //! The cloud's objects, in mliy's own types (never an AWS SDK type).
 
-use crate::plan::Tag;
+use crate::plan::{Market, Tag};
 use serde::{Deserialize, Serialize};
 
 /// One page of a listing.
@@ -225,8 +225,9 @@ pub struct ClusterSpec {
     pub core_nodes: u32,
     /// Task nodes.
     pub task_nodes: u32,
-    /// Spot bid; on-demand when `None`.
-    pub spot_bid: Option<f64>,
+    /// On-demand or spot (with an optional bid; EMR caps spot at the on-demand price
+    /// without one).
+    pub market: Market,
     /// Subnet.
     pub subnet_id: Option<String>,
     /// SSH key pair.

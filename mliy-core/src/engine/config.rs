@@ -21,6 +21,10 @@ pub struct EngineConfig {
     pub instance_poll: Duration,
     /// How often a cluster is polled.
     pub cluster_poll: Duration,
+    /// How often steps and SSM commands are polled.
+    pub command_poll: Duration,
+    /// Steps and deployments must finish within this.
+    pub work_timeout: Duration,
     /// First wait after a retryable error; doubled each time up to `retry_max`.
     pub retry_base: Duration,
     /// Longest wait between retries.
@@ -50,6 +54,8 @@ impl Default for EngineConfig {
             stack_poll: Duration::from_secs(15),
             instance_poll: Duration::from_secs(10),
             cluster_poll: Duration::from_secs(30),
+            command_poll: super::clusters::DEFAULT_COMMAND_POLL,
+            work_timeout: Duration::from_secs(2 * 60 * 60),
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(60),
             progress_url: None,

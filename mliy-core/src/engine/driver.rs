@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 /// What to do after a step.
-enum Flow {
+pub(super) enum Flow {
     /// Look at the resource again now.
     Again,
     /// Wait this long (or until woken), then look again.
@@ -121,6 +121,9 @@ impl Inner {
                 })
                 .await?;
                 Ok(Flow::Again)
+            }
+            (Phase::CreatingStack, ResourceKind::Cluster) if r.job_flow.is_some() => {
+                self.submitting_job_flow(&r).await
             }
             (Phase::CreatingStack, _) => self.creating_stack(&r, until_deadline(self.config.stack_poll)).await,
             (Phase::Provisioning, ResourceKind::Instance) => {
@@ -378,13 +381,18 @@ impl Inner {
         }
     }
 
+    /// Removes what the launch created: its stack, or its job flow's cluster.
+    async fn remove_cloud(&self, r: &Resource) -> Result<bool> {
+        if r.job_flow.is_some() { self.remove_cluster(r).await } else { self.remove_stack(r).await }
+    }
+
     async fn terminating(&self, r: &Resource, poll: Duration) -> Result<Flow> {
-        if !self.remove_stack(r).await? {
+        if !self.remove_cloud(r).await? {
             return Ok(Flow::Wait(poll));
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
         let done = self
-            .transition(&r, Event::Terminated, Actor::Engine, "stack deleted", |n| {
+            .transition(&r, Event::Terminated, Actor::Engine, if r.job_flow.is_some() { "cluster terminated" } else { "stack deleted" }, |n| {
                 n.deadline = None;
                 n.progress_secret_sha256 = None;
             })
@@ -394,11 +402,11 @@ impl Inner {
     }
 
     async fn cleanup(&self, r: &Resource) -> Result<Flow> {
-        if !self.remove_stack(r).await? {
+        if !self.remove_cloud(r).await? {
             return Ok(Flow::Wait(self.config.stack_poll));
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
-        let clean = self.note(&r, Actor::Engine, "cleanup done: stack deleted", |n| n.cleanup_pending = false).await?;
+        let clean = self.note(&r, Actor::Engine, "cleanup done", |n| n.cleanup_pending = false).await?;
         self.unregister_dns(clean).await?;
         Ok(Flow::Again)
     }

@@ -46,6 +46,7 @@
 //! ```
 
 mod access;
+mod clusters;
 mod config;
 mod driver;
 mod progress;
@@ -312,6 +313,7 @@ impl Engine {
             instance_type: plan.instance_type.clone(),
             progress_bar,
             progress_secret_sha256: secret.as_ref().map(progress::digest),
+            job_flow: plan.job_flow.clone(),
             ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };
         let event = LifecycleEvent {

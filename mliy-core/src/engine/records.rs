@@ -52,6 +52,18 @@ impl Inner {
         self.write(r, None, actor, reason.into(), edit).await
     }
 
+    /// Notes `reason` on the latest stored record of `id`, reading it again when another
+    /// writer got there first.
+    pub(crate) async fn note_latest(&self, id: &crate::plan::LaunchId, actor: Actor, reason: &str) -> Result<()> {
+        loop {
+            let Some(r) = self.store.get_resource(id).await? else { return Ok(()) };
+            match self.note(&r, actor.clone(), reason, |_| {}).await {
+                Err(Error::Conflict(_)) => continue,
+                other => return other.map(drop),
+            }
+        }
+    }
+
     async fn write(
         &self,
         r: &Resource,

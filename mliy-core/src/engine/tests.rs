@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::clock::{Timestamp, VirtualClock};
+use crate::cloud::{Cloud, StepSpec, StepState};
 use crate::plan::{ClusterOptions, Market};
 use crate::sim::{SimCloud, SimConfig, SimTimings};
 use crate::store::MemoryStore;
@@ -47,8 +48,22 @@ software_configs:
           paramCoreInstanceCount: {Type: Number}
         Resources:
           SPARK: {Type: 'AWS::EMR::Cluster'}
+  - name: spark-direct
+    emr: true
+    compatible_instance_types: [m5.xlarge]
+    permitted_group_configs: [ds]
+    job_flow:
+      release_label: emr-6.15.0
+      applications: [Spark, JupyterHub]
+      service_role: EMR_DefaultRole
+      steps: [{name: setup, jar: command-runner.jar, args: [bash, -c, "echo ready"]}]
 group_configs:
-  - {name: ds, group: data-science, emr_access: true, default_security_groups: [sg-0a1b2c3d]}
+  - name: ds
+    group: data-science
+    emr_access: true
+    default_security_groups: [sg-0a1b2c3d]
+    iam_instance_profile: ds-nodes
+    settings: {cluster_auto_termination_minutes: 90}
   - {name: ops, group: operations, settings: {max_running_per_user: 1}}
 "##;
 
@@ -670,4 +685,106 @@ async fn a_dead_replicas_resources_are_taken_over() {
     assert!(waited >= Duration::from_secs(120), "b took over only when a's lease ran out: {waited:?}");
     b.act(&alice(), &id, Action::Terminate).await.unwrap();
     assert_eq!(bounded(b.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+}
+
+fn job_flow() -> LaunchRequest {
+    let options = ClusterOptions { core_nodes: 2, task_nodes: 1, market: Market::Spot { bid: Some(0.2) }, purpose: "etl".into() };
+    LaunchRequest::cluster("ds", "spark-direct", "m5.xlarge", options)
+}
+
+#[tokio::test(start_paused = true)]
+async fn job_flow_cluster_lifecycle() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let launched = engine.launch_cluster(&alice(), job_flow()).await.unwrap();
+    let spec = launched.resource.job_flow.clone().unwrap();
+    assert_eq!((spec.core_nodes, spec.task_nodes, spec.job_flow_role.as_str()), (2, 1, "ds-nodes"));
+    assert_eq!(spec.idle_timeout_seconds, Some(90 * 60));
+    assert!(spec.tags.iter().any(|t| t.key == crate::plan::LAUNCH_ID_TAG && t.value == launched.resource.id.as_str()));
+    let id = launched.resource.id.clone();
+    let up = wait_phase(&engine, &id, "waiting").await;
+    assert_eq!(up.phase, Phase::Waiting, "{up:?}");
+    let cluster_id = up.cluster_id.clone().unwrap();
+    assert!(up.private_ip.is_some());
+
+    let step = StepSpec { name: "count".into(), jar: "command-runner.jar".into(), args: vec!["spark-submit".into()] };
+    let done = bounded(engine.run_steps(&alice(), &id, vec![step])).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].state, StepState::Completed);
+
+    let pip = crate::deploy::Deployment::pip("pandas>=2").unwrap();
+    let report = bounded(engine.deploy(&alice(), &id, &pip)).await.unwrap();
+    assert_eq!(report.nodes.len(), 4, "master, two core and one task node");
+    assert!(report.succeeded(), "{report:?}");
+
+    engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+    let end = wait_phase(&engine, &id, "terminated").await;
+    assert_eq!(end.phase, Phase::Terminated, "{end:?}");
+    let info = rig.cloud.describe_cluster(&cluster_id).await.unwrap().unwrap();
+    assert!(info.state.is_terminated(), "{info:?}");
+    let calls = rig.cloud.calls();
+    assert_eq!(calls.get("RunJobFlow"), Some(&1));
+    assert_eq!(calls.get("CreateStack"), None, "a job flow needs no stack");
+    let reasons: Vec<String> = engine.events(&alice(), &id).await.unwrap().into_iter().map(|e| e.reason).collect();
+    assert!(reasons.iter().any(|r| r.contains("steps added by alice: count")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("python package pandas>=2: succeeded")), "{reasons:?}");
+}
+
+/// RunJobFlow has no idempotency token. Answers lost after the cluster was created (and a
+/// crash on top) must not submit a second cluster: the launch's tag is looked for first.
+#[tokio::test(start_paused = true)]
+async fn lost_run_job_flow_answers_submit_no_second_cluster() {
+    for seed in 1..=12 {
+        let rig = Rig::new(SimConfig { fault_rate: 0.5, seed, ..SimConfig::default() });
+        let engine = rig.engine();
+        let id = engine.launch_cluster(&alice(), job_flow()).await.unwrap().resource.id;
+        rig.clock.sleep(Duration::from_secs(5)).await;
+        engine.shutdown();
+        drop(engine);
+        let second = rig.engine();
+        second.resume().await.unwrap();
+        let up = wait_phase(&second, &id, "waiting").await;
+        assert_eq!(up.phase, Phase::Waiting, "seed {seed}: {up:?}");
+        second.act(&alice(), &id, Action::Terminate).await.unwrap();
+        let end = bounded(second.wait_until(&id, Phase::is_terminal)).await.unwrap();
+        assert_eq!(end.phase, Phase::Terminated, "seed {seed}: {end:?}");
+        assert_eq!(rig.cloud.duplicate_stacks(), 0, "seed {seed}: a second cluster for one launch");
+        assert_eq!(rig.cloud.running_machines(), 0, "seed {seed}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_step_ends_the_wait_with_its_details() {
+    let rig = Rig::new(SimConfig { fail_step_rate: 1.0, ..SimConfig::default() });
+    let engine = rig.engine();
+    // The template cluster (the job flow's own setup step would fail first).
+    let id = engine.launch_cluster(&alice(), cluster()).await.unwrap().resource.id;
+    wait_phase(&engine, &id, "waiting").await;
+    let step = StepSpec { name: "etl".into(), jar: "command-runner.jar".into(), args: vec![] };
+    let err = bounded(engine.run_steps(&alice(), &id, vec![step])).await.unwrap_err();
+    assert_eq!(err.kind(), "backend");
+    assert!(err.to_string().contains("step etl") && err.to_string().contains("exited with status 1"), "{err}");
+    let events = engine.events(&alice(), &id).await.unwrap();
+    assert!(events.iter().any(|e| e.reason.contains("ended Failed")), "{events:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn steps_and_deployments_need_a_running_cluster_and_rights() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let id = engine.launch_cluster(&alice(), job_flow()).await.unwrap().resource.id;
+    let pip = crate::deploy::Deployment::pip("numpy").unwrap();
+    let early = engine.deploy(&alice(), &id, &pip).await.unwrap_err();
+    assert_eq!(early.kind(), "validation", "{early}");
+    wait_phase(&engine, &id, "waiting").await;
+    let bob = Principal::new("bob", ["data-science"]);
+    assert_eq!(engine.deploy(&bob, &id, &pip).await.unwrap_err().kind(), "forbidden");
+    let nobody = Principal::new("", Vec::<String>::new());
+    assert_eq!(engine.run_steps(&nobody, &id, vec![]).await.unwrap_err().kind(), "unauthenticated");
+    let nameless = StepSpec { name: " ".into(), jar: "x.jar".into(), args: vec![] };
+    assert_eq!(engine.run_steps(&alice(), &id, vec![nameless]).await.unwrap_err().kind(), "validation");
+    let box_ = engine.launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large")).await.unwrap();
+    wait_phase(&engine, &box_.resource.id, "ready").await;
+    assert_eq!(engine.deploy(&alice(), &box_.resource.id, &pip).await.unwrap_err().kind(), "validation");
+    assert_eq!(rig.cloud.calls().get("SendCommand"), None, "nothing was sent");
 }

@@ -2,6 +2,7 @@
 
 use super::phase::{Phase, ResourceKind};
 use crate::clock::Timestamp;
+use crate::cloud::ClusterSpec;
 use crate::plan::{LaunchId, LaunchPlan, Tag};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -73,7 +74,7 @@ impl From<&LaunchPlan> for StackSpec {
 }
 
 /// An instance or a cluster under management.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
     /// The launch id.
     pub id: LaunchId,
@@ -91,6 +92,9 @@ pub struct Resource {
     pub instance_type: String,
     /// The stack it is created by.
     pub stack: StackSpec,
+    /// The RunJobFlow request, for a cluster launched without a template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_flow: Option<ClusterSpec>,
     /// CloudFormation's stack id, once known.
     pub stack_id: Option<String>,
     /// The EC2 instance id (instances), once known.
@@ -134,6 +138,7 @@ impl Resource {
             software_config: String::new(),
             instance_type: String::new(),
             stack,
+            job_flow: None,
             stack_id: None,
             instance_id: None,
             cluster_id: None,

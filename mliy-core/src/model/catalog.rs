@@ -3,6 +3,7 @@
 use super::dn::{dn_cn, normalize_dn};
 use super::principal::Principal;
 use crate::error::{Error, Result};
+use crate::cloud::StepSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -141,6 +142,9 @@ pub struct SoftwareConfig {
     /// The CloudFormation template.
     #[serde(default)]
     pub template: Option<Source>,
+    /// Clusters only, instead of a template: launch directly with EMR's RunJobFlow.
+    #[serde(default)]
+    pub job_flow: Option<JobFlowSettings>,
     /// The user-data script (instances).
     #[serde(default)]
     pub user_data: Option<Source>,
@@ -183,6 +187,23 @@ pub struct SoftwareConfig {
     /// How to show the address: `{{{ URL }}}` is replaced by the DNS name or IP.
     #[serde(default)]
     pub custom_url_format: String,
+}
+
+/// A cluster launched with RunJobFlow rather than a CloudFormation template: the EMR release,
+/// applications and steps (network, keys and roles come from the group config).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFlowSettings {
+    /// EMR release, e.g. `emr-6.15.0`.
+    pub release_label: String,
+    /// Applications, e.g. `[Spark, JupyterHub]`.
+    #[serde(default)]
+    pub applications: Vec<String>,
+    /// EMR's service role.
+    pub service_role: String,
+    /// Steps every cluster runs once it is up.
+    #[serde(default)]
+    pub steps: Vec<StepSpec>,
 }
 
 /// How a group config's `group` is compared with a principal's groups.
@@ -443,6 +464,18 @@ impl Catalog {
                 &sgs,
                 "security_groups",
             )?;
+            match (&sc.job_flow, sc.emr, &sc.template) {
+                (Some(_), false, _) => {
+                    return Err(Error::validation(at("job_flow"), "set", "only EMR software configs (emr: true) launch job flows"));
+                }
+                (Some(_), true, Some(t)) => {
+                    return Err(Error::validation(at("template"), t.describe(), "give a template or a job_flow, not both"));
+                }
+                (Some(jf), true, None) if jf.release_label.trim().is_empty() || jf.service_role.trim().is_empty() => {
+                    return Err(Error::validation(at("job_flow"), "release_label/service_role", "both are required"));
+                }
+                _ => {}
+            }
             if sc.template.as_ref().is_some_and(|t| t.path.is_none() && t.inline.is_none()) {
                 return Err(Error::validation(at("template"), "{}", "give a path or inline text"));
             }
@@ -533,6 +566,7 @@ mod tests {
             name: "s".into(),
             emr: false,
             template: Some(Source::path("t.json")),
+            job_flow: None,
             user_data: Some(Source::inline("#!/bin/sh\n")),
             ami_id: "ami-12345678".into(),
             volume: VolumeSettings::default(),

@@ -5,7 +5,7 @@ mod dn;
 mod principal;
 
 pub use catalog::{
-    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, Network, Param, SecurityGroup, SoftwareConfig,
+    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network, Param, SecurityGroup, SoftwareConfig,
     Source, VolumeSettings,
 };
 pub use dn::{dn_cn, normalize_dn};

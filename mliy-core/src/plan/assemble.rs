@@ -5,7 +5,8 @@ use super::policy::Checked;
 use super::request::{LaunchRequest, Market};
 use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
 use crate::error::{Error, Result};
-use crate::model::{Catalog, Principal};
+use crate::cloud::ClusterSpec;
+use crate::model::{Catalog, JobFlowSettings, Principal};
 use crate::template::{MapKey, Template};
 use crate::userdata::{self, TokenSource};
 use std::sync::Arc;
@@ -105,12 +106,7 @@ pub(crate) fn assemble(
             let rule = template.parameter("paramClusterName");
             let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
             let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
-            let prefix = if group.override_instance_name.is_empty() {
-                &software.instance_name
-            } else {
-                &group.override_instance_name
-            };
-            let name = naming::cluster_name(prefix, &options.market, &request.launch_id, &principal.username, min, max);
+            let name = naming::cluster_name(cluster_prefix(checked), &options.market, &request.launch_id, &principal.username, min, max);
             values.set("paramClusterName", &name);
             cluster_name = Some(name);
             values.set("paramEnvironment", &group.sdlc);
@@ -190,22 +186,7 @@ pub(crate) fn assemble(
         Some(name) => name.clone(),
         None => naming::instance_stack_name(&group.override_instance_name, &group.ags, &request.launch_id),
     };
-    let mut tags = vec![
-        Tag::new("Name", cluster_name.as_deref().unwrap_or(name_tag)),
-        Tag::new("AGS", &group.ags),
-        Tag::new("Cost Center", &group.cost_center),
-        Tag::new("SDLC", &group.sdlc),
-        Tag::new("User", principal.shown_name()),
-        Tag::new("userid", &principal.username),
-        Tag::new(MANAGED_TAG.0, MANAGED_TAG.1),
-        Tag::new("Software Config", &software.name),
-        Tag::new("Group Config", &group.name),
-        Tag::new(LAUNCH_ID_TAG, request.launch_id.as_str()),
-    ];
-    if let Some(options) = &request.cluster {
-        tags.push(Tag::new("Purpose", &options.purpose));
-    }
-    naming::check_tags(&tags)?;
+    let tags = launch_tags(principal, request, checked, cluster_name.as_deref().unwrap_or(name_tag))?;
 
     Ok(LaunchPlan {
         launch_id: request.launch_id.clone(),
@@ -223,6 +204,95 @@ pub(crate) fn assemble(
         unknown_tokens: rendered.map(|r| r.unknown_tokens).unwrap_or_default(),
         warnings,
         template_body: Arc::clone(body),
+        job_flow: None,
+    })
+}
+
+/// The tags of every launch: MLiy's, the managed marker and the launch id.
+fn launch_tags(principal: &Principal, request: &LaunchRequest, checked: &Checked<'_>, name: &str) -> Result<Vec<Tag>> {
+    let (group, software) = (checked.group, checked.software);
+    let mut tags = vec![
+        Tag::new("Name", name),
+        Tag::new("AGS", &group.ags),
+        Tag::new("Cost Center", &group.cost_center),
+        Tag::new("SDLC", &group.sdlc),
+        Tag::new("User", principal.shown_name()),
+        Tag::new("userid", &principal.username),
+        Tag::new(MANAGED_TAG.0, MANAGED_TAG.1),
+        Tag::new("Software Config", &software.name),
+        Tag::new("Group Config", &group.name),
+        Tag::new(LAUNCH_ID_TAG, request.launch_id.as_str()),
+    ];
+    if let Some(options) = &request.cluster {
+        tags.push(Tag::new("Purpose", &options.purpose));
+    }
+    naming::check_tags(&tags)?;
+    Ok(tags)
+}
+
+fn cluster_prefix<'a>(checked: &Checked<'a>) -> &'a str {
+    if checked.group.override_instance_name.is_empty() {
+        &checked.software.instance_name
+    } else {
+        &checked.group.override_instance_name
+    }
+}
+
+/// A cluster launched with RunJobFlow: the cluster spec from the software config's job flow
+/// settings, the group's network, key, role and idle limit, and the request's nodes.
+pub(crate) fn assemble_job_flow(
+    principal: &Principal,
+    request: &LaunchRequest,
+    checked: &Checked<'_>,
+    settings: &JobFlowSettings,
+) -> Result<LaunchPlan> {
+    let (group, software) = (checked.group, checked.software);
+    let Some(options) = &request.cluster else {
+        return Err(Error::validation("request.cluster", "absent", "a job flow launches a cluster"));
+    };
+    if group.iam_instance_profile.is_empty() {
+        return Err(Error::validation(
+            format!("group_configs[{}].iam_instance_profile", group.name),
+            "",
+            "RunJobFlow needs the nodes' instance profile (the job flow role)",
+        ));
+    }
+    let (min, max) = CLUSTER_NAME_LENGTH;
+    let name = naming::cluster_name(cluster_prefix(checked), &options.market, &request.launch_id, &principal.username, min, max);
+    let tags = launch_tags(principal, request, checked, &name)?;
+    let spec = ClusterSpec {
+        name: name.clone(),
+        release_label: settings.release_label.clone(),
+        instance_type: request.instance_type.clone(),
+        core_nodes: options.core_nodes,
+        task_nodes: options.task_nodes,
+        market: options.market.clone(),
+        subnet_id: group.network.subnet_id.clone(),
+        key_name: (!group.key_name.is_empty()).then(|| group.key_name.clone()),
+        job_flow_role: group.iam_instance_profile.clone(),
+        service_role: settings.service_role.clone(),
+        applications: settings.applications.clone(),
+        steps: settings.steps.clone(),
+        idle_timeout_seconds: group.settings.cluster_auto_termination_minutes.map(|m| u64::from(m) * 60),
+        tags: tags.clone(),
+    };
+    Ok(LaunchPlan {
+        launch_id: request.launch_id.clone(),
+        kind: PlanKind::Cluster,
+        client_request_token: request.launch_id.to_string(),
+        stack_name: name.clone(),
+        owner: principal.username.clone(),
+        group_config: group.name.clone(),
+        software_config: software.name.clone(),
+        instance_type: request.instance_type.clone(),
+        cluster_name: Some(name),
+        parameters: Vec::new(),
+        tags,
+        user_data: None,
+        unknown_tokens: Vec::new(),
+        warnings: Vec::new(),
+        template_body: Arc::from(""),
+        job_flow: Some(spec),
     })
 }
 

@@ -45,6 +45,7 @@ mod request;
 pub use naming::{LAUNCH_ID_TAG, MANAGED_TAG, Tag};
 pub use request::{ClusterOptions, LaunchId, LaunchRequest, Market};
 
+use crate::cloud::ClusterSpec;
 use crate::error::{Error, Result};
 use crate::model::{Catalog, Principal};
 use crate::template::Template;
@@ -162,9 +163,12 @@ pub struct LaunchPlan {
     pub unknown_tokens: Vec<String>,
     /// Things that will probably fail or surprise, e.g. a mapping without the instance type.
     pub warnings: Vec<String>,
-    /// The template to create the stack from.
+    /// The template to create the stack from (empty for a job flow).
     #[serde(skip)]
     pub template_body: Arc<str>,
+    /// The RunJobFlow request, for a cluster launched without a template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_flow: Option<ClusterSpec>,
 }
 
 impl LaunchPlan {
@@ -244,6 +248,9 @@ impl Planner {
     /// rule for anything CloudFormation or the group's policy would refuse.
     pub fn plan(&self, principal: &Principal, request: &LaunchRequest) -> Result<LaunchPlan> {
         let checked = policy::check(&self.catalog, principal, request)?;
+        if let Some(settings) = &checked.software.job_flow {
+            return assemble::assemble_job_flow(principal, request, &checked, settings);
+        }
         let (template, body) = self.templates.get(&checked.software.name).ok_or_else(|| {
             Error::validation("software_config", &checked.software.name, "the software config has no template")
         })?;

@@ -40,6 +40,8 @@ pub struct SimConfig {
     pub fail_stack_rate: f64,
     /// Share of instance launches whose instance dies on its own while bootstrapping.
     pub vanish_rate: f64,
+    /// Share of EMR steps that fail.
+    pub fail_step_rate: f64,
     /// How long half of new instances stay invisible to DescribeInstances.
     pub consistency_delay: Duration,
     /// How long things take.
@@ -53,6 +55,7 @@ impl Default for SimConfig {
             fault_rate: 0.0,
             fail_stack_rate: 0.0,
             vanish_rate: 0.0,
+            fail_step_rate: 0.0,
             consistency_delay: Duration::from_secs(20),
             timings: SimTimings::default(),
         }
@@ -63,7 +66,14 @@ impl SimConfig {
     /// `rate` of API calls fail; a tenth of that many stacks fail and a twentieth of the
     /// instances vanish.
     pub fn faulty(seed: u64, rate: f64) -> Self {
-        SimConfig { seed, fault_rate: rate, fail_stack_rate: rate / 10.0, vanish_rate: rate / 20.0, ..Self::default() }
+        SimConfig {
+            seed,
+            fault_rate: rate,
+            fail_stack_rate: rate / 10.0,
+            vanish_rate: rate / 20.0,
+            fail_step_rate: rate / 10.0,
+            ..Self::default()
+        }
     }
 }
 
@@ -636,7 +646,8 @@ impl Cloud for SimCloud {
         let items: Vec<ClusterInfo> = st
             .clusters
             .values()
-            .map(|c| self.cluster_info(c, now))
+            // As EMR's ListClusters: summaries, without tags or the master's address.
+            .map(|c| ClusterInfo { tags: Vec::new(), master_private_ip: None, ..self.cluster_info(c, now) })
             .filter(|c| states.is_empty() || states.contains(&c.state))
             .collect();
         Ok(page(items, next, 50))
@@ -768,7 +779,7 @@ impl SimCloud {
     fn push_steps(&self, cluster_id: &str, steps: &[StepSpec], now: Timestamp) -> Result<Vec<String>> {
         let mut st = self.lock();
         let seed = self.config.seed;
-        let rate = self.config.fail_stack_rate;
+        let rate = self.config.fail_step_rate;
         let mut ids = Vec::new();
         let mut new_steps = Vec::new();
         for s in steps {
@@ -898,7 +909,7 @@ mod tests {
             instance_type: "m5.xlarge".into(),
             core_nodes: 2,
             task_nodes: 0,
-            spot_bid: None,
+            market: crate::plan::Market::OnDemand,
             subnet_id: None,
             key_name: None,
             job_flow_role: "EMR_EC2_DefaultRole".into(),

@@ -1,0 +1,256 @@
+//! EMR: clusters and steps.
+
+use super::errors::{Outcome, classify, map, outcome};
+use aws_sdk_emr::Client;
+use aws_sdk_emr::types::{
+    ActionOnFailure, Application, AutoTerminationPolicy, ClusterState as Emr, HadoopJarStepConfig,
+    InstanceGroupConfig, InstanceGroupType, InstanceRoleType, JobFlowInstancesConfig, MarketType, StepConfig,
+    StepState as EmrStep, Tag,
+};
+use mliy_core::cloud::{ClusterInfo, ClusterSpec, ClusterState, Page, StepInfo, StepSpec, StepState};
+use mliy_core::plan::{Market, Tag as MliyTag};
+use mliy_core::{Error, Result};
+use std::time::Duration;
+
+fn to_emr(state: ClusterState) -> Emr {
+    match state {
+        ClusterState::Starting => Emr::Starting,
+        ClusterState::Bootstrapping => Emr::Bootstrapping,
+        ClusterState::Running => Emr::Running,
+        ClusterState::Waiting => Emr::Waiting,
+        ClusterState::Terminating => Emr::Terminating,
+        ClusterState::Terminated => Emr::Terminated,
+        ClusterState::TerminatedWithErrors => Emr::TerminatedWithErrors,
+    }
+}
+
+fn from_emr(state: Option<&Emr>) -> Result<ClusterState> {
+    Ok(match state {
+        Some(Emr::Starting) => ClusterState::Starting,
+        Some(Emr::Bootstrapping) => ClusterState::Bootstrapping,
+        Some(Emr::Running) => ClusterState::Running,
+        Some(Emr::Waiting) => ClusterState::Waiting,
+        Some(Emr::Terminating) => ClusterState::Terminating,
+        Some(Emr::Terminated) => ClusterState::Terminated,
+        Some(Emr::TerminatedWithErrors) => ClusterState::TerminatedWithErrors,
+        other => return Err(Error::Unavailable(format!("EMR: unknown cluster state {other:?}"))),
+    })
+}
+
+fn group(role: InstanceRoleType, spec: &ClusterSpec, count: u32) -> InstanceGroupConfig {
+    let mut g = InstanceGroupConfig::builder()
+        .name(role.as_str().to_lowercase())
+        .instance_role(role)
+        .instance_type(&spec.instance_type)
+        .instance_count(i32::try_from(count).unwrap_or(i32::MAX));
+    g = match spec.market {
+        Market::Spot { bid: Some(bid) } => g.market(MarketType::Spot).bid_price(format!("{bid:.3}")),
+        Market::Spot { bid: None } => g.market(MarketType::Spot),
+        Market::OnDemand => g.market(MarketType::OnDemand),
+    };
+    // Every required field is set above.
+    g.build()
+}
+
+fn step_config(step: &StepSpec) -> StepConfig {
+    let jar = HadoopJarStepConfig::builder().jar(&step.jar).set_args(Some(step.args.clone())).build();
+    StepConfig::builder().name(&step.name).action_on_failure(ActionOnFailure::Continue).hadoop_jar_step(jar).build()
+}
+
+pub(crate) async fn run_job_flow(client: &Client, spec: &ClusterSpec) -> Result<String> {
+    let mut groups = vec![group(InstanceRoleType::Master, spec, 1)];
+    if spec.core_nodes > 0 {
+        groups.push(group(InstanceRoleType::Core, spec, spec.core_nodes));
+    }
+    if spec.task_nodes > 0 {
+        groups.push(group(InstanceRoleType::Task, spec, spec.task_nodes));
+    }
+    let instances = JobFlowInstancesConfig::builder()
+        .set_instance_groups(Some(groups))
+        .keep_job_flow_alive_when_no_steps(true)
+        .set_ec2_subnet_id(spec.subnet_id.clone())
+        .set_ec2_key_name(spec.key_name.clone())
+        .build();
+    let steps = spec.steps.iter().map(step_config).collect();
+    let mut call = client
+        .run_job_flow()
+        .name(&spec.name)
+        .release_label(&spec.release_label)
+        .instances(instances)
+        .job_flow_role(&spec.job_flow_role)
+        .service_role(&spec.service_role)
+        .visible_to_all_users(true)
+        .set_applications(Some(spec.applications.iter().map(|a| Application::builder().name(a).build()).collect()))
+        .set_steps(Some(steps))
+        .set_tags(Some(spec.tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect()));
+    if let Some(idle) = spec.idle_timeout_seconds {
+        call = call.auto_termination_policy(AutoTerminationPolicy::builder().idle_timeout(idle as i64).build());
+    }
+    let out = call.send().await.map_err(|e| map("RunJobFlow", e))?;
+    out.job_flow_id.ok_or_else(|| Error::Unavailable("RunJobFlow: answer without a cluster id".into()))
+}
+
+/// EMR answers an unknown cluster id with an InvalidRequestException.
+fn is_missing(f: &super::errors::Failure) -> bool {
+    f.code() == "InvalidRequestException" || f.code() == "ResourceNotFoundException"
+}
+
+pub(crate) async fn describe_cluster(client: &Client, id: &str) -> Result<Option<ClusterInfo>> {
+    let cluster = match client.describe_cluster().cluster_id(id).send().await {
+        Ok(out) => match out.cluster {
+            Some(c) => c,
+            None => return Ok(None),
+        },
+        Err(err) => {
+            return match outcome("DescribeCluster", err) {
+                Outcome::Service(f) if is_missing(&f) => Ok(None),
+                Outcome::Service(f) => Err(classify("DescribeCluster", &f)),
+                Outcome::Other(e) => Err(e),
+            };
+        }
+    };
+    let status = cluster.status.as_ref();
+    let state = from_emr(status.and_then(|s| s.state.as_ref()))?;
+    let master_private_ip = match state {
+        ClusterState::Running | ClusterState::Waiting => master_ip(client, id).await?,
+        _ => None,
+    };
+    Ok(Some(ClusterInfo {
+        id: cluster.id.clone().unwrap_or_else(|| id.to_string()),
+        name: cluster.name.clone().unwrap_or_default(),
+        state,
+        state_reason: status.and_then(|s| s.state_change_reason.as_ref()).and_then(|r| r.message.clone()),
+        master_private_ip,
+        tags: cluster
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| MliyTag::new(t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+            .collect(),
+    }))
+}
+
+/// ListInstances of the MASTER group: DescribeCluster names the master only by DNS name.
+async fn master_ip(client: &Client, id: &str) -> Result<Option<String>> {
+    let out = client
+        .list_instances()
+        .cluster_id(id)
+        .instance_group_types(InstanceGroupType::Master)
+        .send()
+        .await
+        .map_err(|e| map("ListInstances", e))?;
+    Ok(out.instances.unwrap_or_default().into_iter().find_map(|i| i.private_ip_address))
+}
+
+/// ListClusters; its summaries carry no tags (DescribeCluster has them).
+pub(crate) async fn list_clusters(
+    client: &Client,
+    states: &[ClusterState],
+    next: Option<String>,
+) -> Result<Page<ClusterInfo>> {
+    let wanted = (!states.is_empty()).then(|| states.iter().copied().map(to_emr).collect());
+    let out = client
+        .list_clusters()
+        .set_cluster_states(wanted)
+        .set_marker(next)
+        .send()
+        .await
+        .map_err(|e| map("ListClusters", e))?;
+    let items = out
+        .clusters
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| {
+            let status = c.status.as_ref();
+            Ok(ClusterInfo {
+                id: c.id.clone().unwrap_or_default(),
+                name: c.name.clone().unwrap_or_default(),
+                state: from_emr(status.and_then(|s| s.state.as_ref()))?,
+                state_reason: status.and_then(|s| s.state_change_reason.as_ref()).and_then(|r| r.message.clone()),
+                master_private_ip: None,
+                tags: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page { items, next: out.marker.filter(|m| !m.is_empty()) })
+}
+
+pub(crate) async fn add_steps(client: &Client, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
+    let configs = steps.iter().map(step_config).collect();
+    let out = client
+        .add_job_flow_steps()
+        .job_flow_id(cluster_id)
+        .set_steps(Some(configs))
+        .send()
+        .await
+        .map_err(|e| map("AddJobFlowSteps", e))?;
+    Ok(out.step_ids.unwrap_or_default())
+}
+
+fn step_state(s: Option<&EmrStep>) -> Result<StepState> {
+    Ok(match s {
+        Some(EmrStep::Pending) => StepState::Pending,
+        Some(EmrStep::Running) => StepState::Running,
+        Some(EmrStep::Completed) => StepState::Completed,
+        Some(EmrStep::Cancelled | EmrStep::CancelPending) => StepState::Cancelled,
+        Some(EmrStep::Failed) => StepState::Failed,
+        Some(EmrStep::Interrupted) => StepState::Interrupted,
+        other => return Err(Error::Unavailable(format!("ListSteps: unknown step state {other:?}"))),
+    })
+}
+
+pub(crate) async fn list_steps(client: &Client, cluster_id: &str) -> Result<Vec<StepInfo>> {
+    let mut steps = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = client
+            .list_steps()
+            .cluster_id(cluster_id)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| map("ListSteps", e))?;
+        for s in out.steps.unwrap_or_default() {
+            let status = s.status.as_ref();
+            let failure = status.and_then(|st| st.failure_details.as_ref()).map(|f| {
+                [f.reason.as_deref(), f.message.as_deref(), f.log_file.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            steps.push(StepInfo {
+                id: s.id.clone().unwrap_or_default(),
+                name: s.name.clone().unwrap_or_default(),
+                state: step_state(status.and_then(|st| st.state.as_ref()))?,
+                failure_details: failure.filter(|f| !f.is_empty()),
+            });
+        }
+        marker = out.marker.filter(|m| !m.is_empty());
+        if marker.is_none() {
+            return Ok(steps);
+        }
+    }
+}
+
+pub(crate) async fn terminate_clusters(client: &Client, ids: &[String]) -> Result<()> {
+    client
+        .terminate_job_flows()
+        .set_job_flow_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| map("TerminateJobFlows", e))?;
+    Ok(())
+}
+
+pub(crate) async fn set_auto_termination(client: &Client, cluster_id: &str, idle: Duration) -> Result<()> {
+    let policy = AutoTerminationPolicy::builder().idle_timeout(idle.as_secs() as i64).build();
+    client
+        .put_auto_termination_policy()
+        .cluster_id(cluster_id)
+        .auto_termination_policy(policy)
+        .send()
+        .await
+        .map_err(|e| map("PutAutoTerminationPolicy", e))?;
+    Ok(())
+}
