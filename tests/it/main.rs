@@ -2,14 +2,21 @@
 //! Cross-crate tests, gathered in one binary (each file directly in `tests/` would be its own
 //! binary and link everything again).
 
+#[cfg(feature = "aws")]
+mod aws;
 mod cli;
+#[cfg(feature = "aws")]
+mod fault_proxy;
 mod fixtures;
 #[cfg(feature = "ldap")]
 mod ldap;
+#[cfg(feature = "aws")]
+mod moto;
 mod plans;
-#[cfg(any(feature = "ldap", feature = "postgres"))]
+#[cfg(any(feature = "ldap", feature = "postgres", feature = "aws"))]
 mod servers;
 #[cfg(feature = "ldap")]
 mod slapd;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod stores;
 mod templates;

@@ -16,7 +16,8 @@ use std::time::Duration;
 ///
 /// The SDK is the only owner of retries: throttling, 5xx answers and timeouts are retried
 /// here, with back-off, and only an error that is left after the last attempt reaches mliy
-/// (as a retryable [`Error::Throttled`] or [`Error::Unavailable`]).
+/// (as a retryable [`Error::Throttled`] or [`Error::Unavailable`]). In adaptive mode the
+/// client also slows its own sending rate after throttling answers, for a while.
 #[derive(Clone)]
 pub struct AwsOptions {
     sdk_config: Option<SdkConfig>,
