@@ -1,15 +1,32 @@
-//! mliy in one run, offline: the example catalog (`examples/catalog/`), the simulated cloud
-//! and an in-memory store, in virtual time. It launches a notebook instance and a Spark
-//! cluster, shows their progress while they bootstrap, stops and starts the instance,
+//! mliy in one run: the example catalog (`examples/catalog/`) launches a notebook instance and
+//! a Spark cluster, shows their progress while they bootstrap, stops and starts the instance,
 //! prints the event history and terminates everything.
 //!
-//! Run: `cargo run --example quickstart`
+//! Offline (the default): the simulated cloud and an in-memory store, in virtual time.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! On AWS, through the AWS SDK (build with `--features aws`): an emulator such as moto on
+//! loopback, or a real account with real credentials. The account's subnet, security group,
+//! key pair and instance profile replace the example's placeholders:
+//!
+//! ```text
+//! cargo run --features aws --example quickstart -- --aws-endpoint http://127.0.0.1:5000 \
+//!     --subnet subnet-… --security-group sg-… --key-name my-key --instance-profile my-profile [--keep]
+//! ```
+//!
+//! `AWS_ENDPOINT_URL` works as `--aws-endpoint`; `--aws` alone uses the environment's
+//! endpoint, region and credentials. `--keep` leaves the instance and the cluster running
+//! (after the stop/start), so they can be inspected.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mliy::clock::{Clock, Timestamp, VirtualClock};
+use mliy::clock::{Clock, SystemClock, Timestamp, VirtualClock};
+use mliy::cloud::Cloud;
 use mliy::engine::{Action, Engine, EngineConfig};
 use mliy::lifecycle::{Phase, Resource};
-use mliy::model::Principal;
+use mliy::model::{Catalog, Principal, SecurityGroup};
 use mliy::plan::{ClusterOptions, LaunchRequest, Market};
 use mliy::sim::{SimCloud, SimConfig};
 use mliy::store::MemoryStore;
@@ -19,20 +36,117 @@ use tokio_stream::StreamExt;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-#[tokio::main(flavor = "current_thread", start_paused = true)]
-async fn main() -> Result<()> {
-    let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_767_225_600_000)));
-    let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
+/// What the command line asked for.
+#[derive(Debug, Default)]
+struct Args {
+    aws: bool,
+    endpoint: Option<String>,
+    region: Option<String>,
+    keep: bool,
+    subnet: Option<String>,
+    security_group: Option<String>,
+    key_name: Option<String>,
+    instance_profile: Option<String>,
+}
+
+fn args() -> Result<Args> {
+    let mut args = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--aws" => args.aws = true,
+            "--aws-endpoint" => args.endpoint = Some(value()?),
+            "--region" => args.region = Some(value()?),
+            "--keep" => args.keep = true,
+            "--subnet" => args.subnet = Some(value()?),
+            "--security-group" => args.security_group = Some(value()?),
+            "--key-name" => args.key_name = Some(value()?),
+            "--instance-profile" => args.instance_profile = Some(value()?),
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    if args.endpoint.is_none() {
+        args.endpoint = std::env::var("AWS_ENDPOINT_URL").ok().filter(|u| !u.is_empty());
+    }
+    args.aws |= args.endpoint.is_some();
+    Ok(args)
+}
+
+/// The example catalog, with the account's network, key and profile when given.
+fn catalog(args: &Args) -> Result<Catalog> {
+    let mut catalog = mliy::demo::catalog()?;
+    let group = &mut catalog.group_configs[0];
+    if let Some(subnet) = &args.subnet {
+        group.network.subnet_id = Some(subnet.clone());
+    }
+    if let Some(sg) = &args.security_group {
+        group.default_security_groups = vec![sg.clone()];
+        group.optional_security_groups.clear();
+        catalog.security_groups.push(SecurityGroup { id: sg.clone(), name: "account".into() });
+    }
+    let group = &mut catalog.group_configs[0];
+    if let Some(key) = &args.key_name {
+        group.key_name = key.clone();
+    }
+    if let Some(profile) = &args.instance_profile {
+        group.iam_instance_profile = profile.clone();
+    }
+    Ok(catalog)
+}
+
+#[cfg(feature = "aws")]
+async fn aws_cloud(args: &Args) -> Result<Arc<dyn Cloud>> {
+    use mliy::plugins::aws::{AwsCloud, AwsOptions};
+    let mut options = AwsOptions::new();
+    if let Some(url) = &args.endpoint {
+        options = options.endpoint_url(url);
+        // An emulator needs some region; real AWS takes the environment's.
+        if std::env::var_os("AWS_REGION").is_none() && args.region.is_none() {
+            options = options.region("us-east-1");
+        }
+    }
+    if let Some(region) = &args.region {
+        options = options.region(region);
+    }
+    Ok(Arc::new(AwsCloud::connect(options).await?))
+}
+
+#[cfg(not(feature = "aws"))]
+async fn aws_cloud(_: &Args) -> Result<Arc<dyn Cloud>> {
+    Err("AWS needs the aws feature: cargo run --features aws --example quickstart -- …".into())
+}
+
+fn main() -> Result<()> {
+    let args = args()?;
+    // Virtual time for the simulation; real time (and real sockets) for AWS.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(!args.aws).build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<()> {
+    let (cloud, clock, sim, config): (Arc<dyn Cloud>, Arc<dyn Clock>, _, _) = if args.aws {
+        let fast = Duration::from_secs(2);
+        let config = EngineConfig {
+            stack_poll: fast,
+            instance_poll: fast,
+            cluster_poll: Duration::from_secs(10),
+            ..EngineConfig::default()
+        };
+        (aws_cloud(&args).await?, Arc::new(SystemClock), None, config)
+    } else {
+        let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_767_225_600_000)));
+        let sim = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
+        (sim.clone(), clock, Some(sim), EngineConfig::default())
+    };
     let engine = Engine::builder()
-        .catalog(mliy::demo::catalog()?)
-        .cloud(cloud.clone())
+        .catalog(catalog(&args)?)
+        .cloud(cloud)
         .store(Arc::new(MemoryStore::new()))
         .clock(clock.clone())
-        .config(EngineConfig {
-            progress_url: Some("https://portal.example/api/progress".into()),
-            ..EngineConfig::default()
-        })
+        .config(EngineConfig { progress_url: Some("https://portal.example/api/progress".into()), ..config })
         .build()?;
+    let started = clock.now();
     let mut alice = Principal::new("alice", ["cn=data-science,ou=groups,dc=example,dc=com"]);
     alice.display_name = "Alice Liddell".into();
 
@@ -45,11 +159,12 @@ async fn main() -> Result<()> {
         market: Market::Spot { bid: Some(0.3) },
         purpose: "churn model".into(),
     };
-    let spark =
-        engine.launch_cluster(&alice, LaunchRequest::cluster("data-science", "spark", "m5.xlarge", options)).await?;
+    let spark = engine
+        .launch_cluster(&alice, LaunchRequest::cluster("data-science", "spark-emr", "m5.xlarge", options))
+        .await?;
     let (nb, cl) = (notebook.resource.id.clone(), spark.resource.id.clone());
     println!("  notebook {nb}: stack {}", notebook.resource.stack.name);
-    println!("  cluster  {cl}: stack {}", spark.resource.stack.name);
+    println!("  cluster  {cl}: job flow {}", spark.resource.stack.name);
 
     // Progress bars, fed by the engine's event stream.
     let bars = MultiProgress::new();
@@ -94,7 +209,7 @@ async fn main() -> Result<()> {
         (90, "starting JupyterLab"),
         (100, "done"),
     ] {
-        clock.sleep(Duration::from_secs(45)).await;
+        clock.sleep(Duration::from_secs(if args.aws { 1 } else { 45 })).await;
         engine.report_progress(&nb, token.expose(), percent, step).await?;
     }
     let ready = engine.wait_until(&nb, |p| p.is_usable() || p.is_terminal()).await?;
@@ -109,6 +224,19 @@ async fn main() -> Result<()> {
     engine.act(&alice, &nb, Action::Start).await?;
     let again = engine.wait_until(&nb, |p| p.is_usable() || p.is_terminal()).await?;
     println!("notebook is {} again", again.phase);
+    if args.keep {
+        watcher.abort();
+        println!(
+            "Keeping them (--keep): notebook {nb} (stack {}), cluster {cl}.",
+            again.stack_id.as_deref().unwrap_or("-")
+        );
+        println!(
+            "  instance {} · cluster {}",
+            again.instance_id.as_deref().unwrap_or("-"),
+            waiting.cluster_id.as_deref().unwrap_or("-")
+        );
+        return Ok(());
+    }
 
     println!("Terminating everything …");
     for id in [&nb, &cl] {
@@ -127,13 +255,16 @@ async fn main() -> Result<()> {
             println!("  +{:>2}:{:02}  {:<15} {}", at / 60, at % 60, e.to.name(), e.reason);
         }
     }
-    let calls: u64 = cloud.calls().values().sum();
-    println!(
-        "\nDone in {} virtual minutes: {calls} cloud calls, {} stacks left, {} machines running.",
-        clock.elapsed().as_secs() / 60,
-        cloud.live_stacks().len(),
-        cloud.running_machines()
-    );
+    let minutes = clock.now().since(started).as_secs() / 60;
+    match sim {
+        Some(sim) => println!(
+            "\nDone in {minutes} virtual minutes: {} cloud calls, {} stacks left, {} machines running.",
+            sim.calls().values().sum::<u64>(),
+            sim.live_stacks().len(),
+            sim.running_machines()
+        ),
+        None => println!("\nDone in {minutes} minutes."),
+    }
     Ok(())
 }
 

@@ -77,6 +77,16 @@ cargo test --workspace --all-features --locked
 log "the demo: cargo run --example quickstart"
 cargo run -q --example quickstart --locked
 
+log "the demo on AwsCloud against moto, checked with boto3"
+if command -v moto_server >/dev/null; then
+  bash scripts/quickstart_moto.sh
+elif [ "${MLIY_REQUIRE_SERVERS:-0}" = 1 ]; then
+  echo "error: moto_server is required (MLIY_REQUIRE_SERVERS=1) but was not found" >&2
+  exit 1
+else
+  echo "SKIPPED: moto_server not found; the quickstart on moto did not run"
+fi
+
 log "mliy sim at full size: 1,000 instances, 100 clusters, 10% faults, a crash every 50 writes"
 sims=$(mktemp -d)
 for seed in 1 2 3; do

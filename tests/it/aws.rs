@@ -80,13 +80,11 @@ fn engine(cloud: Arc<dyn Cloud>, catalog: Catalog) -> Engine {
 }
 
 async fn wait(engine: &Engine, id: &mliy::plan::LaunchId, name: &str) -> mliy::lifecycle::Resource {
-    let r = tokio::time::timeout(
-        Duration::from_secs(60),
-        engine.wait_until(id, |p| p.name() == name || p.is_terminal()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{id} did not reach {name} within a minute"))
-    .unwrap();
+    let r =
+        tokio::time::timeout(Duration::from_secs(60), engine.wait_until(id, |p| p.name() == name || p.is_terminal()))
+            .await
+            .unwrap_or_else(|_| panic!("{id} did not reach {name} within a minute"))
+            .unwrap();
     assert_eq!(r.phase.name(), name, "{r:?}");
     r
 }
@@ -154,8 +152,12 @@ async fn job_flow_cluster_lifecycle() {
     let aws = cloud(&moto).await;
     let engine = engine(aws.clone(), catalog(&account));
     let member = fixtures::member();
-    let options =
-        ClusterOptions { core_nodes: 2, task_nodes: 1, market: Market::Spot { bid: Some(0.25) }, purpose: "etl".into() };
+    let options = ClusterOptions {
+        core_nodes: 2,
+        task_nodes: 1,
+        market: Market::Spot { bid: Some(0.25) },
+        purpose: "etl".into(),
+    };
     let request = LaunchRequest::cluster("MLiySampleConfig", "SparkJobFlow", "m5.xlarge", options);
     let id = engine.launch_cluster(&member, request).await.unwrap().resource.id;
     let up = wait(&engine, &id, "waiting").await;

@@ -116,15 +116,11 @@ impl Inner {
         match (&r.phase, r.kind) {
             (Phase::Requested, _) => {
                 let deadline = now.plus(self.config.stack_timeout);
-                self.transition(&r, Event::CreateStack, Actor::Engine, "creating the stack", |n| {
-                    n.deadline = Some(deadline)
-                })
-                .await?;
+                let what = if r.job_flow.is_some() { "submitting the job flow" } else { "creating the stack" };
+                self.transition(&r, Event::CreateStack, Actor::Engine, what, |n| n.deadline = Some(deadline)).await?;
                 Ok(Flow::Again)
             }
-            (Phase::CreatingStack, ResourceKind::Cluster) if r.job_flow.is_some() => {
-                self.submitting_job_flow(&r).await
-            }
+            (Phase::CreatingStack, ResourceKind::Cluster) if r.job_flow.is_some() => self.submitting_job_flow(&r).await,
             (Phase::CreatingStack, _) => self.creating_stack(&r, until_deadline(self.config.stack_poll)).await,
             (Phase::Provisioning, ResourceKind::Instance) => {
                 self.provisioning(&r, until_deadline(self.config.instance_poll)).await
@@ -392,10 +388,16 @@ impl Inner {
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
         let done = self
-            .transition(&r, Event::Terminated, Actor::Engine, if r.job_flow.is_some() { "cluster terminated" } else { "stack deleted" }, |n| {
-                n.deadline = None;
-                n.progress_secret_sha256 = None;
-            })
+            .transition(
+                &r,
+                Event::Terminated,
+                Actor::Engine,
+                if r.job_flow.is_some() { "cluster terminated" } else { "stack deleted" },
+                |n| {
+                    n.deadline = None;
+                    n.progress_secret_sha256 = None;
+                },
+            )
             .await?;
         self.unregister_dns(done).await?;
         Ok(Flow::Again)

@@ -688,7 +688,8 @@ async fn a_dead_replicas_resources_are_taken_over() {
 }
 
 fn job_flow() -> LaunchRequest {
-    let options = ClusterOptions { core_nodes: 2, task_nodes: 1, market: Market::Spot { bid: Some(0.2) }, purpose: "etl".into() };
+    let options =
+        ClusterOptions { core_nodes: 2, task_nodes: 1, market: Market::Spot { bid: Some(0.2) }, purpose: "etl".into() };
     LaunchRequest::cluster("ds", "spark-direct", "m5.xlarge", options)
 }
 

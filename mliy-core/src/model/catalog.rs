@@ -2,8 +2,8 @@
 
 use super::dn::{dn_cn, normalize_dn};
 use super::principal::Principal;
-use crate::error::{Error, Result};
 use crate::cloud::StepSpec;
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -466,10 +466,18 @@ impl Catalog {
             )?;
             match (&sc.job_flow, sc.emr, &sc.template) {
                 (Some(_), false, _) => {
-                    return Err(Error::validation(at("job_flow"), "set", "only EMR software configs (emr: true) launch job flows"));
+                    return Err(Error::validation(
+                        at("job_flow"),
+                        "set",
+                        "only EMR software configs (emr: true) launch job flows",
+                    ));
                 }
                 (Some(_), true, Some(t)) => {
-                    return Err(Error::validation(at("template"), t.describe(), "give a template or a job_flow, not both"));
+                    return Err(Error::validation(
+                        at("template"),
+                        t.describe(),
+                        "give a template or a job_flow, not both",
+                    ));
                 }
                 (Some(jf), true, None) if jf.release_label.trim().is_empty() || jf.service_role.trim().is_empty() => {
                     return Err(Error::validation(at("job_flow"), "release_label/service_role", "both are required"));

@@ -4,8 +4,8 @@ use super::naming::{self, LAUNCH_ID_TAG, MANAGED_TAG, Tag};
 use super::policy::Checked;
 use super::request::{LaunchRequest, Market};
 use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
-use crate::error::{Error, Result};
 use crate::cloud::ClusterSpec;
+use crate::error::{Error, Result};
 use crate::model::{Catalog, JobFlowSettings, Principal};
 use crate::template::{MapKey, Template};
 use crate::userdata::{self, TokenSource};
@@ -106,7 +106,14 @@ pub(crate) fn assemble(
             let rule = template.parameter("paramClusterName");
             let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
             let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
-            let name = naming::cluster_name(cluster_prefix(checked), &options.market, &request.launch_id, &principal.username, min, max);
+            let name = naming::cluster_name(
+                cluster_prefix(checked),
+                &options.market,
+                &request.launch_id,
+                &principal.username,
+                min,
+                max,
+            );
             values.set("paramClusterName", &name);
             cluster_name = Some(name);
             values.set("paramEnvironment", &group.sdlc);
@@ -258,7 +265,14 @@ pub(crate) fn assemble_job_flow(
         ));
     }
     let (min, max) = CLUSTER_NAME_LENGTH;
-    let name = naming::cluster_name(cluster_prefix(checked), &options.market, &request.launch_id, &principal.username, min, max);
+    let name = naming::cluster_name(
+        cluster_prefix(checked),
+        &options.market,
+        &request.launch_id,
+        &principal.username,
+        min,
+        max,
+    );
     let tags = launch_tags(principal, request, checked, &name)?;
     let spec = ClusterSpec {
         name: name.clone(),

@@ -3,9 +3,8 @@
 use super::errors::{Outcome, classify, map, outcome};
 use aws_sdk_emr::Client;
 use aws_sdk_emr::types::{
-    ActionOnFailure, Application, AutoTerminationPolicy, ClusterState as Emr, HadoopJarStepConfig,
-    InstanceGroupConfig, InstanceGroupType, InstanceRoleType, JobFlowInstancesConfig, MarketType, StepConfig,
-    StepState as EmrStep, Tag,
+    ActionOnFailure, Application, AutoTerminationPolicy, ClusterState as Emr, HadoopJarStepConfig, InstanceGroupConfig,
+    InstanceGroupType, InstanceRoleType, JobFlowInstancesConfig, MarketType, StepConfig, StepState as EmrStep, Tag,
 };
 use mliy_core::cloud::{ClusterInfo, ClusterSpec, ClusterState, Page, StepInfo, StepSpec, StepState};
 use mliy_core::plan::{Market, Tag as MliyTag};

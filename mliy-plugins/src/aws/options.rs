@@ -2,10 +2,10 @@
 //! Shared by [`AwsCloud`](super::AwsCloud) and the Route53 DNS plugin.
 
 use aws_config::retry::RetryConfig;
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use mliy_core::secret::Secret;
 use mliy_core::{Error, Result};
 use std::fmt;
