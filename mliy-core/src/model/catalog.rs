@@ -547,6 +547,20 @@ mod tests {
     }
 
     #[test]
+    fn job_flows_are_for_emr_configs_without_templates() {
+        let jf = "job_flow: {release_label: emr-6.15.0, service_role: EMR_DefaultRole}";
+        let e = Catalog::from_yaml_str(&format!("software_configs: [{{name: s, {jf}}}]")).unwrap_err();
+        assert!(e.to_string().contains("software_configs[s].job_flow") && e.to_string().contains("emr: true"), "{e}");
+        let both = format!("software_configs: [{{name: s, emr: true, template: {{inline: x}}, {jf}}}]");
+        let e = Catalog::from_yaml_str(&both).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+        let empty = "software_configs: [{name: s, emr: true, job_flow: {release_label: '', service_role: r}}]";
+        assert!(Catalog::from_yaml_str(empty).unwrap_err().to_string().contains("required"));
+        let ok = Catalog::from_yaml_str(&format!("software_configs: [{{name: s, emr: true, {jf}}}]")).unwrap();
+        assert_eq!(ok.software_configs[0].job_flow.as_ref().unwrap().release_label, "emr-6.15.0");
+    }
+
+    #[test]
     fn group_matching_rules() {
         let mut gc: GroupConfig = serde_norway::from_str("{name: g, group: 'cn=DS,ou=groups,dc=x'}").unwrap();
         let p = Principal::new("u", ["CN=ds, OU=Groups, DC=X"]);
