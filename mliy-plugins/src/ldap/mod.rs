@@ -197,6 +197,11 @@ impl LdapAuthBuilder {
         if self.bind_dn.trim().is_empty() || self.bind_password.is_empty() {
             return Err(Error::validation("bind", &self.bind_dn, "a service account DN and password are needed"));
         }
+        // ldap3 builds its own TLS configuration when no CA file is given, with rustls's
+        // process-wide provider. With the AWS SDK in the same program both ring and aws-lc-rs
+        // are compiled in and rustls cannot pick one, so choose ring unless the application
+        // already chose (then this does nothing).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = self.ca_file.as_deref().map(tls_config).transpose()?;
         Ok(LdapAuth { config: self, tls, service: Mutex::new(None) })
     }
