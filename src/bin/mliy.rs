@@ -114,6 +114,19 @@ struct SimArgs {
     /// A catalog file (the example catalog when not given).
     #[arg(long)]
     catalog: Option<PathBuf>,
+    /// Where the engines keep their state: `sqlite:PATH` (the default, `sqlite:mliy-sim.sqlite`,
+    /// when built with SQLite), `postgres:URL`, or `memory`.
+    #[arg(long)]
+    store: Option<String>,
+    /// The simulated cloud's journal, needed to resume (`PATH.cloud.jsonl` beside a SQLite store).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Engine replicas sharing the store, all launching and acting.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+    /// Continue a run that was killed, from its store and the cloud's journal.
+    #[arg(long)]
+    resume: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -454,6 +467,49 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// The store named by `--store` (and the cloud's journal beside it).
+fn backing(args: &SimArgs) -> Result<scenario::Backing, Error> {
+    let default = if cfg!(feature = "sqlite") { "sqlite:mliy-sim.sqlite" } else { "memory" };
+    let spec = args.store.clone().unwrap_or_else(|| default.to_string());
+    let refused = |rule: &str| Error::validation("--store", &spec, rule);
+    match spec.split_once(':') {
+        None if spec == "memory" => match args.resume {
+            true => Err(refused("a memory store cannot be resumed: use sqlite:PATH")),
+            false => Ok(scenario::Backing::Memory),
+        },
+        #[cfg(feature = "sqlite")]
+        Some(("sqlite", path)) if !path.is_empty() => {
+            let path = PathBuf::from(path);
+            let journal =
+                args.journal.clone().unwrap_or_else(|| PathBuf::from(format!("{}.cloud.jsonl", path.display())));
+            let open: scenario::OpenStore = Box::new(move || {
+                Box::pin(async move {
+                    let store = mliy::plugins::sqlite::SqliteStore::open(&path).await?;
+                    Ok(std::sync::Arc::new(store) as std::sync::Arc<dyn mliy::store::StateStore>)
+                })
+            });
+            Ok(scenario::Backing::External { open, journal: Some(journal) })
+        }
+        #[cfg(feature = "postgres")]
+        Some(("postgres" | "postgresql", rest)) if !rest.is_empty() => {
+            // `postgres:URL`, or the URL itself.
+            let url = if rest.starts_with("//") { spec.clone() } else { rest.to_string() };
+            let open: scenario::OpenStore = Box::new(move || {
+                Box::pin(async move {
+                    let store = mliy::plugins::postgres::PostgresStore::connect(&url).await?;
+                    Ok(std::sync::Arc::new(store) as std::sync::Arc<dyn mliy::store::StateStore>)
+                })
+            });
+            Ok(scenario::Backing::External { open, journal: args.journal.clone() })
+        }
+        _ => Err(refused(&format!(
+            "must be memory{}{}",
+            if cfg!(feature = "sqlite") { ", sqlite:PATH" } else { "" },
+            if cfg!(feature = "postgres") { ", postgres://USER@HOST:PORT/DB" } else { "" }
+        ))),
+    }
+}
+
 fn sim(args: &SimArgs) -> Result<Output, Error> {
     if !(0.0..=1.0).contains(&args.faults) {
         return Err(Error::validation("--faults", args.faults.to_string(), "a share from 0 to 1"));
@@ -469,13 +525,15 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         crash_every: args.crash_every,
         seed: args.seed,
         users: args.users,
+        replicas: args.replicas.max(1),
+        resume: args.resume,
         ..ScenarioConfig::default()
     };
-    let report = scenario::run(catalog, &config)?;
+    let report = scenario::run_on(catalog, &config, backing(args)?)?;
     let json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
     let human = format!(
         "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
-         duplicate stacks {} · orphaned stacks {} · lost {} · engine restarts {}\n\
+         duplicate stacks {} · orphaned stacks {} · lost {} · double actions {} · replicas {} · engine restarts {}\n\
          {} cloud calls · {} virtual seconds · {} ms\n",
         report.launched,
         report.ready,
@@ -485,6 +543,8 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         report.duplicate_stacks,
         report.orphaned_stacks,
         report.lost,
+        report.double_actions,
+        report.replicas,
         report.restarts,
         report.cloud_calls.values().sum::<u64>(),
         report.virtual_seconds,

@@ -278,7 +278,7 @@ pub struct StepInfo {
 }
 
 /// An SSM command for every node of a cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandSpec {
     /// The SSM document.
     pub document: String,

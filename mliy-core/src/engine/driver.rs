@@ -2,6 +2,7 @@
 //! cloud call it leads to, each wait bounded by a deadline.
 
 use super::Inner;
+use crate::clock::Timestamp;
 use crate::cloud::{ClusterState, InstanceFilter, InstanceInfo, InstanceState, StackStatus};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
@@ -29,8 +30,10 @@ pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) 
     let span = tracing::info_span!(target: "mliy::launch", "resource", %id);
     let _enter = span.enter();
     let mut failures = 0u32;
+    // Until when this driver holds the resource's lease, as far as it knows.
+    let mut lease = None;
     loop {
-        let flow = match inner.step(&id).await {
+        let flow = match inner.step(&id, &mut lease).await {
             Ok(flow) => {
                 failures = 0;
                 flow
@@ -83,16 +86,23 @@ impl Inner {
     }
 
     /// Takes or renews this replica's lease on the resource; `false` when another replica
-    /// drives it.
-    async fn claim(&self, id: &LaunchId) -> Result<bool> {
+    /// drives it. A lease with three quarters of its time left is not renewed (one store
+    /// write per quarter of the TTL instead of one per poll).
+    async fn claim(&self, id: &LaunchId, held_until: &mut Option<Timestamp>) -> Result<bool> {
         let now = self.clock.now();
-        let until = now.plus(self.config.lease_ttl);
-        self.store.try_lease(&format!("resource:{id}"), &self.config.replica_id, until, now).await
+        let ttl = self.config.lease_ttl;
+        if held_until.is_some_and(|until| until > now && until.since(now) >= ttl * 3 / 4) {
+            return Ok(true);
+        }
+        let until = now.plus(ttl);
+        let held = self.store.try_lease(&format!("resource:{id}"), &self.config.replica_id, until, now).await?;
+        *held_until = held.then_some(until);
+        Ok(held)
     }
 
-    async fn step(&self, id: &LaunchId) -> Result<Flow> {
+    async fn step(&self, id: &LaunchId, lease: &mut Option<Timestamp>) -> Result<Flow> {
         let Some(r) = self.store.get_resource(id).await? else { return Ok(Flow::Idle) };
-        if !idle(&r) && !self.claim(id).await? {
+        if !idle(&r) && !self.claim(id, lease).await? {
             // Another replica drives it; look again when its lease could have run out.
             return Ok(Flow::Wait(self.config.lease_ttl / 2));
         }

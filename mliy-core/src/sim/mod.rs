@@ -9,7 +9,9 @@
 //! call is counted by operation.
 
 mod faults;
+mod journal;
 mod objects;
+mod replica;
 pub mod scenario;
 
 pub use objects::{Doom, SimTimings};
@@ -24,6 +26,7 @@ use crate::lifecycle::StackSpec;
 use crate::plan::{LAUNCH_ID_TAG, Tag};
 use async_trait::async_trait;
 use faults::{Fault, unit};
+use journal::{Journal, Mutation};
 use objects::{SimCluster, SimInstance, SimStack, SimStep, Timeline};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -84,6 +87,8 @@ struct State {
     clusters: BTreeMap<String, SimCluster>,
     commands: HashMap<String, (Timestamp, Vec<String>, bool)>,
     calls: BTreeMap<&'static str, u64>,
+    /// Mutating calls that found their target already in the state asked for.
+    double_actions: u64,
     attempts: HashMap<(&'static str, String), u64>,
     created_per_token: HashMap<String, u32>,
     resource_types: HashMap<String, Arc<Vec<(String, String)>>>,
@@ -113,13 +118,21 @@ pub struct SimCloud {
     fault_rate: std::sync::atomic::AtomicU64,
     frozen: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl SimCloud {
     /// A simulated cloud on `clock`.
     pub fn new(clock: Arc<dyn Clock>, config: SimConfig) -> Self {
         let fault_rate = std::sync::atomic::AtomicU64::new(config.fault_rate.to_bits());
-        SimCloud { clock, config, fault_rate, frozen: Default::default(), state: Mutex::new(State::default()) }
+        SimCloud {
+            clock,
+            config,
+            fault_rate,
+            frozen: Default::default(),
+            state: Mutex::new(State::default()),
+            journal: None,
+        }
     }
 
     /// While frozen, every call fails with [`Error::Unavailable`] and changes nothing (the
@@ -146,6 +159,26 @@ impl SimCloud {
     /// launch id (0 when every launch made one stack at most).
     pub fn duplicate_stacks(&self) -> u64 {
         self.lock().created_per_token.values().map(|n| u64::from(n.saturating_sub(1))).sum()
+    }
+
+    /// Stop, start, DeleteStack and TerminateJobFlows calls that found their target already
+    /// stopping or stopped, starting or running, being deleted, or terminating: an action
+    /// sent twice (0 when every action reached the cloud once).
+    pub fn double_actions(&self) -> u64 {
+        self.lock().double_actions
+    }
+
+    /// The user data (base64, as sent) of the stack created with `token`.
+    pub fn user_data_of(&self, token: &str) -> Option<String> {
+        self.lock().stacks.iter().find(|s| s.token == token).and_then(|s| s.user_data.clone())
+    }
+
+    /// Journals a call that passed the gate (see [`SimCloud::with_journal`]).
+    fn record(&self, now: Timestamp, call: impl FnOnce() -> Mutation) -> Result<()> {
+        match &self.journal {
+            Some(journal) => journal.append(now, call()),
+            None => Ok(()),
+        }
     }
 
     /// Stacks that exist now (not DELETE_COMPLETE), as (name, token, status).
@@ -320,24 +353,32 @@ impl SimCloud {
         StackInfo { id: s.id.clone(), name: s.name.clone(), status, reason, outputs, tags: s.tags.clone() }
     }
 
-    /// Applies `f` to each instance (all must exist); returns the call's fault, if any.
+    /// Applies `f` to each instance (all must exist; `f` says whether the instance already
+    /// was as asked); returns the call's fault, if any.
     fn with_instances(
         &self,
         op: &'static str,
         ids: &[String],
-        f: impl Fn(&mut SimInstance, Timestamp) -> Result<()>,
+        f: impl Fn(&mut SimInstance, Timestamp) -> Result<bool>,
     ) -> Result<Option<Fault>> {
         let now = self.clock.now();
         let mut st = self.lock();
         let fault = self.gate(&mut st, op, &ids.join(","), true)?;
+        self.record(now, || match op {
+            "StartInstances" => Mutation::StartInstances(ids.to_vec()),
+            "StopInstances" => Mutation::StopInstances(ids.to_vec()),
+            _ => Mutation::RebootInstances(ids.to_vec()),
+        })?;
         for id in ids {
             if !st.instances.contains_key(id) {
                 return Err(Error::NotFound { kind: "instance", name: id.clone() });
             }
         }
         for id in ids {
-            if let Some(instance) = st.instances.get_mut(id) {
-                f(instance, now)?;
+            if let Some(instance) = st.instances.get_mut(id)
+                && f(instance, now)?
+            {
+                st.double_actions += 1;
             }
         }
         Ok(fault)
@@ -368,6 +409,7 @@ impl Cloud for SimCloud {
             let mut st = self.lock();
             let token = spec.client_request_token.clone();
             let fault = self.gate(&mut st, "CreateStack", &token, true)?;
+            self.record(now, || Mutation::CreateStack(spec.clone()))?;
             if let Some(existing) = st.stacks.iter().find(|s| s.token == token) {
                 let id = existing.id.clone();
                 return Ok((fault, id));
@@ -444,6 +486,7 @@ impl Cloud for SimCloud {
                 deleted: None,
                 delete_takes: t.stack_delete,
                 resources,
+                user_data: param("UserData"),
             });
             *st.created_per_token.entry(token).or_default() += 1;
             Ok((fault, id))
@@ -501,7 +544,9 @@ impl Cloud for SimCloud {
             let now = self.clock.now();
             let mut st = self.lock();
             let fault = self.gate(&mut st, "DeleteStack", stack_id, true)?;
+            self.record(now, || Mutation::DeleteStack(stack_id.to_string()))?;
             let Some(i) = st.stack_index(stack_id, now).filter(|i| st.stacks[*i].deleted.is_none()) else {
+                st.double_actions += u64::from(st.stack_index(stack_id, now).is_some());
                 return Ok((fault, ()));
             };
             st.stacks[i].deleted = Some(now);
@@ -574,11 +619,11 @@ impl Cloud for SimCloud {
         let fault = self.with_instances("StartInstances", ids, |i, now| match i.state.at(now) {
             Some(InstanceState::Stopped) => {
                 i.state.then(now, &[(Duration::ZERO, InstanceState::Pending), (t, InstanceState::Running)]);
-                Ok(())
+                Ok(false)
             }
-            Some(InstanceState::Running | InstanceState::Pending) => Ok(()),
+            Some(InstanceState::Running | InstanceState::Pending) => Ok(true),
             Some(other) => Err(incorrect_state(&i.id, other)),
-            None => Ok(()),
+            None => Ok(false),
         })?;
         Self::applied(fault, "StartInstances", ()).await
     }
@@ -589,9 +634,10 @@ impl Cloud for SimCloud {
         let fault = self.with_instances("StopInstances", ids, |i, now| match i.state.at(now) {
             Some(InstanceState::Running | InstanceState::Pending) => {
                 i.state.then(now, &[(Duration::ZERO, InstanceState::Stopping), (t, InstanceState::Stopped)]);
-                Ok(())
+                Ok(false)
             }
-            Some(InstanceState::Stopping | InstanceState::Stopped) | None => Ok(()),
+            Some(InstanceState::Stopping | InstanceState::Stopped) => Ok(true),
+            None => Ok(false),
             Some(other) => Err(incorrect_state(&i.id, other)),
         })?;
         Self::applied(fault, "StopInstances", ()).await
@@ -600,9 +646,8 @@ impl Cloud for SimCloud {
     async fn reboot_instances(&self, ids: &[String]) -> Result<()> {
         tokio::task::yield_now().await;
         let fault = self.with_instances("RebootInstances", ids, |i, now| match i.state.at(now) {
-            Some(InstanceState::Running) => Ok(()),
+            Some(InstanceState::Running) | None => Ok(false),
             Some(other) => Err(incorrect_state(&i.id, other)),
-            None => Ok(()),
         })?;
         Self::applied(fault, "RebootInstances", ()).await
     }
@@ -613,6 +658,7 @@ impl Cloud for SimCloud {
         let (fault, id) = {
             let mut st = self.lock();
             let fault = self.gate(&mut st, "RunJobFlow", &spec.name, true)?;
+            self.record(now, || Mutation::RunJobFlow(spec.clone()))?;
             let launch =
                 spec.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map_or(spec.name.clone(), |t| t.value.clone());
             let doomed = self.doom(&launch, false).is_some();
@@ -658,7 +704,9 @@ impl Cloud for SimCloud {
         let now = self.clock.now();
         let fault = {
             let mut st = self.lock();
-            self.gate(&mut st, "AddJobFlowSteps", cluster_id, true)?
+            let fault = self.gate(&mut st, "AddJobFlowSteps", cluster_id, true)?;
+            self.record(now, || Mutation::AddSteps(cluster_id.to_string(), steps.to_vec()))?;
+            fault
         };
         let ids = self.push_steps(cluster_id, steps, now)?;
         Self::applied(fault, "AddJobFlowSteps", ids).await
@@ -692,13 +740,16 @@ impl Cloud for SimCloud {
             let now = self.clock.now();
             let mut st = self.lock();
             let fault = self.gate(&mut st, "TerminateJobFlows", &ids.join(","), true)?;
+            self.record(now, || Mutation::TerminateClusters(ids.to_vec()))?;
             let half = self.config.timings.stack_delete / 2;
             for id in ids {
                 let c = st
                     .clusters
                     .get_mut(id)
                     .ok_or_else(|| Error::validation("JobFlowIds", id.as_str(), "no such cluster"))?;
-                if !c.state.at(now).is_some_and(ClusterState::is_terminated) {
+                if matches!(c.state.at(now), Some(ClusterState::Terminating | ClusterState::Terminated)) {
+                    st.double_actions += 1;
+                } else if !c.state.at(now).is_some_and(ClusterState::is_terminated) {
                     c.state.then(now, &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)]);
                 }
             }
@@ -712,6 +763,7 @@ impl Cloud for SimCloud {
         let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
             let mut st = self.lock();
             let fault = self.gate(&mut st, "PutAutoTerminationPolicy", cluster_id, true)?;
+            self.record(self.clock.now(), || Mutation::SetAutoTermination(cluster_id.to_string(), idle.as_secs()))?;
             let c = st
                 .clusters
                 .get_mut(cluster_id)
@@ -728,6 +780,7 @@ impl Cloud for SimCloud {
             let now = self.clock.now();
             let mut st = self.lock();
             let fault = self.gate(&mut st, "SendCommand", &spec.cluster_id, true)?;
+            self.record(now, || Mutation::SendCommand(spec.clone()))?;
             let c = st
                 .clusters
                 .get(&spec.cluster_id)
@@ -949,6 +1002,37 @@ mod tests {
         let faults = a.iter().filter(|o| **o != "ok").count();
         assert!((5..=28).contains(&faults), "{faults}");
         assert!(!a.contains(&"other"));
+    }
+
+    /// A cloud rebuilt from its journal is the cloud that wrote it.
+    #[tokio::test(start_paused = true)]
+    async fn the_journal_rebuilds_the_cloud() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cloud.jsonl");
+        let (clock, cloud) = sim(SimConfig { fault_rate: 0.3, seed: 7, ..SimConfig::default() });
+        let cloud = cloud.with_journal(&path).unwrap();
+        for i in 0..8 {
+            let spec = spec(&format!("s{i}"), &format!("t{i}"), INSTANCE);
+            while cloud.create_stack(&spec).await.is_err() && !cloud.created(&spec.client_request_token) {}
+            wait(&clock, 30).await;
+        }
+        let first = cloud.live_stacks()[0].clone();
+        let id = cloud.describe_stack(&first.0).await.ok().flatten();
+        if let Some(info) = id {
+            let _ = cloud.delete_stack(&info.id).await;
+        }
+        wait(&clock, 600).await;
+        let before = (cloud.live_stacks(), cloud.running_machines(), clock.now());
+        let fresh = Arc::new(VirtualClock::starting_at(Timestamp(0)));
+        let replayed =
+            SimCloud::replay(fresh.clone(), SimConfig { fault_rate: 0.3, seed: 7, ..SimConfig::default() }, &path)
+                .await
+                .unwrap();
+        tokio::time::advance(Duration::from_millis((before.2.0 - fresh.now().0) as u64)).await;
+        assert_eq!((replayed.live_stacks(), replayed.running_machines()), (before.0, before.1));
+        assert_eq!(replayed.duplicate_stacks(), 0);
+        let written = std::fs::read_to_string(&path).unwrap().lines().count();
+        assert!(written >= 8, "{written} journal lines");
     }
 
     #[tokio::test(start_paused = true)]

@@ -80,6 +80,8 @@ pub(crate) struct SimStack {
     pub(crate) delete_takes: Duration,
     /// (logical id, type, physical id).
     pub(crate) resources: Vec<(String, String, String)>,
+    /// The `UserData` parameter, as sent.
+    pub(crate) user_data: Option<String>,
 }
 
 impl SimStack {

@@ -1,18 +1,30 @@
 //! The `mliy sim` scenario: a fleet launched, bootstrapped, stopped and started, and
-//! terminated by several users on [`SimCloud`] and [`MemoryStore`] in virtual time, with
-//! optional faults and engine crashes, then audited.
+//! terminated by several users on [`SimCloud`] through one or more engine replicas sharing a
+//! store, in virtual time, with optional faults and crashes, then audited.
+//!
+//! Each replica is a simulated portal process ([`replica`](super::replica)): after every
+//! `crash_every` resource writes it dies (its store and cloud calls fail from then on) and a
+//! new process with the same replica id takes over and resumes. With a store on a real
+//! database, virtual time stands still while store calls are under way, so that a slow disk
+//! never looks like hours passing.
 
+use super::replica::{Life, ReplicaCloud, ReplicaStore};
 use super::{SimCloud, SimConfig};
 use crate::clock::{Clock, Timestamp, VirtualClock};
+use crate::cloud::Cloud;
 use crate::engine::{Action, Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::lifecycle::{Phase, ResourceKind};
+use crate::lifecycle::{Phase, Resource, ResourceKind};
 use crate::model::{Catalog, GroupMatch, Principal};
 use crate::plan::{ClusterOptions, LaunchId, LaunchRequest, Market};
 use crate::secret::Secret;
 use crate::store::{MemoryStore, ResourceFilter, StateStore};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +38,7 @@ pub struct ScenarioConfig {
     /// Share of API calls that fail (stacks fail at a tenth, instances vanish at a
     /// twentieth of it).
     pub fault_rate: f64,
-    /// Restart the engine after every this many transitions.
+    /// Each replica crashes and restarts after every this many resource writes.
     pub crash_every: Option<u64>,
     /// Decides faults.
     pub seed: u64,
@@ -34,6 +46,11 @@ pub struct ScenarioConfig {
     pub users: usize,
     /// Every this-many-th instance is stopped and started again before termination.
     pub stop_start_every: usize,
+    /// Engine replicas sharing the store, all launching and acting.
+    pub replicas: usize,
+    /// Continue a run that was killed: nothing new is launched; what the store and the
+    /// cloud's journal hold is driven to its end.
+    pub resume: bool,
 }
 
 impl Default for ScenarioConfig {
@@ -46,6 +63,8 @@ impl Default for ScenarioConfig {
             seed: 1,
             users: 10,
             stop_start_every: 3,
+            replicas: 1,
+            resume: false,
         }
     }
 }
@@ -53,7 +72,7 @@ impl Default for ScenarioConfig {
 /// What happened, audited against the cloud.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioReport {
-    /// Launches accepted.
+    /// Launches accepted (with `resume`: resources found in the store).
     pub launched: usize,
     /// Resources that became usable.
     pub ready: usize,
@@ -67,7 +86,7 @@ pub struct ScenarioReport {
     pub told_to_fail: usize,
     /// Why resources failed: reason (up to its first colon) → count.
     pub failure_reasons: BTreeMap<String, usize>,
-    /// Stacks created beyond one per launch.
+    /// Stacks (and job flows) created beyond one per launch.
     pub duplicate_stacks: u64,
     /// Stacks still existing at the end.
     pub orphaned_stacks: usize,
@@ -75,11 +94,16 @@ pub struct ScenarioReport {
     pub running_machines: usize,
     /// Launches whose record is missing or not finished at the end.
     pub lost: usize,
-    /// Engine restarts.
+    /// Stop, start, delete and terminate calls that found their target already in that state:
+    /// an action applied twice (should be 0).
+    pub double_actions: u64,
+    /// Engine replicas.
+    pub replicas: usize,
+    /// Engine restarts (crashes), over all replicas.
     pub restarts: u64,
     /// API calls by operation.
     pub cloud_calls: BTreeMap<String, u64>,
-    /// Store writes.
+    /// Store writes of resources.
     pub store_writes: u64,
     /// Lifecycle events recorded.
     pub events: usize,
@@ -93,6 +117,33 @@ pub struct ScenarioReport {
 const TIME_LIMIT: Duration = Duration::from_secs(14 * 24 * 3600);
 /// How often the simulated users and bootstrap scripts look at their resources.
 const TICK: Duration = Duration::from_secs(20);
+/// Where virtual time starts.
+const EPOCH: Timestamp = Timestamp(1_700_000_000_000);
+
+/// Opens a store inside the scenario's runtime.
+pub type OpenStore = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Result<Arc<dyn StateStore>>>>>>;
+
+/// Where a scenario keeps its state.
+pub enum Backing {
+    /// A [`MemoryStore`]: nothing outlives the run.
+    Memory,
+    /// A store on a real database, and the simulated cloud's journal (see
+    /// [`SimCloud::with_journal`]); both are needed to `resume`.
+    External {
+        /// Opens the store.
+        open: OpenStore,
+        /// The cloud's journal file.
+        journal: Option<PathBuf>,
+    },
+}
+
+/// Runs a scenario on a [`MemoryStore`] (see [`run_on`]).
+///
+/// # Errors
+/// As [`run_on`].
+pub fn run(catalog: Catalog, config: &ScenarioConfig) -> Result<ScenarioReport> {
+    run_on(catalog, config, Backing::Memory)
+}
 
 /// Runs a scenario on its own single-threaded runtime in paused (virtual) time.
 ///
@@ -100,15 +151,16 @@ const TICK: Duration = Duration::from_secs(20);
 /// `clusters > 0`, one for clusters; per-user limits are lifted for the run.
 ///
 /// # Errors
-/// [`Error::Validation`] when the catalog has nothing to launch; the runtime's or the
-/// engine's errors.
-pub fn run(catalog: Catalog, config: &ScenarioConfig) -> Result<ScenarioReport> {
+/// [`Error::Validation`] when the catalog has nothing to launch, when a fresh run finds the
+/// store or the journal already used, or when `resume` lacks a journal; the runtime's, the
+/// store's or the engine's errors.
+pub fn run_on(catalog: Catalog, config: &ScenarioConfig, backing: Backing) -> Result<ScenarioReport> {
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .start_paused(true)
         .build()
         .map_err(|e| Error::Backend { backend: "tokio", source: Box::new(e) })?;
-    runtime.block_on(run_async(catalog, config))
+    runtime.block_on(run_async(catalog, config, backing))
 }
 
 /// What the scenario launches.
@@ -160,61 +212,254 @@ struct Tracked {
     terminating: bool,
 }
 
-async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<ScenarioReport> {
-    let wall = std::time::Instant::now();
-    let choice = choose(&mut catalog, config)?;
-    let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_700_000_000_000)));
-    let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::faulty(config.seed, config.fault_rate)));
-    let store = Arc::new(MemoryStore::new());
-    let make = {
-        let (catalog, cloud, store, clock) = (catalog.clone(), cloud.clone(), store.clone(), clock.clone());
-        move || {
-            Engine::builder()
-                .catalog(catalog.clone())
-                .cloud(cloud.clone())
-                .store(store.clone())
-                .clock(clock.clone())
-                .config(EngineConfig {
-                    progress_url: Some("https://portal.example/progress".into()),
-                    // A restarted engine is the same replica: it takes its own leases back.
-                    replica_id: "sim-replica".into(),
-                    ..EngineConfig::default()
-                })
-                .build()
+impl Tracked {
+    fn new(owner: Principal, token: Option<Secret>, stop_start: bool) -> Tracked {
+        Tracked { owner, token, stop_start, stopped: false, started: false, terminating: false }
+    }
+}
+
+/// The progress secret a bootstrap script finds in its user data
+/// (`PROGRESS_TOKEN='…'` in the example's script).
+fn token_in_user_data(user_data_b64: &str) -> Option<Secret> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(user_data_b64).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let start = text.find("PROGRESS_TOKEN='")? + "PROGRESS_TOKEN='".len();
+    let end = text[start..].find('\'')?;
+    Some(Secret::new(&text[start..start + end]))
+}
+
+/// The run's shared parts, from which replica processes are made.
+struct World {
+    catalog: Catalog,
+    cloud: Arc<SimCloud>,
+    store: Arc<dyn StateStore>,
+    clock: Arc<VirtualClock>,
+    crash_every: Option<u64>,
+    writes: Arc<AtomicU64>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl World {
+    /// A new process of replica `k`: an engine seeing the store and the cloud through its
+    /// own life.
+    fn process(&self, k: usize) -> Result<(Engine, Arc<Life>)> {
+        let life = Life::new(self.crash_every, self.writes.clone(), self.in_flight.clone());
+        let store = Arc::new(ReplicaStore { inner: self.store.clone(), life: life.clone() });
+        let cloud: Arc<dyn Cloud> = Arc::new(ReplicaCloud { inner: self.cloud.clone(), life: life.clone() });
+        let engine = Engine::builder()
+            .catalog(self.catalog.clone())
+            .cloud(cloud)
+            .store(store)
+            .clock(self.clock.clone())
+            .config(EngineConfig {
+                progress_url: Some("https://portal.example/progress".into()),
+                // A restarted process is the same replica: it takes its own leases back.
+                replica_id: format!("sim-replica-{k}"),
+                ..EngineConfig::default()
+            })
+            .build()?;
+        Ok((engine, life))
+    }
+}
+
+/// Each replica's current engine.
+type Slots = Arc<Vec<Mutex<Engine>>>;
+
+fn engine_of(slots: &Slots, k: usize) -> Result<Engine> {
+    slots[k % slots.len()].lock().map(|e| e.clone()).map_err(|_| Error::Unavailable("engine lock".into()))
+}
+
+/// Keeps replica `k` alive: each time its process dies, a new one takes over and resumes.
+fn supervise(world: Arc<World>, slots: Slots, k: usize, life: Arc<Life>, restarts: Arc<AtomicU64>) {
+    tokio::spawn(async move {
+        let mut life = life;
+        loop {
+            life.died().await;
+            let Ok(old) = engine_of(&slots, k) else { return };
+            old.shutdown();
+            drop(old);
+            let Ok((new, new_life)) = world.process(k) else { return };
+            if let Ok(mut slot) = slots[k].lock() {
+                *slot = new.clone();
+            }
+            life = new_life;
+            let n = restarts.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::debug!(target: "mliy::launch", replica = k, restart = n, "simulated crash and restart");
+            let _ = new.resume().await;
+        }
+    });
+}
+
+/// Lets virtual time pass only while no store or cloud call is under way: a real database
+/// answers on other threads, and tokio's paused clock would otherwise jump ahead while it
+/// waits.
+fn keep_time(in_flight: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            for _ in 0..32 {
+                tokio::task::yield_now().await;
+            }
+            if in_flight.load(Ordering::SeqCst) == 0 {
+                tokio::time::advance(Duration::from_millis(500)).await;
+            }
+        }
+    })
+}
+
+/// Opens the store and the cloud. With a real database, time stands still meanwhile (the
+/// keeper is started first, and the opening counts as a call under way).
+async fn open_world(
+    catalog: Catalog,
+    config: &ScenarioConfig,
+    backing: Backing,
+) -> Result<(World, Option<tokio::task::JoinHandle<()>>)> {
+    let clock = Arc::new(VirtualClock::starting_at(EPOCH));
+    let sim = SimConfig::faulty(config.seed, config.fault_rate);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (store, journal, keeper): (Arc<dyn StateStore>, _, _) = match backing {
+        Backing::Memory => (Arc::new(MemoryStore::new()), None, None),
+        Backing::External { open, journal } => {
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            let keeper = keep_time(in_flight.clone());
+            let store = open().await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            (store?, journal, Some(keeper))
         }
     };
-    let current = Arc::new(Mutex::new(make()?));
-    let engine = || current.lock().map(|e| e.clone()).map_err(|_| Error::Unavailable("engine lock".into()));
-    let restarts = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    if let Some(every) = config.crash_every.filter(|n| *n > 0) {
-        // Crash right after every `every`-th write of a resource: the store freezes (the
-        // process is dead from that point), the cloud too, then a new engine takes over.
-        let (current, restarts, store, cloud) = (current.clone(), restarts.clone(), store.clone(), cloud.clone());
-        let make = make.clone();
-        tokio::spawn(async move {
-            loop {
-                store.freeze_after(every);
-                store.frozen().await;
-                cloud.set_frozen(true);
-                let Ok(old) = current.lock().map(|e| e.clone()) else { return };
-                old.shutdown();
-                drop(old);
-                let Ok(new) = make() else { return };
-                if let Ok(mut slot) = current.lock() {
-                    *slot = new.clone();
-                }
-                cloud.set_frozen(false);
-                store.thaw();
-                let n = restarts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                tracing::debug!(target: "mliy::launch", restart = n, writes = store.writes(), "simulated crash and restart");
-                let _ = new.resume().await;
+    let cloud = match (&journal, config.resume) {
+        (Some(path), true) => {
+            // Replayed calls keep their recorded times: the keeper waits meanwhile.
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            let cloud = SimCloud::replay(clock.clone(), sim, path).await;
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            cloud?
+        }
+        (None, true) => return Err(Error::validation("resume", "true", "needs the simulated cloud's journal")),
+        (Some(path), false) => {
+            if std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+                return Err(Error::validation(
+                    "journal",
+                    path.display().to_string(),
+                    "already holds a simulated cloud: resume it, or start afresh with another store",
+                ));
             }
-        });
+            SimCloud::new(clock.clone(), sim).with_journal(path)?
+        }
+        (None, false) => SimCloud::new(clock.clone(), sim),
+    };
+    in_flight.fetch_add(1, Ordering::SeqCst);
+    let known = store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await;
+    in_flight.fetch_sub(1, Ordering::SeqCst);
+    let known = known?;
+    if !config.resume && !known.is_empty() {
+        return Err(Error::validation(
+            "store",
+            format!("{} resources", known.len()),
+            "a fresh run needs an empty store: resume it, or use another one",
+        ));
+    }
+    let world = World {
+        catalog,
+        cloud: Arc::new(cloud),
+        store,
+        clock,
+        crash_every: config.crash_every.filter(|n| *n > 0),
+        writes: Arc::new(AtomicU64::new(0)),
+        in_flight,
+    };
+    Ok((world, keeper))
+}
+
+async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backing) -> Result<ScenarioReport> {
+    let wall = std::time::Instant::now();
+    let choice = choose(&mut catalog, config)?;
+    let (world, keeper) = open_world(catalog, config, backing).await?;
+    let world = Arc::new(world);
+    let (clock, cloud) = (world.clock.clone(), world.cloud.clone());
+    // The users' own view of the store: counted as calls under way, never crashing.
+    let store: Arc<dyn StateStore> = Arc::new(ReplicaStore {
+        inner: world.store.clone(),
+        life: Life::new(None, Arc::new(AtomicU64::new(0)), world.in_flight.clone()),
+    });
+    let started = clock.now();
+    let replicas = config.replicas.max(1);
+    let restarts = Arc::new(AtomicU64::new(0));
+    let mut engines = Vec::new();
+    let mut lives = Vec::new();
+    for k in 0..replicas {
+        let (engine, life) = world.process(k)?;
+        engines.push(Mutex::new(engine));
+        lives.push(life);
+    }
+    let slots: Slots = Arc::new(engines);
+    if world.crash_every.is_some() {
+        for (k, life) in lives.into_iter().enumerate() {
+            supervise(world.clone(), slots.clone(), k, life, restarts.clone());
+        }
     }
 
+    let mut tracked: HashMap<LaunchId, Tracked> = HashMap::new();
+    if config.resume {
+        let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
+        for r in store.list_resources(&all).await? {
+            let owner = Principal::new(&r.owner, r.owner_groups.clone());
+            let token = cloud.user_data_of(&r.stack.client_request_token).and_then(|u| token_in_user_data(&u));
+            tracked.insert(r.id.clone(), Tracked::new(owner, token, false));
+        }
+        for k in 0..replicas {
+            engine_of(&slots, k)?.resume().await?;
+        }
+    } else {
+        launch_all(config, &choice, &slots, &mut tracked).await?;
+    }
+
+    // Users and bootstrap scripts, every tick, each time through another replica.
+    let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
+    let mut tick = 0usize;
+    while clock.now().since(started) < TIME_LIMIT {
+        let resources = match store.list_resources(&all).await {
+            Err(e) if e.is_retryable() => {
+                clock.sleep(TICK).await;
+                continue;
+            }
+            other => other?,
+        };
+        let mut unfinished = 0;
+        for (i, r) in resources.iter().enumerate() {
+            let Some(t) = tracked.get_mut(&r.id) else { continue };
+            unfinished += usize::from(r.needs_driving());
+            act(&engine_of(&slots, i + tick)?, r, t).await;
+        }
+        if unfinished == 0 {
+            break;
+        }
+        tick += 1;
+        clock.sleep(TICK).await;
+    }
+    for k in 0..replicas {
+        engine_of(&slots, k)?.shutdown();
+    }
+    let report = audit(&world, &store, &tracked, replicas).await;
+    if let Some(keeper) = keeper {
+        keeper.abort();
+    }
+    let mut report = report?;
+    report.restarts = restarts.load(Ordering::Relaxed);
+    report.virtual_seconds = clock.now().since(started).as_secs();
+    report.wall_ms = wall.elapsed().as_millis();
+    Ok(report)
+}
+
+/// Launches the fleet, round-robin over the replicas.
+async fn launch_all(
+    config: &ScenarioConfig,
+    choice: &Choice,
+    slots: &Slots,
+    tracked: &mut HashMap<LaunchId, Tracked>,
+) -> Result<()> {
     let users: Vec<Principal> =
         (0..config.users.max(1)).map(|i| Principal::new(format!("user{i:03}"), [choice.group.clone()])).collect();
-    let mut tracked: HashMap<LaunchId, Tracked> = HashMap::new();
     let mut launches = Vec::new();
     if let Some((sc, ty)) = &choice.instance {
         launches.extend((0..config.instances).map(|_| LaunchRequest::instance(&choice.group_config, sc, ty)));
@@ -232,7 +477,7 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
         let owner = users[i % users.len()].clone();
         let is_cluster = request.cluster.is_some();
         let launched = loop {
-            let engine = engine()?;
+            let engine = engine_of(slots, i)?;
             let result = if is_cluster {
                 engine.launch_cluster(&owner, request.clone()).await
             } else {
@@ -240,68 +485,50 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
             };
             match result {
                 Err(e) if e.is_retryable() => tokio::task::yield_now().await,
-                other => break other?,
+                // A dead process may have stored the launch before it died.
+                Err(Error::Conflict(_)) if engine.get(&owner, &request.launch_id).await.is_ok() => {
+                    break None;
+                }
+                other => break Some(other?),
             }
         };
         let stop_start = !is_cluster && config.stop_start_every > 0 && i % config.stop_start_every == 0;
-        let t = Tracked {
-            owner,
-            token: launched.progress_token,
-            stop_start,
-            stopped: false,
-            started: false,
-            terminating: false,
-        };
-        tracked.insert(launched.resource.id, t);
+        let token = launched.and_then(|l| l.progress_token);
+        tracked.insert(request.launch_id.clone(), Tracked::new(owner, token, stop_start));
     }
+    Ok(())
+}
 
-    // Users and bootstrap scripts, every tick.
+/// What a user (or the bootstrap script) does next with a resource.
+async fn act(engine: &Engine, r: &Resource, t: &mut Tracked) {
+    match (&r.phase, r.kind) {
+        (Phase::Bootstrapping { percent, .. }, ResourceKind::Instance) => {
+            if let Some(token) = &t.token {
+                let next = (percent + 25).min(100);
+                let _ = engine.report_progress(&r.id, token.expose(), next, "installing packages").await;
+            }
+        }
+        (Phase::Ready, _) if t.stop_start && !t.stopped => {
+            t.stopped = engine.act(&t.owner, &r.id, Action::Stop).await.is_ok();
+        }
+        (Phase::Stopped, _) if !t.started => {
+            t.started = engine.act(&t.owner, &r.id, Action::Start).await.is_ok();
+        }
+        (Phase::Ready | Phase::Waiting, _) if !t.terminating && (!t.stop_start || t.started) => {
+            t.terminating = engine.act(&t.owner, &r.id, Action::Terminate).await.is_ok();
+        }
+        _ => {}
+    }
+}
+
+async fn audit(
+    world: &World,
+    store: &Arc<dyn StateStore>,
+    tracked: &HashMap<LaunchId, Tracked>,
+    replicas: usize,
+) -> Result<ScenarioReport> {
+    let cloud = &world.cloud;
     let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
-    while clock.elapsed() < TIME_LIMIT {
-        let engine = engine()?;
-        let resources = store.list_resources(&all).await?;
-        let mut unfinished = 0;
-        for r in &resources {
-            let Some(t) = tracked.get_mut(&r.id) else { continue };
-            if r.needs_driving() {
-                unfinished += 1;
-            }
-            match (&r.phase, r.kind) {
-                (Phase::Bootstrapping { percent, .. }, ResourceKind::Instance) => {
-                    if let Some(token) = &t.token {
-                        let next = (percent + 25).min(100);
-                        let _ = engine.report_progress(&r.id, token.expose(), next, "installing packages").await;
-                    }
-                }
-                (Phase::Ready, _) if t.stop_start && !t.stopped => {
-                    t.stopped = engine.act(&t.owner, &r.id, Action::Stop).await.is_ok();
-                }
-                (Phase::Stopped, _) if !t.started => {
-                    t.started = engine.act(&t.owner, &r.id, Action::Start).await.is_ok();
-                }
-                (Phase::Ready | Phase::Waiting, _) if !t.terminating && (!t.stop_start || t.started) => {
-                    t.terminating = engine.act(&t.owner, &r.id, Action::Terminate).await.is_ok();
-                }
-                _ => {}
-            }
-        }
-        if tracing::enabled!(target: "mliy::launch", tracing::Level::DEBUG) {
-            let mut by: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in &resources {
-                *by.entry(r.phase.name()).or_default() += 1;
-            }
-            tracing::debug!(target: "mliy::launch", seconds = clock.elapsed().as_secs(), phases = ?by, "simulation tick");
-        }
-        if unfinished == 0 {
-            break;
-        }
-        clock.sleep(TICK).await;
-    }
-    if let Ok(e) = engine() {
-        e.shutdown();
-    }
-
-    // Audit.
     let resources = store.list_resources(&all).await?;
     let mut report = ScenarioReport {
         launched: tracked.len(),
@@ -315,11 +542,13 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
         orphaned_stacks: cloud.live_stacks().len(),
         running_machines: cloud.running_machines(),
         lost: 0,
-        restarts: restarts.load(std::sync::atomic::Ordering::Relaxed),
+        double_actions: cloud.double_actions(),
+        replicas,
+        restarts: 0,
         cloud_calls: cloud.calls(),
-        store_writes: store.writes(),
+        store_writes: world.writes.load(Ordering::Relaxed),
         events: 0,
-        virtual_seconds: clock.elapsed().as_secs(),
+        virtual_seconds: 0,
         wall_ms: 0,
     };
     let known: HashSet<&LaunchId> = resources.iter().map(|r| &r.id).collect();
@@ -346,7 +575,6 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig) -> Result<Scen
             _ => report.terminated += 1,
         }
     }
-    report.wall_ms = wall.elapsed().as_millis();
     Ok(report)
 }
 
@@ -409,6 +637,46 @@ group_configs:
             assert_eq!(r.unexpected_failures, 0, "seed {seed}: {r:?}");
             assert_eq!(r.failed + r.terminated, 68, "seed {seed}: {r:?}");
         }
+    }
+
+    #[test]
+    fn replicas_sharing_a_store_never_double_anything() {
+        for seed in [4, 5] {
+            let config = ScenarioConfig {
+                instances: 60,
+                clusters: 6,
+                fault_rate: 0.1,
+                crash_every: Some(20),
+                replicas: 3,
+                seed,
+                ..ScenarioConfig::default()
+            };
+            let r = run(catalog(), &config).unwrap();
+            assert!(r.restarts > 10, "{r:?}");
+            assert_eq!(
+                (r.duplicate_stacks, r.orphaned_stacks, r.running_machines, r.lost, r.double_actions),
+                (0, 0, 0, 0, 0),
+                "seed {seed}: {r:?}"
+            );
+            assert_eq!(r.unexpected_failures, 0, "seed {seed}: {r:?}");
+            assert_eq!(r.failed + r.terminated, 66, "seed {seed}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn resume_needs_a_journal() {
+        let config = ScenarioConfig { resume: true, ..ScenarioConfig::default() };
+        let e = run(catalog(), &config).unwrap_err();
+        assert!(e.to_string().contains("journal"), "{e}");
+    }
+
+    #[test]
+    fn tokens_are_found_in_user_data() {
+        use base64::Engine as _;
+        let script = "#!/bin/sh\nPROGRESS_TOKEN='abc123'\ncurl ...\n";
+        let b64 = base64::engine::general_purpose::STANDARD.encode(script);
+        assert_eq!(token_in_user_data(&b64).unwrap().expose(), "abc123");
+        assert!(token_in_user_data("not base64!").is_none());
     }
 
     #[test]
