@@ -2,7 +2,9 @@
 //! a Spark cluster, shows their progress while they bootstrap, stops and starts the instance,
 //! prints the event history and terminates everything.
 //!
-//! Offline (the default): the simulated cloud and an in-memory store, in virtual time.
+//! Offline (the default): the simulated cloud, fast-forwarded 120 times, and a SQLite file
+//! in the temporary folder (`--store sqlite:PATH`, `--store postgres://USER@HOST/DB` with the
+//! `postgres` feature, or `--store memory`).
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -22,14 +24,14 @@
 //! (after the stop/start), so they can be inspected.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mliy::clock::{Clock, SystemClock, Timestamp, VirtualClock};
+use mliy::clock::{Clock, ScaledClock, SystemClock, Timestamp};
 use mliy::cloud::Cloud;
 use mliy::engine::{Action, Engine, EngineConfig};
 use mliy::lifecycle::{Phase, Resource};
 use mliy::model::{Catalog, Principal, SecurityGroup};
 use mliy::plan::{ClusterOptions, LaunchRequest, Market};
 use mliy::sim::{SimCloud, SimConfig};
-use mliy::store::MemoryStore;
+use mliy::store::{MemoryStore, StateStore};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_stream::StreamExt;
@@ -47,6 +49,7 @@ struct Args {
     security_group: Option<String>,
     key_name: Option<String>,
     instance_profile: Option<String>,
+    store: Option<String>,
 }
 
 fn args() -> Result<Args> {
@@ -63,6 +66,7 @@ fn args() -> Result<Args> {
             "--security-group" => args.security_group = Some(value()?),
             "--key-name" => args.key_name = Some(value()?),
             "--instance-profile" => args.instance_profile = Some(value()?),
+            "--store" => args.store = Some(value()?),
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
@@ -117,10 +121,32 @@ async fn aws_cloud(_: &Args) -> Result<Arc<dyn Cloud>> {
     Err("AWS needs the aws feature: cargo run --features aws --example quickstart -- …".into())
 }
 
+/// The state store: a SQLite file by default.
+async fn store(args: &Args) -> Result<Arc<dyn StateStore>> {
+    let default = format!(
+        "sqlite:{}",
+        std::env::temp_dir().join(format!("mliy-quickstart-{}.sqlite", std::process::id())).display()
+    );
+    let spec = args.store.clone().unwrap_or(default);
+    if spec == "memory" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    #[cfg(feature = "sqlite")]
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        println!("State store: SQLite file {path}");
+        return Ok(Arc::new(mliy::plugins::sqlite::SqliteStore::open(path).await?));
+    }
+    #[cfg(feature = "postgres")]
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        println!("State store: PostgreSQL");
+        return Ok(Arc::new(mliy::plugins::postgres::PostgresStore::connect(&spec).await?));
+    }
+    Err(format!("--store {spec}: use memory, sqlite:PATH (feature sqlite) or postgres://… (feature postgres)").into())
+}
+
 fn main() -> Result<()> {
     let args = args()?;
-    // Virtual time for the simulation; real time (and real sockets) for AWS.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(!args.aws).build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(run(args))
 }
 
@@ -135,14 +161,15 @@ async fn run(args: Args) -> Result<()> {
         };
         (aws_cloud(&args).await?, Arc::new(SystemClock), None, config)
     } else {
-        let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_767_225_600_000)));
+        // Simulated time runs 120 times faster: ten minutes of lifecycle in five seconds.
+        let clock = Arc::new(ScaledClock::starting_at(Timestamp(1_767_225_600_000), 120));
         let sim = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
         (sim.clone(), clock, Some(sim), EngineConfig::default())
     };
     let engine = Engine::builder()
         .catalog(catalog(&args)?)
         .cloud(cloud)
-        .store(Arc::new(MemoryStore::new()))
+        .store(store(&args).await?)
         .clock(clock.clone())
         .config(EngineConfig { progress_url: Some("https://portal.example/api/progress".into()), ..config })
         .build()?;
@@ -192,8 +219,6 @@ async fn run(args: Args) -> Result<()> {
                 };
                 b.set_position(pos);
                 b.set_message(e.to.to_string());
-                // Virtual time flies; slow the drawing down a little so a person can follow.
-                std::thread::sleep(Duration::from_millis(60));
             }
         })
     };
@@ -258,7 +283,7 @@ async fn run(args: Args) -> Result<()> {
     let minutes = clock.now().since(started).as_secs() / 60;
     match sim {
         Some(sim) => println!(
-            "\nDone in {minutes} virtual minutes: {} cloud calls, {} stacks left, {} machines running.",
+            "\nDone in {minutes} simulated minutes: {} cloud calls, {} stacks left, {} machines running.",
             sim.calls().values().sum::<u64>(),
             sim.live_stacks().len(),
             sim.running_machines()

@@ -13,8 +13,12 @@ mod ldap;
 #[cfg(feature = "aws")]
 mod moto;
 mod plans;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(any(feature = "ldap", feature = "postgres", feature = "aws"))]
 mod servers;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod sim_stores;
 #[cfg(feature = "ldap")]
 mod slapd;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

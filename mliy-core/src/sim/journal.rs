@@ -31,6 +31,8 @@ pub(crate) enum Mutation {
     TerminateClusters(Vec<String>),
     SetAutoTermination(String, u64),
     SendCommand(CommandSpec),
+    /// Nothing changed; time had come this far.
+    Clock,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -71,6 +73,15 @@ impl Journal {
 }
 
 impl SimCloud {
+    /// Notes in the journal how far time has come, so that a replay reaches it too (between
+    /// calls, time passes in the cloud: stacks finish deleting, instances stop).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the journal cannot be written.
+    pub fn mark_time(&self) -> Result<()> {
+        self.record(self.clock.now(), || Mutation::Clock)
+    }
+
     /// Journals every applied call to `path` from now on (appending to what it holds).
     ///
     /// # Errors
@@ -117,6 +128,7 @@ impl SimCloud {
                     cloud.set_auto_termination(&id, Duration::from_secs(secs)).await
                 }
                 Mutation::SendCommand(spec) => cloud.send_command(&spec).await.map(drop),
+                Mutation::Clock => Ok(()),
             };
         }
         cloud.set_fault_rate(config.fault_rate);

@@ -293,15 +293,22 @@ fn supervise(world: Arc<World>, slots: Slots, k: usize, life: Arc<Life>, restart
 
 /// Lets virtual time pass only while no store or cloud call is under way: a real database
 /// answers on other threads, and tokio's paused clock would otherwise jump ahead while it
-/// waits.
+/// waits. A call stuck for a real second (a driver's own timeout, say a pool's acquire
+/// timeout, is then what ends it) lets time go on regardless.
 fn keep_time(in_flight: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut last = std::time::Instant::now();
         loop {
             for _ in 0..32 {
                 tokio::task::yield_now().await;
             }
             if in_flight.load(Ordering::SeqCst) == 0 {
                 tokio::time::advance(Duration::from_millis(500)).await;
+                last = std::time::Instant::now();
+            } else if last.elapsed() > Duration::from_secs(1) {
+                tracing::debug!(target: "mliy::launch", "store or cloud call stuck: letting time go on");
+                tokio::time::advance(Duration::from_secs(5)).await;
+                last = std::time::Instant::now();
             }
         }
     })
@@ -404,8 +411,8 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backi
         let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
         for r in store.list_resources(&all).await? {
             let owner = Principal::new(&r.owner, r.owner_groups.clone());
-            let token = cloud.user_data_of(&r.stack.client_request_token).and_then(|u| token_in_user_data(&u));
-            tracked.insert(r.id.clone(), Tracked::new(owner, token, false));
+            // The bootstrap script will find its secret in its user data (below).
+            tracked.insert(r.id.clone(), Tracked::new(owner, None, false));
         }
         for k in 0..replicas {
             engine_of(&slots, k)?.resume().await?;
@@ -429,8 +436,12 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backi
         for (i, r) in resources.iter().enumerate() {
             let Some(t) = tracked.get_mut(&r.id) else { continue };
             unfinished += usize::from(r.needs_driving());
+            if t.token.is_none() && matches!(r.phase, Phase::Bootstrapping { .. }) {
+                t.token = cloud.user_data_of(&r.stack.client_request_token).and_then(|u| token_in_user_data(&u));
+            }
             act(&engine_of(&slots, i + tick)?, r, t).await;
         }
+        cloud.mark_time()?;
         if unfinished == 0 {
             break;
         }

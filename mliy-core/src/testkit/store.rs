@@ -32,6 +32,7 @@ pub async fn run_all(store: &dyn StateStore) {
     idempotency_keys(store).await;
     leases(store).await;
     catalog_round_trip(store).await;
+    cancelled_writes_leave_it_usable(store).await;
 }
 
 pub async fn insert_get_and_duplicates(store: &dyn StateStore) {
@@ -190,4 +191,55 @@ pub async fn catalog_round_trip(store: &dyn StateStore) {
             .unwrap();
     store.save_catalog(&catalog).await.unwrap();
     assert_eq!(store.load_catalog().await.unwrap(), Some(catalog));
+}
+
+/// Writes abandoned half-way (a caller's timeout, a dropped request) either happen whole or
+/// not at all, and leave the store usable: the next writes and reads work, and the record's
+/// version matches its events.
+pub async fn cancelled_writes_leave_it_usable(store: &dyn StateStore) {
+    let mut r = sample_resource("conf-cancel", "alice");
+    store.insert_resource(&r, None).await.unwrap();
+    for round in 0..200u64 {
+        let mut next = r.clone();
+        next.version = r.version + 1;
+        let e = event(&next, next.version, Phase::Requested, Phase::Requested);
+        // Polled once or a few times, then dropped.
+        let write = store.update_resource(&next, r.version, Some(&e));
+        let polls = round % 4;
+        let _ = poll_then_drop(write, polls).await;
+        tokio::task::yield_now().await;
+        // Whatever happened, the store answers and holds one consistent version.
+        r = loop {
+            match store.get_resource(&r.id).await {
+                Ok(Some(now)) => break now,
+                Err(e) if e.is_retryable() => tokio::task::yield_now().await,
+                other => panic!("the store failed after a cancelled write: {other:?}"),
+            }
+        };
+    }
+    let mut last = r.clone();
+    last.version = r.version + 1;
+    store
+        .update_resource(&last, r.version, Some(&event(&last, last.version, Phase::Requested, Phase::Requested)))
+        .await
+        .unwrap();
+    let events = store.events(&r.id).await.unwrap();
+    assert_eq!(events.len() as u64, last.version - 1, "one event per stored version");
+}
+
+/// Polls `f` up to `polls` times (0: never), then drops it unless it finished.
+async fn poll_then_drop<F: std::future::Future>(f: F, polls: u64) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    for _ in 0..polls {
+        let step = std::future::poll_fn(|cx| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => std::task::Poll::Ready(Some(v)),
+            std::task::Poll::Pending => std::task::Poll::Ready(None),
+        })
+        .await;
+        if step.is_some() {
+            return step;
+        }
+        tokio::task::yield_now().await;
+    }
+    None
 }

@@ -68,8 +68,8 @@ pub(crate) fn db_error(backend: &'static str, e: sqlx::Error) -> Error {
                 "5" | "6" | "261" | "262" | "517" | "773" => {
                     Error::Unavailable(format!("{backend}: database busy: {text}"))
                 }
-                // PostgreSQL: serialization failure, deadlock.
-                "40001" | "40P01" => Error::Unavailable(format!("{backend}: {text}")),
+                // PostgreSQL: serialization failure, deadlock, a transaction left aborted.
+                "40001" | "40P01" | "25P02" => Error::Unavailable(format!("{backend}: {text}")),
                 // Unique violation (PostgreSQL 23505, SQLite 1555/2067).
                 "23505" | "1555" | "2067" => Error::Conflict(format!("{backend}: {text}")),
                 _ => Error::Backend { backend, source: Box::new(e) },
@@ -80,6 +80,13 @@ pub(crate) fn db_error(backend: &'static str, e: sqlx::Error) -> Error {
         }
         _ => Error::Backend { backend, source: Box::new(e) },
     }
+}
+
+/// Runs a transaction on its own task, so that a caller cancelled half-way (a timeout, a
+/// dropped request, a process shutting down) never leaves its connection inside a half-done
+/// transaction for the next user of the pool.
+async fn detached<T: Send + 'static>(work: impl std::future::Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    tokio::spawn(work).await.map_err(|e| Error::Unavailable(format!("store task: {e}")))?
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -127,6 +134,89 @@ impl SqlStore {
         move |e| db_error(self.backend, e)
     }
 
+    /// Transactions run detached (see [`detached`]).
+    async fn insert_tx(&self, r: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let inserted = sqlx::query(
+            "INSERT INTO mliy_resources (id, owner, version, needs_driving, archived, created_ms, body, pos)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources))
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(r.id.as_str())
+        .bind(&r.owner)
+        .bind(version(r.version))
+        .bind(r.needs_driving())
+        .bind(r.archived)
+        .bind(r.created_at.0)
+        .bind(to_json(r)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        if inserted.rows_affected() != 1 {
+            return Err(Error::Conflict(format!("resource {} exists", r.id)));
+        }
+        if let Some(e) = event {
+            self.append_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn update_tx(&self, r: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let updated = sqlx::query(
+            "UPDATE mliy_resources SET version = $1, needs_driving = $2, archived = $3, body = $4
+             WHERE id = $5 AND version = $6",
+        )
+        .bind(version(r.version))
+        .bind(r.needs_driving())
+        .bind(r.archived)
+        .bind(to_json(r)?)
+        .bind(r.id.as_str())
+        .bind(version(expected))
+        .execute(&mut *tx)
+        .await
+        .map_err(self.err())?;
+        if updated.rows_affected() != 1 {
+            let exists = sqlx::query("SELECT version FROM mliy_resources WHERE id = $1")
+                .bind(r.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err())?;
+            return Err(match exists {
+                None => Error::NotFound { kind: "resource", name: r.id.to_string() },
+                Some(_) => Error::Conflict(format!("resource {} is not at version {expected}", r.id)),
+            });
+        }
+        if let Some(e) = event {
+            self.append_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn close_billing_tx(&self, id: &LaunchId, end: Timestamp) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        let open = sqlx::query("SELECT pos, body FROM mliy_billing WHERE resource = $1 AND end_ms IS NULL")
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        for row in &open {
+            let pos: i64 = row.try_get("pos").map_err(self.err())?;
+            let mut segment: BillingSegment = from_json(&row.try_get::<String, _>("body").map_err(self.err())?)?;
+            let end = end.max(segment.start);
+            segment.end = Some(end);
+            sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3 AND end_ms IS NULL")
+                .bind(end.0)
+                .bind(to_json(&segment)?)
+                .bind(pos)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())?;
+        Ok(open.len() as u64)
+    }
+
     async fn append_event(&self, tx: &mut Transaction<'_, Any>, event: &LifecycleEvent) -> Result<()> {
         sqlx::query("INSERT INTO mliy_events (resource, seq, body) VALUES ($1, $2, $3)")
             .bind(event.resource.as_str())
@@ -161,29 +251,8 @@ fn resource(row: &AnyRow) -> Result<Resource> {
 impl StateStore for SqlStore {
     async fn insert_resource(&self, r: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
         check_event(r, event)?;
-        let mut tx = self.pool.begin().await.map_err(self.err())?;
-        let inserted = sqlx::query(
-            "INSERT INTO mliy_resources (id, owner, version, needs_driving, archived, created_ms, body, pos)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources))
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(r.id.as_str())
-        .bind(&r.owner)
-        .bind(version(r.version))
-        .bind(r.needs_driving())
-        .bind(r.archived)
-        .bind(r.created_at.0)
-        .bind(to_json(r)?)
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?;
-        if inserted.rows_affected() != 1 {
-            return Err(Error::Conflict(format!("resource {} exists", r.id)));
-        }
-        if let Some(e) = event {
-            self.append_event(&mut tx, e).await?;
-        }
-        tx.commit().await.map_err(self.err())
+        let (this, r, event) = (self.clone(), r.clone(), event.cloned());
+        detached(async move { this.insert_tx(&r, event.as_ref()).await }).await
     }
 
     async fn update_resource(&self, r: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
@@ -191,37 +260,9 @@ impl StateStore for SqlStore {
         if r.version != expected + 1 {
             return Err(Error::validation("version", r.version.to_string(), "must be the expected version + 1"));
         }
-        let mut tx = self.pool.begin().await.map_err(self.err())?;
-        let updated = sqlx::query(
-            "UPDATE mliy_resources SET version = $1, needs_driving = $2, archived = $3, body = $4
-             WHERE id = $5 AND version = $6",
-        )
-        .bind(version(r.version))
-        .bind(r.needs_driving())
-        .bind(r.archived)
-        .bind(to_json(r)?)
-        .bind(r.id.as_str())
-        .bind(version(expected))
-        .execute(&mut *tx)
-        .await
-        .map_err(self.err())?;
-        if updated.rows_affected() != 1 {
-            let exists = sqlx::query("SELECT version FROM mliy_resources WHERE id = $1")
-                .bind(r.id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(self.err())?;
-            return Err(match exists {
-                None => Error::NotFound { kind: "resource", name: r.id.to_string() },
-                Some(_) => Error::Conflict(format!("resource {} is not at version {expected}", r.id)),
-            });
-        }
-        if let Some(e) = event {
-            self.append_event(&mut tx, e).await?;
-        }
-        tx.commit().await.map_err(self.err())
+        let (this, r, event) = (self.clone(), r.clone(), event.cloned());
+        detached(async move { this.update_tx(&r, expected, event.as_ref()).await }).await
     }
-
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
         let row = sqlx::query("SELECT body FROM mliy_resources WHERE id = $1")
             .bind(id.as_str())
@@ -272,29 +313,9 @@ impl StateStore for SqlStore {
     }
 
     async fn close_billing(&self, id: &LaunchId, end: Timestamp) -> Result<u64> {
-        let mut tx = self.pool.begin().await.map_err(self.err())?;
-        let open = sqlx::query("SELECT pos, body FROM mliy_billing WHERE resource = $1 AND end_ms IS NULL")
-            .bind(id.as_str())
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(self.err())?;
-        for row in &open {
-            let pos: i64 = row.try_get("pos").map_err(self.err())?;
-            let mut segment: BillingSegment = from_json(&row.try_get::<String, _>("body").map_err(self.err())?)?;
-            let end = end.max(segment.start);
-            segment.end = Some(end);
-            sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3 AND end_ms IS NULL")
-                .bind(end.0)
-                .bind(to_json(&segment)?)
-                .bind(pos)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err())?;
-        }
-        tx.commit().await.map_err(self.err())?;
-        Ok(open.len() as u64)
+        let (this, id) = (self.clone(), id.clone());
+        detached(async move { this.close_billing_tx(&id, end).await }).await
     }
-
     async fn billing(&self, id: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
         let rows = sqlx::query("SELECT body FROM mliy_billing WHERE ($1 = '' OR resource = $1) ORDER BY pos")
             .bind(id.map(LaunchId::as_str).unwrap_or(""))
