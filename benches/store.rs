@@ -1,20 +1,22 @@
-//! Transitions per second on the SQLite store: one writer, and 8 concurrent tasks.
+//! The SQL stores: transitions per second (one writer, and 4 or 8 concurrent tasks), and a
+//! refresh write-back: 100 changed records in one transaction.
 //!
-//! Run: `cargo bench --bench store --features sqlite`. (PostgreSQL and the batched refresh
-//! write-back come with the rest of the store work.)
+//! Run: `cargo bench --bench store --features sqlite,postgres`. SQLite runs in a temporary
+//! file; PostgreSQL runs when `MLIY_POSTGRES_URL` names a database to use (its tables are
+//! created there), e.g. `postgres://postgres@127.0.0.1:5432/bench`.
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mliy::plugins::sqlite::SqliteStore;
-use mliy::store::StateStore;
+use mliy::store::{ResourceChange, StateStore};
 use mliy_core::testkit::sample_resource;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::runtime::Runtime;
 
 const PER_ITERATION: u64 = 100;
 
 /// `PER_ITERATION` compare-and-set updates spread over `tasks` resources (one per task).
-async fn transitions(store: Arc<SqliteStore>, ids: &[String], round: &AtomicU64, tasks: usize) {
+async fn transitions(store: Arc<dyn StateStore>, ids: &[String], round: &AtomicU64, tasks: usize) {
     let base = round.fetch_add(1, Ordering::Relaxed) * (PER_ITERATION / tasks as u64);
     let mut handles = Vec::new();
     for id in ids.iter().take(tasks) {
@@ -33,18 +35,30 @@ async fn transitions(store: Arc<SqliteStore>, ids: &[String], round: &AtomicU64,
     }
 }
 
-fn bench_store(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let dir = tempfile::tempdir().expect("dir");
-    let mut group = c.benchmark_group("sqlite");
+/// One batch of `PER_ITERATION` changed records, as a refresh pass writes them back.
+async fn write_back(store: &dyn StateStore, ids: &[String], round: &AtomicU64) {
+    let expected = round.fetch_add(1, Ordering::Relaxed) + 1;
+    let changes: Vec<ResourceChange> = ids
+        .iter()
+        .map(|id| {
+            let mut r = sample_resource(id, "alice");
+            r.version = expected + 1;
+            r.private_ip = Some(format!("10.1.{}.{}", expected % 250, id.len()));
+            ResourceChange { resource: r, expected_version: expected, event: None }
+        })
+        .collect();
+    store.update_resources(&changes).await.expect("batch");
+}
+
+fn bench_backend(c: &mut Criterion, runtime: &Runtime, name: &str, open: &dyn Fn(&str) -> Arc<dyn StateStore>) {
+    // Ids of their own, so that reruns on one PostgreSQL database never collide.
+    let run = mliy::plan::LaunchId::new_random();
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(PER_ITERATION));
     group.sample_size(20);
     for tasks in [1usize, 4, 8] {
-        let store = runtime
-            .block_on(SqliteStore::open(dir.path().join(format!("bench-{tasks}.db"))))
-            .map(Arc::new)
-            .expect("store");
-        let ids: Vec<String> = (0..tasks).map(|t| format!("bench-{t}")).collect();
+        let store = open(&format!("transitions-{tasks}"));
+        let ids: Vec<String> = (0..tasks).map(|t| format!("{run}-{tasks}-{t}")).collect();
         for id in &ids {
             runtime.block_on(store.insert_resource(&sample_resource(id, "alice"), None)).expect("insert");
         }
@@ -53,8 +67,37 @@ fn bench_store(c: &mut Criterion) {
             b.iter(|| runtime.block_on(transitions(store.clone(), &ids, &round, tasks)))
         });
     }
+    let store = open("write-back");
+    let ids: Vec<String> = (0..PER_ITERATION).map(|i| format!("{run}-r{i:03}")).collect();
+    for id in &ids {
+        runtime.block_on(store.insert_resource(&sample_resource(id, "alice"), None)).expect("insert");
+    }
+    let round = AtomicU64::new(0);
+    group.bench_function("write_back_100_in_one_transaction", |b| {
+        b.iter(|| runtime.block_on(write_back(store.as_ref(), &ids, &round)))
+    });
     group.finish();
 }
 
-criterion_group!(benches, bench_store);
+fn bench_stores(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let dir = tempfile::tempdir().expect("dir");
+    let sqlite = |name: &str| -> Arc<dyn StateStore> {
+        let path = dir.path().join(format!("{name}.db"));
+        Arc::new(runtime.block_on(mliy::plugins::sqlite::SqliteStore::open(path)).expect("sqlite"))
+    };
+    bench_backend(c, &runtime, "sqlite", &sqlite);
+    #[cfg(feature = "postgres")]
+    match std::env::var("MLIY_POSTGRES_URL") {
+        Ok(url) => {
+            let postgres = |_: &str| -> Arc<dyn StateStore> {
+                Arc::new(runtime.block_on(mliy::plugins::postgres::PostgresStore::connect(&url)).expect("postgres"))
+            };
+            bench_backend(c, &runtime, "postgres", &postgres);
+        }
+        Err(_) => eprintln!("postgres: skipped (set MLIY_POSTGRES_URL to a database to benchmark it)"),
+    }
+}
+
+criterion_group!(benches, bench_stores);
 criterion_main!(benches);

@@ -89,18 +89,54 @@ fi
 
 log "mliy sim at full size: 1,000 instances, 100 clusters, 10% faults, a crash every 50 writes"
 sims=$(mktemp -d)
-for seed in 1 2 3; do
-  cargo run -q --release --locked --bin mliy -- \
-    sim --instances 1000 --clusters 100 --faults 0.1 --crash-every 50 --seed "$seed" --json > "$sims/sim-$seed.json"
-  python3 - "$seed" "$sims/sim-$seed.json" <<'PY'
+cargo build -q --release --locked --features postgres --bin mliy
+mliy=target/release/mliy
+# Checks a report: nothing duplicated, orphaned, lost, doubled or failed unexpectedly, and
+# every launch ended.
+check_sim() {
+  python3 - "$1" "$2" "$3" <<'PY'
 import json, sys
-seed, path = sys.argv[1], sys.argv[2]
+label, path, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
 r = json.load(open(path))
-bad = {k: r[k] for k in ("duplicate_stacks", "orphaned_stacks", "lost", "unexpected_failures", "running_machines") if r[k]}
+keys = ("duplicate_stacks", "orphaned_stacks", "lost", "double_actions", "unexpected_failures", "running_machines")
+bad = {k: r[k] for k in keys if r[k]}
 ended = r["terminated"] + r["failed"]
-print(f"seed {seed}: launched {r['launched']}, ready {r['ready']}, failed {r['failed']} (doomed {r['told_to_fail']}), "
-      f"terminated {r['terminated']}, restarts {r['restarts']}, {sum(r['cloud_calls'].values())} cloud calls, {r['wall_ms']} ms")
-if bad or ended != r["launched"] or r["launched"] != 1100:
-    sys.exit(f"seed {seed}: {bad}, {ended} of {r['launched']} ended")
+print(f"{label}: launched {r['launched']}, ready {r['ready']}, failed {r['failed']} (doomed {r['told_to_fail']}), "
+      f"terminated {r['terminated']}, replicas {r['replicas']}, restarts {r['restarts']}, "
+      f"{sum(r['cloud_calls'].values())} cloud calls, {r['wall_ms']} ms")
+if bad or ended != r["launched"] or r["launched"] != expected:
+    sys.exit(f"{label}: {bad}, {ended} of {r['launched']} ended (expected {expected})")
 PY
+}
+for seed in 1 2 3; do
+  "$mliy" sim --store memory --instances 1000 --clusters 100 --faults 0.1 --crash-every 50 --seed "$seed" --json \
+    > "$sims/sim-$seed.json"
+  check_sim "memory, seed $seed" "$sims/sim-$seed.json" 1100
 done
+
+log "mliy sim: 500 instances, 3 replicas on one store, a crash every 40 writes (SQLite, PostgreSQL)"
+for seed in 1 2; do
+  "$mliy" sim --instances 500 --replicas 3 --store "sqlite:$sims/replicas-$seed.sqlite" --crash-every 40 \
+    --seed "$seed" --json > "$sims/sqlite-$seed.json"
+  check_sim "sqlite, seed $seed" "$sims/sqlite-$seed.json" 502
+done
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+if pg_bin >/dev/null; then
+  pgdir=$(mktemp -d)
+  trap 'stop_postgres "$pgdir"' EXIT
+  pg_url=$(start_postgres "$pgdir")
+  for seed in 1 2; do
+    psql -q "$pg_url" -c "CREATE DATABASE sim_$seed"
+    "$mliy" sim --instances 500 --replicas 3 --store "postgres:${pg_url%/postgres}/sim_$seed" --crash-every 40 \
+      --seed "$seed" --json > "$sims/postgres-$seed.json"
+    check_sim "postgres, seed $seed" "$sims/postgres-$seed.json" 502
+  done
+  stop_postgres "$pgdir"
+  trap - EXIT
+elif [ "${MLIY_REQUIRE_SERVERS:-0}" = 1 ]; then
+  echo "error: PostgreSQL is required (MLIY_REQUIRE_SERVERS=1) but was not found" >&2
+  exit 1
+else
+  echo "SKIPPED: PostgreSQL not found; mliy sim on PostgreSQL did not run"
+fi

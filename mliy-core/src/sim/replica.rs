@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Resource, StackSpec};
 use crate::model::Catalog;
 use crate::plan::LaunchId;
-use crate::store::{BillingSegment, ResourceFilter, StateStore};
+use crate::store::{BillingSegment, ResourceChange, ResourceFilter, StateStore};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -100,6 +100,14 @@ impl StateStore for ReplicaStore {
         let _busy = self.life.enter("store")?;
         self.inner.update_resource(r, expected, e).await?;
         self.life.wrote();
+        Ok(())
+    }
+    async fn update_resources(&self, changes: &[ResourceChange]) -> Result<()> {
+        let _busy = self.life.enter("store")?;
+        self.inner.update_resources(changes).await?;
+        for _ in changes {
+            self.life.wrote();
+        }
         Ok(())
     }
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {

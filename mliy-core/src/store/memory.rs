@@ -1,7 +1,7 @@
 //! An in-memory [`StateStore`]: for tests, the simulator and a single process that needs no
 //! persistence.
 
-use super::{BillingSegment, ResourceFilter, StateStore};
+use super::{BillingSegment, ResourceChange, ResourceFilter, StateStore};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Resource};
@@ -145,6 +145,31 @@ impl StateStore for MemoryStore {
             inner.events.entry(resource.id.clone()).or_default().push(e.clone());
         }
         self.wrote_resource(&mut inner);
+        Ok(())
+    }
+
+    async fn update_resources(&self, changes: &[ResourceChange]) -> Result<()> {
+        let mut inner = self.open()?;
+        for c in changes {
+            check_event(&c.resource, c.event.as_ref())?;
+            let stored = inner
+                .resources
+                .get(&c.resource.id)
+                .ok_or_else(|| Error::NotFound { kind: "resource", name: c.resource.id.to_string() })?;
+            if stored.version != c.expected_version || c.resource.version != c.expected_version + 1 {
+                return Err(Error::Conflict(format!(
+                    "resource {} is at version {}, not {}",
+                    c.resource.id, stored.version, c.expected_version
+                )));
+            }
+        }
+        for c in changes {
+            inner.resources.insert(c.resource.id.clone(), c.resource.clone());
+            if let Some(e) = &c.event {
+                inner.events.entry(c.resource.id.clone()).or_default().push(e.clone());
+            }
+            self.wrote_resource(&mut inner);
+        }
         Ok(())
     }
 

@@ -49,6 +49,17 @@ pub struct BillingSegment {
     pub end: Option<Timestamp>,
 }
 
+/// One compare-and-set update of a batch (see [`StateStore::update_resources`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceChange {
+    /// The new record (its version is `expected_version + 1`).
+    pub resource: Resource,
+    /// The version the stored record must have.
+    pub expected_version: u64,
+    /// The event to append with it.
+    pub event: Option<LifecycleEvent>,
+}
+
 /// Where the engine keeps its state.
 ///
 /// # Contract
@@ -80,6 +91,13 @@ pub trait StateStore: Debug + Send + Sync + 'static {
         expected_version: u64,
         event: Option<&LifecycleEvent>,
     ) -> Result<()>;
+    /// Stores several changes in one transaction, all or none (a refresh pass writes back
+    /// what changed this way).
+    ///
+    /// # Errors
+    /// [`Error::Conflict`](crate::Error::Conflict) or [`Error::NotFound`](crate::Error::NotFound)
+    /// for the first change whose record is not at its expected version; nothing is stored then.
+    async fn update_resources(&self, changes: &[ResourceChange]) -> Result<()>;
     /// One resource.
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>>;
     /// Resources passing the filter, oldest first.

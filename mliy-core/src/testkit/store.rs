@@ -33,6 +33,7 @@ pub async fn run_all(store: &dyn StateStore) {
     leases(store).await;
     catalog_round_trip(store).await;
     cancelled_writes_leave_it_usable(store).await;
+    batches_are_all_or_nothing(store).await;
 }
 
 pub async fn insert_get_and_duplicates(store: &dyn StateStore) {
@@ -242,4 +243,40 @@ async fn poll_then_drop<F: std::future::Future>(f: F, polls: u64) -> Option<F::O
         tokio::task::yield_now().await;
     }
     None
+}
+
+/// A batch of compare-and-set updates is stored whole, or not at all when one is stale.
+pub async fn batches_are_all_or_nothing(store: &dyn StateStore) {
+    use crate::store::ResourceChange;
+    let records: Vec<_> = (0..5).map(|i| sample_resource(&format!("conf-batch-{i}"), "alice")).collect();
+    for r in &records {
+        store.insert_resource(r, None).await.unwrap();
+    }
+    let change = |r: &crate::lifecycle::Resource, expected: u64| {
+        let mut next = r.clone();
+        next.version = expected + 1;
+        next.private_ip = Some(format!("10.9.0.{expected}"));
+        let e = event(&next, next.version, Phase::Requested, Phase::Requested);
+        ResourceChange { resource: next, expected_version: expected, event: Some(e) }
+    };
+    let good: Vec<_> = records.iter().map(|r| change(r, r.version)).collect();
+    store.update_resources(&good).await.unwrap();
+    for c in &good {
+        assert_eq!(store.get_resource(&c.resource.id).await.unwrap().unwrap(), c.resource);
+        assert_eq!(store.events(&c.resource.id).await.unwrap().len(), 1);
+    }
+    // The last change is stale: none of the batch may land.
+    let mut stale: Vec<_> = good.iter().take(4).map(|c| change(&c.resource, c.resource.version)).collect();
+    stale.push(change(&good[4].resource, good[4].resource.version - 1));
+    let refused = store.update_resources(&stale).await;
+    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    for c in &good {
+        assert_eq!(
+            store.get_resource(&c.resource.id).await.unwrap().unwrap(),
+            c.resource,
+            "nothing of a refused batch"
+        );
+        assert_eq!(store.events(&c.resource.id).await.unwrap().len(), 1);
+    }
+    store.update_resources(&[]).await.unwrap();
 }

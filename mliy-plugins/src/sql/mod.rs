@@ -12,7 +12,7 @@ use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{LifecycleEvent, Resource};
 use mliy_core::model::Catalog;
 use mliy_core::plan::LaunchId;
-use mliy_core::store::{BillingSegment, ResourceFilter, StateStore};
+use mliy_core::store::{BillingSegment, ResourceChange, ResourceFilter, StateStore};
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -163,6 +163,27 @@ impl SqlStore {
 
     async fn update_tx(&self, r: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(self.err())?;
+        self.update_in(&mut tx, r, expected, event).await?;
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn update_many_tx(&self, changes: &[ResourceChange]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        for c in changes {
+            // An error drops the transaction: nothing of the batch is stored.
+            self.update_in(&mut tx, &c.resource, c.expected_version, c.event.as_ref()).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    /// One compare-and-set update (and its event) inside `tx`.
+    async fn update_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        r: &Resource,
+        expected: u64,
+        event: Option<&LifecycleEvent>,
+    ) -> Result<()> {
         let updated = sqlx::query(
             "UPDATE mliy_resources SET version = $1, needs_driving = $2, archived = $3, body = $4
              WHERE id = $5 AND version = $6",
@@ -173,13 +194,13 @@ impl SqlStore {
         .bind(to_json(r)?)
         .bind(r.id.as_str())
         .bind(version(expected))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(self.err())?;
         if updated.rows_affected() != 1 {
             let exists = sqlx::query("SELECT version FROM mliy_resources WHERE id = $1")
                 .bind(r.id.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await
                 .map_err(self.err())?;
             return Err(match exists {
@@ -188,9 +209,9 @@ impl SqlStore {
             });
         }
         if let Some(e) = event {
-            self.append_event(&mut tx, e).await?;
+            self.append_event(tx, e).await?;
         }
-        tx.commit().await.map_err(self.err())
+        Ok(())
     }
 
     async fn close_billing_tx(&self, id: &LaunchId, end: Timestamp) -> Result<u64> {
@@ -263,6 +284,18 @@ impl StateStore for SqlStore {
         let (this, r, event) = (self.clone(), r.clone(), event.cloned());
         detached(async move { this.update_tx(&r, expected, event.as_ref()).await }).await
     }
+    async fn update_resources(&self, changes: &[ResourceChange]) -> Result<()> {
+        for c in changes {
+            check_event(&c.resource, c.event.as_ref())?;
+            if c.resource.version != c.expected_version + 1 {
+                let v = c.resource.version.to_string();
+                return Err(Error::validation("version", v, "must be the expected version + 1"));
+            }
+        }
+        let (this, changes) = (self.clone(), changes.to_vec());
+        detached(async move { this.update_many_tx(&changes).await }).await
+    }
+
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
         let row = sqlx::query("SELECT body FROM mliy_resources WHERE id = $1")
             .bind(id.as_str())
@@ -408,6 +441,9 @@ macro_rules! delegate_store {
                 e: Option<&mliy_core::lifecycle::LifecycleEvent>,
             ) -> mliy_core::Result<()> {
                 self.0.update_resource(r, expected, e).await
+            }
+            async fn update_resources(&self, changes: &[mliy_core::store::ResourceChange]) -> mliy_core::Result<()> {
+                self.0.update_resources(changes).await
             }
             async fn get_resource(
                 &self,
