@@ -114,8 +114,8 @@ struct SimArgs {
     /// A catalog file (the example catalog when not given).
     #[arg(long)]
     catalog: Option<PathBuf>,
-    /// Where the engines keep their state: `sqlite:PATH` (the default, `sqlite:mliy-sim.sqlite`,
-    /// when built with SQLite), `postgres:URL`, or `memory`.
+    /// Where the engines keep their state: `sqlite:PATH` (by default a new file in the
+    /// temporary folder, when built with SQLite), `postgres:URL`, or `memory`.
     #[arg(long)]
     store: Option<String>,
     /// The simulated cloud's journal, needed to resume (`PATH.cloud.jsonl` beside a SQLite store).
@@ -408,6 +408,10 @@ fn plan(args: &PlanArgs) -> Result<Output, Error> {
         request = request.with_launch_id(LaunchId::parse(id)?);
     }
     request.volume_size = args.volume_size;
+    // The engine gives each launch its progress secret and URL; a preview shows placeholders.
+    request = request
+        .with_token("MLIY_PROGRESS_TOKEN", "<progress secret, set at launch>")
+        .with_token("MLIY_PROGRESS_URL", "<progress URL, set at launch>");
     if args.cluster {
         request.cluster = Some(ClusterOptions {
             core_nodes: args.core_nodes,
@@ -467,10 +471,22 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// `--store`, or the default: a new SQLite file in the temporary folder.
+fn store_spec(args: &SimArgs) -> Result<String, Error> {
+    match (&args.store, args.resume) {
+        (Some(spec), _) => Ok(spec.clone()),
+        (None, true) => Err(Error::validation("--store", "", "name the store to resume")),
+        (None, false) if cfg!(feature = "sqlite") => {
+            let file = std::env::temp_dir().join(format!("mliy-sim-{}-{}.sqlite", args.seed, std::process::id()));
+            Ok(format!("sqlite:{}", file.display()))
+        }
+        (None, false) => Ok("memory".into()),
+    }
+}
+
 /// The store named by `--store` (and the cloud's journal beside it).
 fn backing(args: &SimArgs) -> Result<scenario::Backing, Error> {
-    let default = if cfg!(feature = "sqlite") { "sqlite:mliy-sim.sqlite" } else { "memory" };
-    let spec = args.store.clone().unwrap_or_else(|| default.to_string());
+    let spec = store_spec(args)?;
     let refused = |rule: &str| Error::validation("--store", &spec, rule);
     match spec.split_once(':') {
         None if spec == "memory" => match args.resume {
@@ -530,11 +546,15 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         ..ScenarioConfig::default()
     };
     let report = scenario::run_on(catalog, &config, backing(args)?)?;
-    let json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
+    let mut json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
+    let store = store_spec(args)?;
+    // Name the store, never a connection string's password.
+    let shown = if store.contains("://") { "postgres".to_string() } else { store };
+    json["store"] = Value::String(shown.clone());
     let human = format!(
         "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
          duplicate stacks {} · orphaned stacks {} · lost {} · double actions {} · replicas {} · engine restarts {}\n\
-         {} cloud calls · {} virtual seconds · {} ms\n",
+         {} cloud calls · {} virtual seconds · {} ms · store {shown}\n",
         report.launched,
         report.ready,
         report.failed,

@@ -202,7 +202,9 @@ fn readme_demo_plans() {
 #[test]
 fn sim_with_faults_and_crashes_loses_nothing() {
     for seed in ["1", "2", "3"] {
-        let args = format!("sim --instances 150 --clusters 15 --faults 0.1 --crash-every 50 --seed {seed} --json");
+        let args = format!(
+            "sim --store memory --instances 150 --clusters 15 --faults 0.1 --crash-every 50 --seed {seed} --json"
+        );
         let (code, json, stderr) = mliy(&args.split_whitespace().collect::<Vec<_>>());
         assert_eq!(code, 0, "{stderr}");
         for key in ["duplicate_stacks", "orphaned_stacks", "lost", "unexpected_failures", "running_machines"] {
