@@ -51,10 +51,12 @@ mod config;
 mod driver;
 mod progress;
 mod records;
+mod refresh;
 #[cfg(test)]
 mod tests;
 
 pub use config::EngineConfig;
+pub use refresh::{RefreshConfig, RefreshReport, Unmanaged};
 
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
@@ -131,6 +133,8 @@ pub(crate) struct Inner {
     pub(crate) drivers: Mutex<HashMap<LaunchId, (Arc<Notify>, tokio::task::AbortHandle)>>,
     /// Set by [`Engine::shutdown`]: the engine takes no more work.
     pub(crate) stopped: std::sync::atomic::AtomicBool,
+    /// Refresh's memory between passes; held during a pass (single flight).
+    pub(crate) refresh: tokio::sync::Mutex<refresh::RefreshState>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -231,6 +235,7 @@ impl EngineBuilder {
             events,
             drivers: Mutex::new(HashMap::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
+            refresh: tokio::sync::Mutex::new(refresh::RefreshState::default()),
         });
         Ok(Engine { _guard: Arc::new(Guard(Arc::downgrade(&inner))), inner })
     }
@@ -499,6 +504,11 @@ impl Engine {
     /// How many resources have a driver running in this engine.
     pub fn busy(&self) -> usize {
         self.inner.drivers.lock().map(|d| d.len()).unwrap_or(0)
+    }
+
+    /// Whether [`Engine::shutdown`] was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.alive().is_err()
     }
 
     /// Stops all background work now, as a crash would (what is stored stays). The engine

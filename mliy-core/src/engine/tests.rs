@@ -789,3 +789,114 @@ async fn steps_and_deployments_need_a_running_cluster_and_rights() {
     assert_eq!(engine.deploy(&alice(), &box_.resource.id, &pip).await.unwrap_err().kind(), "validation");
     assert_eq!(rig.cloud.calls().get("SendCommand"), None, "nothing was sent");
 }
+
+mod refresh {
+    use super::*;
+    use crate::engine::RefreshConfig;
+
+    fn plain() -> LaunchRequest {
+        LaunchRequest::instance("ds", "plain", "t3.large")
+    }
+
+    fn every_time() -> RefreshConfig {
+        RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() }
+    }
+
+    async fn phase(engine: &Engine, id: &LaunchId) -> Phase {
+        engine.get(&alice(), id).await.unwrap().phase
+    }
+
+    /// Stopped, started and terminated outside mliy; a cluster gone only after two passes.
+    #[tokio::test(start_paused = true)]
+    async fn refresh_follows_what_happened_outside() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = rig.engine();
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(engine.launch_instance(&alice(), plain()).await.unwrap().resource.id);
+        }
+        let cluster = engine.launch_cluster(&alice(), job_flow()).await.unwrap().resource.id;
+        for id in &ids {
+            wait_phase(&engine, id, "ready").await;
+        }
+        wait_phase(&engine, &cluster, "waiting").await;
+        let quiet = engine.refresh(&every_time()).await.unwrap();
+        assert_eq!((quiet.changes, quiet.checked, quiet.unknown), (0, 4, 0), "{quiet:?}");
+        assert!(quiet.unmanaged.is_empty());
+        assert_eq!(quiet.cloud_calls, 2, "one page of instances, one of clusters");
+
+        let r = |i: usize| ids[i].clone();
+        let stopped = engine.get(&alice(), &r(0)).await.unwrap();
+        rig.cloud.stop_instances(&[stopped.instance_id.clone().unwrap()]).await.unwrap();
+        let gone = engine.get(&alice(), &r(1)).await.unwrap();
+        rig.cloud.delete_stack(gone.stack_id.as_deref().unwrap()).await.unwrap();
+        let c = engine.get(&alice(), &cluster).await.unwrap();
+        rig.cloud.terminate_clusters(&[c.cluster_id.clone().unwrap()]).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(600)).await;
+
+        let first = engine.refresh(&every_time()).await.unwrap();
+        assert_eq!((first.changes, first.absent), (2, 1), "{first:?}");
+        assert_eq!(phase(&engine, &r(0)).await, Phase::Stopped);
+        assert_eq!(phase(&engine, &r(1)).await, Phase::Terminated);
+        assert_eq!(phase(&engine, &cluster).await, Phase::Waiting, "absent once is not gone");
+        let second = engine.refresh(&every_time()).await.unwrap();
+        assert_eq!(second.changes, 1, "{second:?}");
+        assert_eq!(phase(&engine, &cluster).await, Phase::Terminated);
+        let reasons: Vec<String> =
+            engine.events(&alice(), &r(0)).await.unwrap().into_iter().map(|e| e.reason).collect();
+        assert!(reasons.iter().any(|x| x.contains("stopped outside mliy")), "{reasons:?}");
+        for id in [r(1), cluster.clone()] {
+            let bills = rig.store.billing(Some(&id)).await.unwrap();
+            assert!(!bills.is_empty() && bills.iter().all(|b| b.end.is_some()), "bills of {id} closed: {bills:?}");
+        }
+
+        rig.cloud.start_instances(&[stopped.instance_id.clone().unwrap()]).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(600)).await;
+        let third = engine.refresh(&every_time()).await.unwrap();
+        assert_eq!(third.changes, 1, "{third:?}");
+        assert_eq!(phase(&engine, &r(0)).await, Phase::Ready);
+        assert_eq!(phase(&engine, &r(2)).await, Phase::Ready, "the untouched one stays");
+    }
+
+    /// A pass whose listings fail concludes nothing: no record changes.
+    #[tokio::test(start_paused = true)]
+    async fn failed_listings_change_nothing() {
+        let rig = Rig::new(SimConfig::default());
+        let engine = rig.engine();
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        let before = wait_phase(&engine, &id, "ready").await;
+        rig.cloud.set_fault_rate(1.0);
+        for _ in 0..5 {
+            let report = engine.refresh(&every_time()).await.unwrap();
+            assert_eq!((report.changes, report.unknown, report.absent), (0, 1, 0), "{report:?}");
+        }
+        rig.cloud.set_fault_rate(0.0);
+        assert_eq!(engine.get(&alice(), &id).await.unwrap(), before);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_pass_at_a_time_across_replicas() {
+        let rig = Rig::new(SimConfig::default());
+        let (a, b) = (rig.replica("a"), rig.replica("b"));
+        let config = RefreshConfig { min_interval: Duration::from_secs(60), ..RefreshConfig::default() };
+        assert!(a.refresh(&config).await.unwrap().skipped.is_none());
+        assert_eq!(a.refresh(&config).await.unwrap().skipped, Some("the last pass was too recent"));
+        let now = rig.clock.now();
+        rig.store.try_lease("refresh", "a", now.plus(Duration::from_secs(300)), now).await.unwrap();
+        assert_eq!(b.refresh(&config).await.unwrap().skipped, Some("another replica refreshes"));
+    }
+
+    /// A machine with the managed tag that the store does not know is reported.
+    #[tokio::test(start_paused = true)]
+    async fn unmanaged_machines_are_reported() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = rig.engine();
+        let other = Rig::new(SimConfig::default());
+        let foreign = other.engine().launch_instance(&alice(), plain()).await.unwrap().resource;
+        rig.cloud.create_stack(&foreign.stack).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(600)).await;
+        let report = engine.refresh(&every_time()).await.unwrap();
+        assert_eq!(report.unmanaged.len(), 1, "{report:?}");
+        assert_eq!(report.unmanaged[0].launch_id.as_deref(), Some(foreign.id.as_str()));
+    }
+}

@@ -160,6 +160,11 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A refresh found the instance or cluster gone, ended outside mliy.
+    Vanished {
+        /// What the refresh saw.
+        reason: String,
+    },
 }
 
 impl Event {
@@ -182,6 +187,7 @@ impl Event {
             Event::Terminated => "terminated",
             Event::TerminatedWithErrors { .. } => "terminated_with_errors",
             Event::Fail { .. } => "fail",
+            Event::Vanished { .. } => "vanished",
         }
     }
 }
@@ -210,6 +216,7 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
     let next = match (kind, from, event) {
         (_, p, _) if p.is_terminal() => None,
         (_, _, E::Fail { reason }) => Some(P::Failed { reason: reason.clone() }),
+        (_, _, E::Vanished { .. }) => Some(P::Terminated),
         (_, P::Terminating, E::Terminated) => Some(P::Terminated),
         (Cluster, P::Terminating, E::TerminatedWithErrors { reason }) => {
             Some(P::TerminatedWithErrors { reason: reason.clone() })
@@ -229,7 +236,9 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
             P::Bootstrapping { percent: *percent, message: message.clone() }
         }),
         (Instance, P::Ready, E::Stop) => Some(P::Stopping),
-        (Instance, P::Stopping, E::Stopped) => Some(P::Stopped),
+        // Stopped or started outside mliy, as a refresh finds.
+        (Instance, P::Stopping | P::Ready, E::Stopped) => Some(P::Stopped),
+        (Instance, P::Stopped, E::InstanceRunning { .. }) => Some(P::Ready),
         (Instance, P::Stopped, E::Start) => Some(P::Starting),
         (Instance, P::Starting, E::InstanceRunning { .. }) => Some(P::Ready),
         (Instance, P::Ready, E::Reboot) => Some(P::Rebooting),
@@ -295,6 +304,7 @@ mod tests {
             E::Terminated,
             E::TerminatedWithErrors { reason: "r".into() },
             E::Fail { reason: "boom".into() },
+            E::Vanished { reason: "gone".into() },
         ]
     }
 
@@ -306,6 +316,7 @@ mod tests {
         for kind in [Instance, Cluster] {
             for p in live.iter().chain([&P::Terminating]) {
                 t.push((kind, p.clone(), E::Fail { reason: "boom".into() }, P::Failed { reason: "boom".into() }));
+                t.push((kind, p.clone(), E::Vanished { reason: "gone".into() }, P::Terminated));
             }
             for p in &live {
                 t.push((kind, p.clone(), E::Terminate, P::Terminating));
@@ -326,6 +337,9 @@ mod tests {
             (Instance, boot(10), E::Progress { percent: 100, message: "done".into() }, P::Ready),
             (Instance, P::Ready, E::Stop, P::Stopping),
             (Instance, P::Stopping, E::Stopped, P::Stopped),
+            (Instance, P::Ready, E::Stopped, P::Stopped),
+            (Instance, P::Stopped, E::InstanceRunning { progress_bar: true }, P::Ready),
+            (Instance, P::Stopped, E::InstanceRunning { progress_bar: false }, P::Ready),
             (Instance, P::Stopped, E::Start, P::Starting),
             (Instance, P::Starting, E::InstanceRunning { progress_bar: true }, P::Ready),
             (Instance, P::Starting, E::InstanceRunning { progress_bar: false }, P::Ready),
@@ -374,7 +388,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 2 * 15 * 18);
+        assert_eq!(checked, 2 * 15 * 19);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::replica::{Life, ReplicaCloud, ReplicaStore};
 use super::{SimCloud, SimConfig};
 use crate::clock::{Clock, Timestamp, VirtualClock};
 use crate::cloud::Cloud;
-use crate::engine::{Action, Engine, EngineConfig};
+use crate::engine::{Action, Engine, EngineConfig, RefreshConfig};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Phase, Resource, ResourceKind};
 use crate::model::{Catalog, GroupMatch, Principal};
@@ -101,6 +101,11 @@ pub struct ScenarioReport {
     pub replicas: usize,
     /// Engine restarts (crashes), over all replicas.
     pub restarts: u64,
+    /// Refresh passes run (every replica process tries at its start and every 90 virtual
+    /// seconds; one at a time runs).
+    pub refresh_passes: u64,
+    /// Records refresh changed.
+    pub refresh_changes: u64,
     /// API calls by operation.
     pub cloud_calls: BTreeMap<String, u64>,
     /// Store writes of resources.
@@ -238,7 +243,12 @@ struct World {
     crash_every: Option<u64>,
     writes: Arc<AtomicU64>,
     in_flight: Arc<AtomicUsize>,
+    refresh_passes: Arc<AtomicU64>,
+    refresh_changes: Arc<AtomicU64>,
 }
+
+/// How often each replica tries to refresh.
+const REFRESH_EVERY: Duration = Duration::from_secs(90);
 
 impl World {
     /// A new process of replica `k`: an engine seeing the store and the cloud through its
@@ -259,7 +269,32 @@ impl World {
                 ..EngineConfig::default()
             })
             .build()?;
+        self.refresh_loop(&engine);
         Ok((engine, life))
+    }
+
+    /// The process refreshes now and then, as every portal replica does; the store's lease
+    /// lets one pass run at a time.
+    fn refresh_loop(&self, engine: &Engine) {
+        let (engine, clock) = (engine.clone(), self.clock.clone());
+        let (passes, changes) = (self.refresh_passes.clone(), self.refresh_changes.clone());
+        tokio::spawn(async move {
+            let config = RefreshConfig { min_interval: REFRESH_EVERY / 2, ..RefreshConfig::default() };
+            loop {
+                // Let the process's first moments (launches, resumption) go first.
+                tokio::task::yield_now().await;
+                if engine.is_shut_down() {
+                    return;
+                }
+                if let Ok(report) = engine.refresh(&config).await
+                    && report.skipped.is_none()
+                {
+                    passes.fetch_add(1, Ordering::Relaxed);
+                    changes.fetch_add(report.changes as u64, Ordering::Relaxed);
+                }
+                clock.sleep(REFRESH_EVERY).await;
+            }
+        });
     }
 }
 
@@ -374,6 +409,8 @@ async fn open_world(
         crash_every: config.crash_every.filter(|n| *n > 0),
         writes: Arc::new(AtomicU64::new(0)),
         in_flight,
+        refresh_passes: Arc::new(AtomicU64::new(0)),
+        refresh_changes: Arc::new(AtomicU64::new(0)),
     };
     Ok((world, keeper))
 }
@@ -556,6 +593,8 @@ async fn audit(
         double_actions: cloud.double_actions(),
         replicas,
         restarts: 0,
+        refresh_passes: world.refresh_passes.load(Ordering::Relaxed),
+        refresh_changes: world.refresh_changes.load(Ordering::Relaxed),
         cloud_calls: cloud.calls(),
         store_writes: world.writes.load(Ordering::Relaxed),
         events: 0,

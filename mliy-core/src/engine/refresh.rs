@@ -1,0 +1,332 @@
+//! Refresh: one pass over the fleet brings the store in line with the cloud, in as few calls
+//! as the APIs allow (DescribeInstances by the managed tag in pages of 1,000, ListClusters of
+//! live clusters in pages of 50), never one per resource except to confirm a change.
+//!
+//! What the listing says of each resource is Present, Absent, or Unknown (its listing
+//! failed). A resource is declared gone only after being Absent on `absent_passes`
+//! consecutive passes and confirmed by a direct look; a failed call never ends anything.
+//! Only resources waiting for a user (ready, stopped, waiting clusters) are refreshed: the
+//! others have a driver watching them. One pass at a time, a minimum interval between passes,
+//! and across replicas sharing a store one refresher at a time (the store lease `refresh`).
+
+use super::{Engine, Inner};
+use crate::cloud::{ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
+use crate::error::Result;
+use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
+use crate::plan::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
+use crate::store::ResourceFilter;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How refresh behaves.
+#[derive(Debug, Clone)]
+pub struct RefreshConfig {
+    /// Consecutive passes a resource must be absent from the listings before it is looked
+    /// at directly and, if gone, ended.
+    pub absent_passes: u32,
+    /// Passes closer together than this are skipped.
+    pub min_interval: Duration,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        RefreshConfig { absent_passes: 2, min_interval: Duration::from_secs(60) }
+    }
+}
+
+/// A machine with mliy's managed tag that the store does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unmanaged {
+    /// The EC2 instance id.
+    pub instance_id: String,
+    /// Its launch id tag, if it has one.
+    pub launch_id: Option<String>,
+    /// Its tags.
+    #[serde(skip)]
+    pub tags: Vec<Tag>,
+}
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RefreshReport {
+    /// Why the pass did not run, if it did not.
+    pub skipped: Option<&'static str>,
+    /// Cloud calls made.
+    pub cloud_calls: u64,
+    /// Resources looked at.
+    pub checked: usize,
+    /// Resources whose record changed.
+    pub changes: usize,
+    /// Resources whose listing failed (nothing was concluded about them).
+    pub unknown: usize,
+    /// Resources absent from the listings this pass (not yet ended).
+    pub absent: usize,
+    /// Managed machines the store does not know.
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+/// What refresh remembers between passes.
+#[derive(Debug, Default)]
+pub(crate) struct RefreshState {
+    last_start: Option<crate::clock::Timestamp>,
+    absent: HashMap<LaunchId, u32>,
+}
+
+/// What the listings said of one resource.
+enum Seen<'a, T> {
+    Present(&'a T),
+    Absent,
+    Unknown,
+}
+
+fn seen<'a, T>(listing: &'a Option<HashMap<String, T>>, id: Option<&String>) -> Seen<'a, T> {
+    match (listing, id) {
+        (None, _) | (_, None) => Seen::Unknown,
+        (Some(map), Some(id)) => map.get(id).map_or(Seen::Absent, Seen::Present),
+    }
+}
+
+impl Inner {
+    async fn list_managed_instances(&self, calls: &AtomicU64) -> Result<HashMap<String, InstanceInfo>> {
+        let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.to_string(), MANAGED_TAG.1.to_string())) };
+        let (mut all, mut next) = (HashMap::new(), None);
+        loop {
+            calls.fetch_add(1, Ordering::Relaxed);
+            let page = self.cloud.describe_instances(&filter, next).await?;
+            all.extend(page.items.into_iter().map(|i| (i.id.clone(), i)));
+            next = page.next;
+            if next.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn list_live_clusters(&self, calls: &AtomicU64) -> Result<HashMap<String, ClusterInfo>> {
+        use ClusterState as S;
+        let live = [S::Starting, S::Bootstrapping, S::Running, S::Waiting, S::Terminating];
+        let (mut all, mut next) = (HashMap::new(), None);
+        loop {
+            calls.fetch_add(1, Ordering::Relaxed);
+            let page = self.cloud.list_clusters(&live, next).await?;
+            all.extend(page.items.into_iter().map(|c| (c.id.clone(), c)));
+            next = page.next;
+            if next.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Ends `r` as gone outside mliy: Terminated, bill closed, DNS record deleted, and
+    /// whatever its stack still holds cleaned up by the driver.
+    async fn vanished(&self, r: &Resource, what: String) -> Result<()> {
+        let reason = format!("{what}: ended outside mliy");
+        let done = self
+            .transition(r, Event::Vanished { reason: reason.clone() }, Actor::Engine, reason, |n| {
+                n.cleanup_pending = n.stack_id.is_some() || n.job_flow.is_some();
+                n.deadline = None;
+                n.progress_secret_sha256 = None;
+            })
+            .await?;
+        self.unregister_dns(done).await?;
+        Ok(())
+    }
+
+    /// Applies what the instance listing says; `true` when the record changed.
+    async fn refresh_instance(&self, r: &Resource, info: &InstanceInfo) -> Result<bool> {
+        let outside = |what: &str| format!("instance {} {what} outside mliy", info.id);
+        match (&r.phase, info.state) {
+            (Phase::Ready, InstanceState::Stopping | InstanceState::Stopped) => {
+                self.transition(r, Event::Stopped, Actor::Engine, outside("stopped"), |n| n.deadline = None).await?;
+            }
+            (Phase::Stopped, InstanceState::Running) => {
+                let ip = info.private_ip.clone();
+                let next = self
+                    .transition(
+                        r,
+                        Event::InstanceRunning { progress_bar: false },
+                        Actor::Engine,
+                        outside("started"),
+                        |n| {
+                            n.private_ip = ip.or(n.private_ip.take());
+                        },
+                    )
+                    .await?;
+                self.register_dns(next).await?;
+            }
+            (_, InstanceState::ShuttingDown | InstanceState::Terminated) => {
+                self.vanished(r, format!("instance {} terminated", info.id)).await?;
+            }
+            (Phase::Ready, InstanceState::Running) if info.private_ip.is_some() && info.private_ip != r.private_ip => {
+                let ip = info.private_ip.clone();
+                let why = format!("instance {} moved to {}", info.id, ip.as_deref().unwrap_or("-"));
+                let next = self.note(r, Actor::Engine, why, |n| n.private_ip = ip).await?;
+                self.register_dns(next).await?;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Confirms with one direct look that an absent resource is gone, and ends it.
+    async fn confirm_gone(&self, r: &Resource, calls: &AtomicU64) -> Result<bool> {
+        calls.fetch_add(1, Ordering::Relaxed);
+        match r.kind {
+            ResourceKind::Instance => {
+                let Some(id) = &r.instance_id else { return Ok(false) };
+                let filter = InstanceFilter { ids: vec![id.clone()], tag: None };
+                let found = self.cloud.describe_instances(&filter, None).await?.items.into_iter().find(|i| i.id == *id);
+                match found {
+                    Some(info) => self.refresh_instance(r, &info).await,
+                    None => self.vanished(r, format!("instance {id} no longer exists")).await.map(|()| true),
+                }
+            }
+            ResourceKind::Cluster => {
+                let Some(id) = &r.cluster_id else { return Ok(false) };
+                match self.cloud.describe_cluster(id).await? {
+                    Some(info) if !info.state.is_terminated() => Ok(false),
+                    Some(info) => {
+                        let why = info.state_reason.unwrap_or_else(|| format!("{:?}", info.state));
+                        self.vanished(r, format!("cluster {id} terminated ({why})")).await.map(|()| true)
+                    }
+                    None => self.vanished(r, format!("cluster {id} no longer exists")).await.map(|()| true),
+                }
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// One refresh pass (see the [module docs](self)).
+    ///
+    /// # Errors
+    /// The store's; cloud failures only make resources Unknown for this pass.
+    pub async fn refresh(&self, config: &RefreshConfig) -> Result<RefreshReport> {
+        let inner = &self.inner;
+        inner.alive()?;
+        let Ok(mut state) = inner.refresh.try_lock() else {
+            return Ok(RefreshReport { skipped: Some("a pass is under way"), ..RefreshReport::default() });
+        };
+        let now = inner.clock.now();
+        if state.last_start.is_some_and(|t| now.since(t) < config.min_interval) {
+            return Ok(RefreshReport { skipped: Some("the last pass was too recent"), ..RefreshReport::default() });
+        }
+        let lease = config.min_interval.max(Duration::from_secs(60)) * 2;
+        if !inner.store.try_lease("refresh", &inner.config.replica_id, now.plus(lease), now).await? {
+            return Ok(RefreshReport { skipped: Some("another replica refreshes"), ..RefreshReport::default() });
+        }
+        state.last_start = Some(now);
+        let result = self.pass(config, &mut state).await;
+        let _ = inner.store.release_lease("refresh", &inner.config.replica_id).await;
+        result
+    }
+
+    async fn pass(&self, config: &RefreshConfig, state: &mut RefreshState) -> Result<RefreshReport> {
+        let inner = &self.inner;
+        let calls = AtomicU64::new(0);
+        let instances = inner.list_managed_instances(&calls).await.ok();
+        let clusters = inner.list_live_clusters(&calls).await.ok();
+        let records =
+            inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
+        let mut report = RefreshReport::default();
+        let known: HashSet<&str> = records.iter().filter_map(|r| r.instance_id.as_deref()).collect();
+        if let Some(listed) = &instances {
+            report.unmanaged = listed
+                .values()
+                .filter(|i| !known.contains(i.id.as_str()) && i.state != InstanceState::Terminated)
+                .map(|i| Unmanaged {
+                    instance_id: i.id.clone(),
+                    launch_id: i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value.clone()),
+                    tags: i.tags.clone(),
+                })
+                .collect();
+        }
+        let waiting_for_users = |r: &&Resource| {
+            !r.phase.is_terminal()
+                && !r.cleanup_pending
+                && matches!(r.phase, Phase::Ready | Phase::Stopped | Phase::Waiting | Phase::Running)
+        };
+        for r in records.iter().filter(waiting_for_users) {
+            report.checked += 1;
+            let verdict = match r.kind {
+                ResourceKind::Instance => match seen(&instances, r.instance_id.as_ref()) {
+                    Seen::Present(info) => {
+                        state.absent.remove(&r.id);
+                        Some(inner.refresh_instance(r, info).await)
+                    }
+                    Seen::Absent => None,
+                    Seen::Unknown => {
+                        report.unknown += 1;
+                        continue;
+                    }
+                },
+                ResourceKind::Cluster => match seen(&clusters, r.cluster_id.as_ref()) {
+                    Seen::Present(_) => {
+                        // EMR's own changes (running ⇄ waiting) are the driver's; alive is enough.
+                        state.absent.remove(&r.id);
+                        continue;
+                    }
+                    Seen::Absent => None,
+                    Seen::Unknown => {
+                        report.unknown += 1;
+                        continue;
+                    }
+                },
+            };
+            let changed = match verdict {
+                Some(result) => result,
+                None => {
+                    let count = state.absent.entry(r.id.clone()).or_default();
+                    *count += 1;
+                    if *count < config.absent_passes {
+                        report.absent += 1;
+                        continue;
+                    }
+                    state.absent.remove(&r.id);
+                    inner.confirm_gone(r, &calls).await
+                }
+            };
+            match changed {
+                Ok(true) => {
+                    report.changes += 1;
+                    super::Inner::ensure_driver(&self.inner, &r.id);
+                }
+                Ok(false) => {}
+                // Another writer got there first, or the cloud did not answer: next pass.
+                Err(e) if e.is_retryable() || matches!(e, crate::Error::Conflict(_)) => report.unknown += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        report.cloud_calls = calls.load(Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// Refreshes every `every` until the engine shuts down or `stop` is notified.
+    pub fn spawn_refresh(
+        &self,
+        config: RefreshConfig,
+        every: Duration,
+        stop: std::sync::Arc<tokio::sync::Notify>,
+    ) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if engine.is_shut_down() {
+                    return;
+                }
+                match engine.refresh(&config).await {
+                    Ok(report) if report.changes > 0 => {
+                        tracing::info!(target: "mliy::refresh", changes = report.changes, calls = report.cloud_calls, "refresh pass");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(target: "mliy::refresh", error = %e, "refresh pass failed"),
+                }
+                tokio::select! {
+                    () = engine.inner.clock.sleep(every) => {}
+                    () = stop.notified() => return,
+                }
+            }
+        })
+    }
+}
