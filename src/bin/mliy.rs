@@ -127,6 +127,10 @@ struct SimArgs {
     /// Continue a run that was killed, from its store and the cloud's journal.
     #[arg(long)]
     resume: bool,
+    /// Put a standing fleet (instances ready, clusters waiting) in the simulated cloud, change
+    /// 1% of it outside mliy, and report one refresh pass.
+    #[arg(long)]
+    refresh_only: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -471,6 +475,27 @@ fn relative_to(path: &Path, base: &Path) -> PathBuf {
     out
 }
 
+/// `mliy sim --refresh-only`.
+fn refresh_only(catalog: Catalog, args: &SimArgs) -> Result<Output, Error> {
+    use mliy::sim::fleet::{FleetConfig, refresh_only};
+    let config = FleetConfig { instances: args.instances, clusters: args.clusters, changed: 0.01, seed: args.seed };
+    let report = refresh_only(catalog, &config)?;
+    let json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
+    let human = format!(
+        "refresh of {} instances and {} clusters, {} changed outside mliy: {} cloud calls (bound {}), \
+         {} changes, {} store writes, {} ms\n",
+        report.instances,
+        report.clusters,
+        report.changed_outside,
+        report.refresh.cloud_calls,
+        report.call_bound,
+        report.refresh.changes,
+        report.store_writes,
+        report.refresh.wall_ms
+    );
+    Ok(Output { json, human })
+}
+
 /// `--store`, or the default: a new SQLite file in the temporary folder.
 fn store_spec(args: &SimArgs) -> Result<String, Error> {
     match (&args.store, args.resume) {
@@ -534,6 +559,9 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         Some(path) => Catalog::from_path(path)?,
         None => mliy::demo::catalog()?,
     };
+    if args.refresh_only {
+        return refresh_only(catalog, args);
+    }
     let config = ScenarioConfig {
         instances: args.instances,
         clusters: args.clusters,

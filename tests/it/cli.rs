@@ -221,3 +221,15 @@ fn sim_with_faults_and_crashes_loses_nothing() {
     let (code, json, _) = mliy(&["sim", "--faults", "1.5", "--json"]);
     assert_eq!((code, json["error"]["field"].as_str()), (2, Some("--faults")));
 }
+
+/// `mliy sim --refresh-only`: one pass over a standing fleet within the call bound.
+#[test]
+fn sim_refresh_only_stays_within_its_bound() {
+    let (code, json, stderr) = mliy(&["sim", "--refresh-only", "--instances", "3000", "--clusters", "300", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let calls = json["refresh"]["cloud_calls"].as_u64().unwrap();
+    assert!(calls <= json["call_bound"].as_u64().unwrap(), "{json}");
+    assert_eq!(json["call_bound"], 3 + 6 + 33 + 10, "{json}");
+    assert_eq!(json["refresh"]["changes"], json["changed_outside"], "{json}");
+    assert!(json["refresh"]["wall_ms"].is_u64());
+}

@@ -169,6 +169,19 @@ impl Inner {
         Ok(true)
     }
 
+    /// Follows EMR between RUNNING (steps under way) and WAITING; `true` when the record
+    /// changed.
+    async fn refresh_cluster(&self, r: &Resource, info: &ClusterInfo) -> Result<bool> {
+        let event = match (&r.phase, info.state) {
+            (Phase::Waiting, ClusterState::Running) => Event::ClusterRunning,
+            (Phase::Running, ClusterState::Waiting) => Event::ClusterWaiting,
+            _ => return Ok(false),
+        };
+        let why = format!("cluster {} is {:?}", info.id, info.state).to_lowercase();
+        self.transition(r, event, Actor::Engine, why, |_| {}).await?;
+        Ok(true)
+    }
+
     /// Confirms with one direct look that an absent resource is gone, and ends it.
     async fn confirm_gone(&self, r: &Resource, calls: &AtomicU64) -> Result<bool> {
         calls.fetch_add(1, Ordering::Relaxed);
@@ -262,10 +275,9 @@ impl Engine {
                     }
                 },
                 ResourceKind::Cluster => match seen(&clusters, r.cluster_id.as_ref()) {
-                    Seen::Present(_) => {
-                        // EMR's own changes (running ⇄ waiting) are the driver's; alive is enough.
+                    Seen::Present(info) => {
                         state.absent.remove(&r.id);
-                        continue;
+                        Some(inner.refresh_cluster(r, info).await)
                     }
                     Seen::Absent => None,
                     Seen::Unknown => {

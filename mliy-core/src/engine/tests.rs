@@ -900,3 +900,39 @@ mod refresh {
         assert_eq!(report.unmanaged[0].launch_id.as_deref(), Some(foreign.id.as_str()));
     }
 }
+
+mod refresh_more {
+    use super::*;
+    use crate::engine::RefreshConfig;
+
+    /// Missing from one listing and back in the next (eventual consistency) ends nothing.
+    #[tokio::test(start_paused = true)]
+    async fn absent_once_then_back_is_not_gone() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = rig.engine();
+        let id = engine
+            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
+            .await
+            .unwrap()
+            .resource
+            .id;
+        let ready = wait_phase(&engine, &id, "ready").await;
+        // The record points at an instance id the listing lacks, then at the real one again.
+        let config = RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() };
+        let mut moved = ready.clone();
+        moved.instance_id = Some("i-00000000000000000".into());
+        moved.version += 1;
+        rig.store.update_resource(&moved, ready.version, None).await.unwrap();
+        let first = engine.refresh(&config).await.unwrap();
+        assert_eq!((first.absent, first.changes), (1, 0), "{first:?}");
+        let mut back = moved.clone();
+        back.instance_id = ready.instance_id.clone();
+        back.version += 1;
+        rig.store.update_resource(&back, moved.version, None).await.unwrap();
+        let second = engine.refresh(&config).await.unwrap();
+        assert_eq!((second.absent, second.changes), (0, 0), "{second:?}");
+        let third = engine.refresh(&config).await.unwrap();
+        assert_eq!((third.absent, third.changes), (0, 0), "the count started again: {third:?}");
+        assert_eq!(engine.get(&alice(), &id).await.unwrap().phase, Phase::Ready);
+    }
+}

@@ -90,8 +90,8 @@ pub struct Resource {
     pub software_config: String,
     /// Its instance type.
     pub instance_type: String,
-    /// The stack it is created by.
-    pub stack: StackSpec,
+    /// The stack it is created by (shared: records are cloned often, the spec never changes).
+    pub stack: std::sync::Arc<StackSpec>,
     /// The RunJobFlow request, for a cluster launched without a template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_flow: Option<ClusterSpec>,
@@ -137,7 +137,7 @@ impl Resource {
             group_config: String::new(),
             software_config: String::new(),
             instance_type: String::new(),
-            stack,
+            stack: std::sync::Arc::new(stack),
             job_flow: None,
             stack_id: None,
             instance_id: None,

@@ -9,6 +9,7 @@
 //! call is counted by operation.
 
 mod faults;
+pub mod fleet;
 mod journal;
 mod objects;
 mod replica;
@@ -588,12 +589,17 @@ impl Cloud for SimCloud {
         let mut st = self.lock();
         let key = format!("{}|{:?}|{}", filter.ids.join(","), filter.tag, next.as_deref().unwrap_or(""));
         self.gate(&mut st, "DescribeInstances", &key, false)?;
-        let items: Vec<InstanceInfo> = st
+        let matching: Vec<&SimInstance> = st
             .instances
             .values()
             .filter(|i| i.visible_from <= now)
             .filter(|i| filter.ids.is_empty() || filter.ids.contains(&i.id))
             .filter(|i| filter.tag.as_ref().is_none_or(|(k, v)| i.tags.iter().any(|t| t.key == *k && t.value == *v)))
+            .collect();
+        // Only the page's instances are built.
+        let Page { items, next } = page(matching, next, 1000);
+        let items = items
+            .into_iter()
             .map(|i| {
                 let state = i.state.at(now).unwrap_or(InstanceState::Pending);
                 InstanceInfo {
@@ -610,7 +616,7 @@ impl Cloud for SimCloud {
                 }
             })
             .collect();
-        Ok(page(items, next, 1000))
+        Ok(Page { items, next })
     }
 
     async fn start_instances(&self, ids: &[String]) -> Result<()> {

@@ -629,10 +629,10 @@ async fn audit(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    pub(super) fn catalog() -> Catalog {
+    pub(crate) fn catalog() -> Catalog {
         Catalog::from_yaml_str(
             r#"
 instance_types: [{name: t3.large}, {name: m5.xlarge}]

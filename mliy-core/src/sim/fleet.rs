@@ -1,0 +1,247 @@
+//! `mliy sim --refresh-only`: a standing fleet (instances ready, clusters waiting) put
+//! straight into the simulated cloud and the store, a share of it changed outside mliy, then
+//! one refresh pass, measured.
+
+use super::{SimCloud, SimConfig};
+use crate::clock::{Clock, Timestamp, VirtualClock};
+use crate::cloud::{Cloud, ClusterSpec, InstanceFilter};
+use crate::engine::{Engine, RefreshConfig, RefreshReport};
+use crate::error::{Error, Result};
+use crate::lifecycle::{Phase, Resource, ResourceKind, StackSpec};
+use crate::model::{Catalog, Principal};
+use crate::plan::{LAUNCH_ID_TAG, LaunchId, LaunchRequest, MANAGED_TAG, Market, Planner, Tag};
+use crate::store::{MemoryStore, StateStore};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The fleet to refresh.
+#[derive(Debug, Clone)]
+pub struct FleetConfig {
+    /// Running instances.
+    pub instances: usize,
+    /// Waiting clusters.
+    pub clusters: usize,
+    /// Share of both changed outside mliy before the pass (stopped, terminated).
+    pub changed: f64,
+    /// Seed of the simulated cloud.
+    pub seed: u64,
+}
+
+/// One pass's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshFigures {
+    /// Cloud calls the pass made.
+    pub cloud_calls: u64,
+    /// Real time the pass took.
+    pub wall_ms: u128,
+    /// Records it changed.
+    pub changes: usize,
+}
+
+/// What `--refresh-only` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetReport {
+    /// Instances in the fleet.
+    pub instances: usize,
+    /// Clusters in the fleet.
+    pub clusters: usize,
+    /// Resources changed outside mliy.
+    pub changed_outside: usize,
+    /// The pass.
+    pub refresh: RefreshFigures,
+    /// ⌈instances / 1,000⌉ + ⌈clusters / 50⌉ + changed + 10: the most calls a pass may make.
+    pub call_bound: u64,
+    /// Store writes of the pass.
+    pub store_writes: u64,
+}
+
+/// A standing fleet on a simulated cloud, ready to be refreshed.
+pub struct Fleet {
+    /// The engine over it.
+    pub engine: Engine,
+    /// The cloud.
+    pub cloud: Arc<SimCloud>,
+    /// The store.
+    pub store: Arc<MemoryStore>,
+    /// Resources changed outside mliy.
+    pub changed_outside: usize,
+}
+
+impl Fleet {
+    /// Builds the fleet (call inside a runtime with paused time).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when the catalog has no instance config; the planner's.
+    pub async fn build(catalog: Catalog, config: &FleetConfig) -> Result<Fleet> {
+        let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_700_000_000_000)));
+        let sim = SimConfig { seed: config.seed, consistency_delay: Duration::ZERO, ..SimConfig::default() };
+        let cloud = Arc::new(SimCloud::new(clock.clone(), sim));
+        let store = Arc::new(MemoryStore::new());
+        let (gc, sc, ty) = catalog
+            .group_configs
+            .iter()
+            .find_map(|g| {
+                catalog
+                    .software_configs
+                    .iter()
+                    .find(|s| !s.emr && s.permitted_group_configs.contains(&g.name))
+                    .and_then(|s| s.compatible_instance_types.first().map(|t| (g.clone(), s.name.clone(), t.clone())))
+            })
+            .ok_or_else(|| Error::validation("catalog", "software_configs", "needs an instance software config"))?;
+        let owner = Principal::new("fleet-owner", [gc.group.clone()]);
+        let planner = Planner::new(catalog.clone())?;
+        let template = planner.plan(&owner, &LaunchRequest::instance(&gc.name, &sc, &ty))?;
+        let base = StackSpec::from(&template);
+        let now = clock.now();
+        let mut records = Vec::new();
+        for i in 0..config.instances {
+            let id = LaunchId::parse(&format!("f{}-i{i:06}", config.seed))?;
+            let mut spec = base.clone();
+            spec.name = format!("fleet-{id}");
+            spec.client_request_token = id.to_string();
+            spec.tags.retain(|t| t.key != LAUNCH_ID_TAG);
+            spec.tags.push(Tag::new(LAUNCH_ID_TAG, id.as_str()));
+            let stack_id = cloud.create_stack(&spec).await?;
+            let mut r = Resource::requested(id, ResourceKind::Instance, spec, now);
+            r.stack_id = Some(stack_id);
+            records.push(r);
+        }
+        for i in 0..config.clusters {
+            let id = LaunchId::parse(&format!("f{}-c{i:06}", config.seed))?;
+            let spec = ClusterSpec {
+                name: format!("fleet-{id}"),
+                release_label: "emr-6.15.0".into(),
+                instance_type: "m5.xlarge".into(),
+                core_nodes: 2,
+                task_nodes: 0,
+                market: Market::OnDemand,
+                subnet_id: None,
+                key_name: None,
+                job_flow_role: "EMR_EC2_DefaultRole".into(),
+                service_role: "EMR_DefaultRole".into(),
+                applications: vec!["Spark".into()],
+                steps: vec![],
+                idle_timeout_seconds: None,
+                tags: vec![Tag::new(MANAGED_TAG.0, MANAGED_TAG.1), Tag::new(LAUNCH_ID_TAG, id.as_str())],
+            };
+            let cluster_id = cloud.run_job_flow(&spec).await?;
+            let mut r = Resource::requested(id, ResourceKind::Cluster, base.clone(), now);
+            r.cluster_id = Some(cluster_id);
+            r.job_flow = Some(spec);
+            records.push(r);
+        }
+        // Let everything come up, then record it as the engine would have.
+        clock.sleep(Duration::from_secs(3600)).await;
+        let mut by_launch = HashMap::new();
+        let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.into(), MANAGED_TAG.1.into())) };
+        let mut next = None;
+        loop {
+            let page = cloud.describe_instances(&filter, next).await?;
+            for i in page.items {
+                if let Some(t) = i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG) {
+                    by_launch.insert(t.value.clone(), (i.id.clone(), i.private_ip.clone()));
+                }
+            }
+            next = page.next;
+            if next.is_none() {
+                break;
+            }
+        }
+        for r in &mut records {
+            r.owner = owner.username.clone();
+            r.owner_groups = owner.groups.clone();
+            r.group_config = gc.name.clone();
+            r.software_config = sc.clone();
+            r.instance_type = ty.clone();
+            if r.kind == ResourceKind::Instance {
+                let (iid, ip) = by_launch.get(r.id.as_str()).cloned().unwrap_or_default();
+                r.instance_id = Some(iid);
+                r.private_ip = ip;
+                r.phase = Phase::Ready;
+            } else {
+                r.phase = Phase::Waiting;
+            }
+            store.insert_resource(r, None).await?;
+        }
+        // Change a share outside mliy: half the instances stopped, half terminated; clusters
+        // terminated.
+        let every = if config.changed > 0.0 { (1.0 / config.changed).round().max(1.0) as usize } else { usize::MAX };
+        let mut changed_outside = 0;
+        for (n, r) in records.iter().enumerate().filter(|(n, _)| n % every == every / 2) {
+            match (r.kind, n / every % 2) {
+                (ResourceKind::Instance, 0) => {
+                    cloud.stop_instances(&[r.instance_id.clone().unwrap_or_default()]).await?
+                }
+                (ResourceKind::Instance, _) => cloud.delete_stack(r.stack_id.as_deref().unwrap_or_default()).await?,
+                (ResourceKind::Cluster, _) => {
+                    cloud.terminate_clusters(&[r.cluster_id.clone().unwrap_or_default()]).await?
+                }
+            }
+            changed_outside += 1;
+        }
+        clock.sleep(Duration::from_secs(3600)).await;
+        let engine =
+            Engine::builder().catalog(catalog).cloud(cloud.clone()).store(store.clone()).clock(clock).build()?;
+        Ok(Fleet { engine, cloud, store, changed_outside })
+    }
+
+    /// One pass that ends what is gone at once (absent once, then confirmed).
+    ///
+    /// # Errors
+    /// The engine's.
+    pub async fn refresh_once(&self) -> Result<RefreshReport> {
+        let config = RefreshConfig { absent_passes: 1, min_interval: Duration::ZERO };
+        self.engine.refresh(&config).await
+    }
+}
+
+/// Builds a fleet, changes a share of it outside mliy, and measures one refresh pass.
+///
+/// # Errors
+/// As [`Fleet::build`].
+pub fn refresh_only(catalog: Catalog, config: &FleetConfig) -> Result<FleetReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| Error::Backend { backend: "tokio", source: Box::new(e) })?;
+    runtime.block_on(async {
+        let fleet = Fleet::build(catalog, config).await?;
+        let writes = fleet.store.writes();
+        let started = std::time::Instant::now();
+        let report = fleet.refresh_once().await?;
+        let wall_ms = started.elapsed().as_millis();
+        let store_writes = fleet.store.writes() - writes;
+        fleet.engine.shutdown();
+        let call_bound = config.instances.div_ceil(1000) as u64
+            + config.clusters.div_ceil(50) as u64
+            + fleet.changed_outside as u64
+            + 10;
+        Ok(FleetReport {
+            instances: config.instances,
+            clusters: config.clusters,
+            changed_outside: fleet.changed_outside,
+            refresh: RefreshFigures { cloud_calls: report.cloud_calls, wall_ms, changes: report.changes },
+            call_bound,
+            store_writes,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pass_over_a_fleet_stays_within_its_call_bound() {
+        let catalog = super::super::scenario::tests::catalog();
+        let config = FleetConfig { instances: 2_000, clusters: 120, changed: 0.01, seed: 3 };
+        let r = refresh_only(catalog, &config).unwrap();
+        assert_eq!(r.changed_outside, 21, "{r:?}");
+        assert_eq!(r.refresh.changes, r.changed_outside, "every change found: {r:?}");
+        assert!(r.refresh.cloud_calls <= r.call_bound, "{r:?}");
+        assert!(r.store_writes <= 3 * r.changed_outside as u64, "writes only for what changed: {r:?}");
+    }
+}
