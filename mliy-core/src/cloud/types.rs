@@ -246,6 +246,29 @@ pub struct ClusterSpec {
     pub tags: Vec<Tag>,
 }
 
+impl ClusterSpec {
+    /// A Spark cluster: one master and two `m5.xlarge` core nodes on demand, EMR's default
+    /// roles, no network settings, no steps.
+    pub fn spark(name: impl Into<String>, tags: Vec<Tag>) -> ClusterSpec {
+        ClusterSpec {
+            name: name.into(),
+            release_label: "emr-6.15.0".into(),
+            instance_type: "m5.xlarge".into(),
+            core_nodes: 2,
+            task_nodes: 0,
+            market: Market::OnDemand,
+            subnet_id: None,
+            key_name: None,
+            job_flow_role: "EMR_EC2_DefaultRole".into(),
+            service_role: "EMR_DefaultRole".into(),
+            applications: vec!["Spark".into()],
+            steps: vec![],
+            idle_timeout_seconds: None,
+            tags,
+        }
+    }
+}
+
 /// A step's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

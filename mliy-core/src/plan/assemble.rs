@@ -2,7 +2,7 @@
 
 use super::naming::{self, LAUNCH_ID_TAG, MANAGED_TAG, Tag};
 use super::policy::Checked;
-use super::request::{LaunchRequest, Market};
+use super::request::{ClusterOptions, LaunchRequest, Market};
 use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
 use crate::cloud::ClusterSpec;
 use crate::error::{Error, Result};
@@ -106,14 +106,7 @@ pub(crate) fn assemble(
             let rule = template.parameter("paramClusterName");
             let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
             let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
-            let name = naming::cluster_name(
-                cluster_prefix(checked),
-                &options.market,
-                &request.launch_id,
-                &principal.username,
-                min,
-                max,
-            );
+            let name = fitted_cluster_name(principal, request, checked, options, (min, max));
             values.set("paramClusterName", &name);
             cluster_name = Some(name);
             values.set("paramEnvironment", &group.sdlc);
@@ -237,12 +230,21 @@ fn launch_tags(principal: &Principal, request: &LaunchRequest, checked: &Checked
     Ok(tags)
 }
 
-fn cluster_prefix<'a>(checked: &Checked<'a>) -> &'a str {
-    if checked.group.override_instance_name.is_empty() {
+/// The cluster's name: the group's or software config's name, market, launch id and user,
+/// fitted to `(min, max)` characters.
+fn fitted_cluster_name(
+    principal: &Principal,
+    request: &LaunchRequest,
+    checked: &Checked<'_>,
+    options: &ClusterOptions,
+    (min, max): (usize, usize),
+) -> String {
+    let prefix = if checked.group.override_instance_name.is_empty() {
         &checked.software.instance_name
     } else {
         &checked.group.override_instance_name
-    }
+    };
+    naming::cluster_name(prefix, &options.market, &request.launch_id, &principal.username, min, max)
 }
 
 /// A cluster launched with RunJobFlow: the cluster spec from the software config's job flow
@@ -264,15 +266,7 @@ pub(crate) fn assemble_job_flow(
             "RunJobFlow needs the nodes' instance profile (the job flow role)",
         ));
     }
-    let (min, max) = CLUSTER_NAME_LENGTH;
-    let name = naming::cluster_name(
-        cluster_prefix(checked),
-        &options.market,
-        &request.launch_id,
-        &principal.username,
-        min,
-        max,
-    );
+    let name = fitted_cluster_name(principal, request, checked, options, CLUSTER_NAME_LENGTH);
     let tags = launch_tags(principal, request, checked, &name)?;
     let spec = ClusterSpec {
         name: name.clone(),

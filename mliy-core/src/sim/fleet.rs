@@ -9,7 +9,7 @@ use crate::engine::{Engine, RefreshConfig, RefreshReport};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Phase, Resource, ResourceKind, StackSpec};
 use crate::model::{Catalog, Principal};
-use crate::plan::{LAUNCH_ID_TAG, LaunchId, LaunchRequest, MANAGED_TAG, Market, Planner, Tag};
+use crate::plan::{LAUNCH_ID_TAG, LaunchId, LaunchRequest, MANAGED_TAG, Planner, Tag};
 use crate::store::{MemoryStore, StateStore};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -110,22 +110,8 @@ impl Fleet {
         }
         for i in 0..config.clusters {
             let id = LaunchId::parse(&format!("f{}-c{i:06}", config.seed))?;
-            let spec = ClusterSpec {
-                name: format!("fleet-{id}"),
-                release_label: "emr-6.15.0".into(),
-                instance_type: "m5.xlarge".into(),
-                core_nodes: 2,
-                task_nodes: 0,
-                market: Market::OnDemand,
-                subnet_id: None,
-                key_name: None,
-                job_flow_role: "EMR_EC2_DefaultRole".into(),
-                service_role: "EMR_DefaultRole".into(),
-                applications: vec!["Spark".into()],
-                steps: vec![],
-                idle_timeout_seconds: None,
-                tags: vec![Tag::new(MANAGED_TAG.0, MANAGED_TAG.1), Tag::new(LAUNCH_ID_TAG, id.as_str())],
-            };
+            let tags = vec![Tag::new(MANAGED_TAG.0, MANAGED_TAG.1), Tag::new(LAUNCH_ID_TAG, id.as_str())];
+            let spec = ClusterSpec::spark(format!("fleet-{id}"), tags);
             let cluster_id = cloud.run_job_flow(&spec).await?;
             let mut r = Resource::requested(id, ResourceKind::Cluster, base.clone(), now);
             r.cluster_id = Some(cluster_id);

@@ -962,22 +962,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn run_job_flow_is_not_idempotent() {
         let (_, cloud) = sim(SimConfig::default());
-        let spec = ClusterSpec {
-            name: "etl".into(),
-            release_label: "emr-6.15.0".into(),
-            instance_type: "m5.xlarge".into(),
-            core_nodes: 2,
-            task_nodes: 0,
-            market: crate::plan::Market::OnDemand,
-            subnet_id: None,
-            key_name: None,
-            job_flow_role: "EMR_EC2_DefaultRole".into(),
-            service_role: "EMR_DefaultRole".into(),
-            applications: vec!["Spark".into()],
-            steps: vec![],
-            idle_timeout_seconds: None,
-            tags: vec![Tag::new(LAUNCH_ID_TAG, "l1")],
-        };
+        let spec = ClusterSpec::spark("etl", vec![Tag::new(LAUNCH_ID_TAG, "l1")]);
         cloud.run_job_flow(&spec).await.unwrap();
         cloud.run_job_flow(&spec).await.unwrap();
         assert_eq!(cloud.duplicate_stacks(), 1, "a second RunJobFlow for one launch is a duplicate");
