@@ -3,7 +3,7 @@
 //! | feature    | provides                                             |
 //! |------------|------------------------------------------------------|
 //! | `aws`      | [`Cloud`](mliy_core::cloud::Cloud) over the AWS SDK (CloudFormation, EC2, EMR, SSM): `aws::AwsCloud` |
-//! | `route53`  | `DnsProvider` over Route53 — planned                 |
+//! | `route53`  | [`DnsProvider`](mliy_core::dns::DnsProvider) over Route53: `route53::Route53Dns` |
 //! | `dns-api`  | `DnsProvider` over a REST DNS API — planned          |
 //! | `ldap`     | [`AuthProvider`](mliy_core::auth::AuthProvider) over LDAP / Active Directory: `ldap::LdapAuth` |
 //! | `sqlite`   | `StateStore` over SQLite: `sqlite::SqliteStore`      |
@@ -21,6 +21,8 @@ pub mod ldap;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "route53")]
+pub mod route53;
 #[cfg(feature = "sql")]
 mod sql;
 #[cfg(feature = "sqlite")]

@@ -5,17 +5,19 @@
 #[cfg(feature = "aws")]
 mod aws;
 mod cli;
+#[cfg(feature = "route53")]
+mod dns;
 #[cfg(feature = "aws")]
 mod fault_proxy;
 mod fixtures;
 #[cfg(feature = "ldap")]
 mod ldap;
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "route53"))]
 mod moto;
 mod plans;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(any(feature = "ldap", feature = "postgres", feature = "aws"))]
+#[cfg(any(feature = "ldap", feature = "postgres", feature = "aws", feature = "route53"))]
 mod servers;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
 mod sim_stores;

@@ -38,6 +38,9 @@ pub struct EngineConfig {
     /// This replica's name in leases (random by default). Replicas sharing a store drive
     /// each resource one at a time: a driver acts only while it holds the resource's lease.
     pub replica_id: String,
+    /// Keep a stopped instance's DNS record (by default it is deleted on stop and made
+    /// again on start).
+    pub keep_dns_when_stopped: bool,
     /// How long a driver's lease on a resource lasts without renewal; a dead replica's
     /// resources are taken over after it.
     pub lease_ttl: Duration,
@@ -61,6 +64,7 @@ impl Default for EngineConfig {
             progress_url: None,
             manager_group: None,
             replica_id: format!("replica-{}", crate::plan::LaunchId::new_random()),
+            keep_dns_when_stopped: false,
             lease_ttl: Duration::from_secs(120),
         }
     }

@@ -282,7 +282,7 @@ impl Inner {
                         n.deadline = None;
                     })
                     .await?;
-                if moved {
+                if moved || next.dns_name.is_none() {
                     self.register_dns(next).await?;
                 }
                 Ok(Flow::Again)
@@ -302,10 +302,12 @@ impl Inner {
                 Ok(Flow::Wait(poll))
             }
             InstanceState::Stopped => {
-                self.transition(r, Event::Stopped, Actor::Engine, format!("instance {} stopped", info.id), |n| {
-                    n.deadline = None;
-                })
-                .await?;
+                let stopped = self
+                    .transition(r, Event::Stopped, Actor::Engine, format!("instance {} stopped", info.id), |n| {
+                        n.deadline = None;
+                    })
+                    .await?;
+                self.stopped_dns(stopped).await?;
                 Ok(Flow::Again)
             }
             _ => Ok(Flow::Wait(poll)),

@@ -136,7 +136,8 @@ impl Inner {
             Ok(()) => self.update(&r, |n| n.dns_name = Some(name)).await,
             Err(e) => {
                 tracing::warn!(target: "mliy::dns", id = %r.id, error = %e, "DNS upsert failed");
-                self.note(&r, Actor::Engine, format!("DNS upsert of {name} failed: {e}"), |_| {}).await
+                // Not known to be in place: a refresh pass tries again.
+                self.note(&r, Actor::Engine, format!("DNS upsert of {name} failed: {e}"), |n| n.dns_name = None).await
             }
         }
     }
@@ -148,6 +149,11 @@ impl Inner {
             Ok(()) => self.update(&r, |n| n.dns_name = None).await,
             Err(e) => self.note(&r, Actor::Engine, format!("DNS delete of {name} failed: {e}"), |_| {}).await,
         }
+    }
+
+    /// A stopped instance's DNS record goes, unless the config keeps it.
+    pub(crate) async fn stopped_dns(&self, r: Resource) -> Result<Resource> {
+        if self.config.keep_dns_when_stopped { Ok(r) } else { self.unregister_dns(r).await }
     }
 
     /// Fails `r` for `reason`: Failed, with cleanup of whatever may have been created.

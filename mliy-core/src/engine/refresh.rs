@@ -138,7 +138,10 @@ impl Inner {
         let outside = |what: &str| format!("instance {} {what} outside mliy", info.id);
         match (&r.phase, info.state) {
             (Phase::Ready, InstanceState::Stopping | InstanceState::Stopped) => {
-                self.transition(r, Event::Stopped, Actor::Engine, outside("stopped"), |n| n.deadline = None).await?;
+                let stopped = self
+                    .transition(r, Event::Stopped, Actor::Engine, outside("stopped"), |n| n.deadline = None)
+                    .await?;
+                self.stopped_dns(stopped).await?;
             }
             (Phase::Stopped, InstanceState::Running) => {
                 let ip = info.private_ip.clone();
@@ -163,6 +166,11 @@ impl Inner {
                 let why = format!("instance {} moved to {}", info.id, ip.as_deref().unwrap_or("-"));
                 let next = self.note(r, Actor::Engine, why, |n| n.private_ip = ip).await?;
                 self.register_dns(next).await?;
+            }
+            // A DNS change that failed before is tried again.
+            (Phase::Ready, InstanceState::Running) if r.dns_name.is_none() && r.private_ip.is_some() => {
+                let next = self.register_dns(r.clone()).await?;
+                return Ok(next.dns_name.is_some());
             }
             _ => return Ok(false),
         }
@@ -308,6 +316,17 @@ impl Engine {
                 // Another writer got there first, or the cloud did not answer: next pass.
                 Err(e) if e.is_retryable() || matches!(e, crate::Error::Conflict(_)) => report.unknown += 1,
                 Err(e) => return Err(e),
+            }
+        }
+        // DNS deletions that failed before are tried again (on the record as it is now).
+        for id in records.iter().filter(|r| r.dns_name.is_some()).map(|r| &r.id) {
+            let Some(r) = inner.store.get_resource(id).await? else { continue };
+            let stale = r.phase.is_terminal() || (r.phase == Phase::Stopped && !inner.config.keep_dns_when_stopped);
+            if stale
+                && r.dns_name.is_some()
+                && let Ok(done) = inner.unregister_dns(r).await
+            {
+                report.changes += usize::from(done.dns_name.is_none());
             }
         }
         report.cloud_calls = calls.load(Ordering::Relaxed);

@@ -936,3 +936,118 @@ mod refresh_more {
         assert_eq!(engine.get(&alice(), &id).await.unwrap().phase, Phase::Ready);
     }
 }
+
+mod dns {
+    use super::*;
+    use crate::dns::DnsProvider;
+    use crate::engine::RefreshConfig;
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Records in memory; fails every change while `down`. (A stand-in for a DNS service:
+    /// the real ones, Route53 and a REST API, are tested in the integration tests.)
+    #[derive(Debug, Default)]
+    struct Records {
+        names: std::sync::Mutex<BTreeMap<String, String>>,
+        down: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl DnsProvider for Records {
+        fn display_name(&self, id: &str, _ip: &str) -> Option<String> {
+            Some(format!("mliy-{id}.example.test"))
+        }
+        async fn upsert(&self, name: &str, ip: &str) -> crate::Result<()> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(crate::Error::Unavailable("dns down".into()));
+            }
+            self.names.lock().unwrap().insert(name.into(), ip.into());
+            Ok(())
+        }
+        async fn delete(&self, name: &str, _ip: &str) -> crate::Result<()> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(crate::Error::Unavailable("dns down".into()));
+            }
+            self.names.lock().unwrap().remove(name);
+            Ok(())
+        }
+    }
+
+    fn engine_with(rig: &Rig, dns: Arc<Records>, keep: bool) -> Engine {
+        Engine::builder()
+            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .clock(rig.clock.clone())
+            .dns(dns)
+            .config(EngineConfig { keep_dns_when_stopped: keep, ..rig.config.clone() })
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn records_follow_the_lifecycle_and_failures_are_retried() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let dns = Arc::new(Records::default());
+        let engine = engine_with(&rig, dns.clone(), false);
+        let id = engine
+            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
+            .await
+            .unwrap()
+            .resource
+            .id;
+        let ready = wait_phase(&engine, &id, "ready").await;
+        let name = format!("mliy-{id}.example.test");
+        assert_eq!(ready.dns_name.as_deref(), Some(name.as_str()));
+        assert_eq!(dns.names.lock().unwrap().get(&name), ready.private_ip.as_ref());
+
+        engine.act(&alice(), &id, Action::Stop).await.unwrap();
+        wait_phase(&engine, &id, "stopped").await;
+        assert!(dns.names.lock().unwrap().is_empty(), "deleted on stop");
+        engine.act(&alice(), &id, Action::Start).await.unwrap();
+        wait_phase(&engine, &id, "ready").await;
+        assert!(dns.names.lock().unwrap().contains_key(&name), "made again on start");
+
+        // Down while the instance is stopped and started outside mliy: the failure is an
+        // event, not a failure of the resource; the next pass makes the record.
+        dns.down.store(true, Ordering::SeqCst);
+        let r = engine.get(&alice(), &id).await.unwrap();
+        rig.cloud.stop_instances(&[r.instance_id.clone().unwrap()]).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(300)).await;
+        let config = RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() };
+        engine.refresh(&config).await.unwrap();
+        rig.cloud.start_instances(&[r.instance_id.clone().unwrap()]).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(300)).await;
+        engine.refresh(&config).await.unwrap();
+        let up = engine.get(&alice(), &id).await.unwrap();
+        assert_eq!(up.phase, Phase::Ready);
+        let events = engine.events(&alice(), &id).await.unwrap();
+        assert!(events.iter().any(|e| e.reason.contains("DNS upsert of") && e.reason.contains("failed")), "{events:?}");
+        dns.down.store(false, Ordering::SeqCst);
+        let before = engine.get(&alice(), &id).await.unwrap();
+        let pass = engine.refresh(&config).await.unwrap();
+        assert_eq!(pass.changes, 1, "{pass:?} {before:?} {events:?}");
+        assert!(dns.names.lock().unwrap().contains_key(&name), "retried on the next pass");
+
+        engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+        wait_phase(&engine, &id, "terminated").await;
+        assert!(dns.names.lock().unwrap().is_empty(), "deleted on terminate");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stopped_instance_may_keep_its_record() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let dns = Arc::new(Records::default());
+        let engine = engine_with(&rig, dns.clone(), true);
+        let id = engine
+            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
+            .await
+            .unwrap()
+            .resource
+            .id;
+        wait_phase(&engine, &id, "ready").await;
+        engine.act(&alice(), &id, Action::Stop).await.unwrap();
+        wait_phase(&engine, &id, "stopped").await;
+        assert_eq!(dns.names.lock().unwrap().len(), 1);
+    }
+}

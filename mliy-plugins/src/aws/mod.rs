@@ -17,11 +17,11 @@
 //! # Ok(()) }
 //! ```
 
-// Until the Route53 plugin maps its errors too, a route53-only build leaves this unused.
-#[cfg_attr(not(feature = "aws"), allow(dead_code))]
 mod errors;
 mod options;
 
+#[cfg(feature = "route53")]
+pub(crate) use errors::map as map_error;
 pub use options::AwsOptions;
 
 #[cfg(feature = "aws")]
