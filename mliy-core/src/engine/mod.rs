@@ -56,7 +56,7 @@ mod refresh;
 mod tests;
 
 pub use config::EngineConfig;
-pub use refresh::{RefreshConfig, RefreshReport, Unmanaged};
+pub use refresh::{Adoption, RefreshConfig, RefreshReport, Unmanaged};
 
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;

@@ -361,3 +361,105 @@ impl Engine {
         })
     }
 }
+
+/// What [`Engine::adopt`] needs to take over an unmanaged machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    /// The EC2 instance, as [`RefreshReport::unmanaged`] names it.
+    pub instance_id: String,
+    /// Who owns it from now on.
+    pub owner: String,
+    /// The owner's groups (for group managers' rights).
+    pub owner_groups: Vec<String>,
+    /// The group config it counts under.
+    pub group_config: String,
+    /// The software config it runs.
+    pub software_config: String,
+}
+
+impl Engine {
+    /// Brings a machine with mliy's managed tag that the store does not know under
+    /// management (a fleet launched by MLiy carries `LaunchedBy=MLIY`): a record in Ready or
+    /// Stopped, keeping its launch-id tag when it has a usable one, its stack from the
+    /// CloudFormation tags. Admins only.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`](crate::Error::Forbidden) unless the principal is an admin;
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown instance, group or software
+    /// config; [`Error::Validation`](crate::Error::Validation) for an instance without the
+    /// managed tag or already terminated; [`Error::Conflict`](crate::Error::Conflict) when the
+    /// store knows it.
+    pub async fn adopt(&self, principal: &crate::model::Principal, adoption: &Adoption) -> Result<Resource> {
+        use crate::error::Error;
+        let inner = &self.inner;
+        inner.alive()?;
+        super::access::authenticated(principal)?;
+        if !principal.admin {
+            return Err(Error::Forbidden(format!("{} may not adopt machines: admins only", principal.username)));
+        }
+        let catalog = inner.planner.catalog();
+        catalog.group_config(&adoption.group_config)?;
+        catalog.software_config(&adoption.software_config)?;
+        let id = &adoption.instance_id;
+        let filter = InstanceFilter { ids: vec![id.clone()], tag: None };
+        let info = inner
+            .cloud
+            .describe_instances(&filter, None)
+            .await?
+            .items
+            .into_iter()
+            .find(|i| i.id == *id)
+            .ok_or_else(|| Error::NotFound { kind: "instance", name: id.clone() })?;
+        let tag = |k: &str| info.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
+        if tag(MANAGED_TAG.0).as_deref() != Some(MANAGED_TAG.1) {
+            return Err(Error::validation("instance_id", id, "has no LaunchedBy=MLIY tag: not a managed machine"));
+        }
+        let phase = match info.state {
+            InstanceState::Pending | InstanceState::Running => Phase::Ready,
+            InstanceState::Stopping | InstanceState::Stopped => Phase::Stopped,
+            InstanceState::ShuttingDown | InstanceState::Terminated => {
+                return Err(Error::validation("instance_id", id, "is terminated"));
+            }
+        };
+        let all = inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
+        if all.iter().any(|r| r.instance_id.as_deref() == Some(id.as_str())) {
+            return Err(Error::Conflict(format!("instance {id} is already managed")));
+        }
+        let launch_id = tag(LAUNCH_ID_TAG)
+            .and_then(|t| LaunchId::parse(&t).ok())
+            .filter(|l| all.iter().all(|r| r.id != *l))
+            .unwrap_or_else(LaunchId::new_random);
+        let now = inner.clock.now();
+        let stack = crate::lifecycle::StackSpec {
+            name: tag("aws:cloudformation:stack-name").unwrap_or_default(),
+            template_body: String::new(),
+            parameters: Vec::new(),
+            tags: info.tags.clone(),
+            client_request_token: launch_id.to_string(),
+        };
+        let mut r = Resource::requested(launch_id, ResourceKind::Instance, stack, now);
+        r.owner = adoption.owner.clone();
+        r.owner_groups = adoption.owner_groups.clone();
+        r.group_config = adoption.group_config.clone();
+        r.software_config = adoption.software_config.clone();
+        r.instance_type = info.instance_type.clone();
+        r.stack_id = tag("aws:cloudformation:stack-id");
+        r.instance_id = Some(info.id.clone());
+        r.private_ip = info.private_ip.clone();
+        r.phase = phase.clone();
+        let event = crate::lifecycle::LifecycleEvent {
+            resource: r.id.clone(),
+            seq: 1,
+            at: now,
+            actor: Actor::User(principal.username.clone()),
+            from: Phase::Requested,
+            to: phase,
+            reason: format!("instance {id} adopted by {} for {}", principal.username, adoption.owner),
+        };
+        inner.store.insert_resource(&r, Some(&event)).await?;
+        let _ = inner.events.send(event);
+        let r = inner.register_dns(r).await?;
+        inner.settle_bill(&r).await?;
+        Ok(r)
+    }
+}

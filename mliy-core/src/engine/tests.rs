@@ -898,6 +898,28 @@ mod refresh {
         let report = engine.refresh(&every_time()).await.unwrap();
         assert_eq!(report.unmanaged.len(), 1, "{report:?}");
         assert_eq!(report.unmanaged[0].launch_id.as_deref(), Some(foreign.id.as_str()));
+
+        // An admin takes it over; it is then an ordinary resource.
+        let adoption = crate::engine::Adoption {
+            instance_id: report.unmanaged[0].instance_id.clone(),
+            owner: "alice".into(),
+            owner_groups: vec!["data-science".into()],
+            group_config: "ds".into(),
+            software_config: "plain".into(),
+        };
+        assert_eq!(engine.adopt(&alice(), &adoption).await.unwrap_err().kind(), "forbidden");
+        let mut root = Principal::new("root", ["admins"]);
+        root.admin = true;
+        let adopted = engine.adopt(&root, &adoption).await.unwrap();
+        assert_eq!((adopted.id.clone(), adopted.phase.clone()), (foreign.id.clone(), Phase::Ready));
+        assert!(adopted.stack_id.is_some() && adopted.private_ip.is_some(), "{adopted:?}");
+        assert_eq!(engine.adopt(&root, &adoption).await.unwrap_err().kind(), "conflict");
+        assert!(engine.refresh(&every_time()).await.unwrap().unmanaged.is_empty());
+        engine.act(&alice(), &adopted.id, Action::Terminate).await.unwrap();
+        wait_phase(&engine, &adopted.id, "terminated").await;
+        assert!(rig.cloud.live_stacks().is_empty(), "its stack deleted");
+        let bills = rig.store.billing(Some(&adopted.id)).await.unwrap();
+        assert!(bills.len() == 1 && bills[0].end.is_some(), "billed from adoption to termination: {bills:?}");
     }
 }
 
