@@ -4,7 +4,7 @@
 //! |------------|------------------------------------------------------|
 //! | `aws`      | [`Cloud`](mliy_core::cloud::Cloud) over the AWS SDK (CloudFormation, EC2, EMR, SSM): `aws::AwsCloud` |
 //! | `route53`  | [`DnsProvider`](mliy_core::dns::DnsProvider) over Route53: `route53::Route53Dns` |
-//! | `dns-api`  | `DnsProvider` over a REST DNS API — planned          |
+//! | `dns-api`  | [`DnsProvider`](mliy_core::dns::DnsProvider) over a REST DNS API: `rest_dns::RestDns` |
 //! | `ldap`     | [`AuthProvider`](mliy_core::auth::AuthProvider) over LDAP / Active Directory: `ldap::LdapAuth` |
 //! | `sqlite`   | `StateStore` over SQLite: `sqlite::SqliteStore`      |
 //! | `postgres` | `StateStore` over PostgreSQL: `postgres::PostgresStore` |
@@ -21,6 +21,8 @@ pub mod ldap;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "dns-api")]
+pub mod rest_dns;
 #[cfg(feature = "route53")]
 pub mod route53;
 #[cfg(feature = "sql")]

@@ -17,6 +17,8 @@ mod moto;
 mod plans;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "dns-api")]
+mod rest_dns;
 #[cfg(any(feature = "ldap", feature = "postgres", feature = "aws", feature = "route53"))]
 mod servers;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
