@@ -1073,3 +1073,54 @@ mod dns {
         assert_eq!(dns.names.lock().unwrap().len(), 1);
     }
 }
+
+mod vanishing {
+    use super::*;
+    use crate::engine::RefreshConfig;
+
+    /// Two absent passes end a cluster: its bill is closed and its DNS record deleted.
+    #[tokio::test(start_paused = true)]
+    async fn two_absent_passes_end_the_record_its_bill_and_its_name() {
+        #[derive(Debug, Default)]
+        struct Names(std::sync::Mutex<Vec<String>>);
+        #[async_trait::async_trait]
+        impl crate::dns::DnsProvider for Names {
+            fn display_name(&self, id: &str, _ip: &str) -> Option<String> {
+                Some(format!("mliy-{id}.example.test"))
+            }
+            async fn upsert(&self, name: &str, _ip: &str) -> crate::Result<()> {
+                self.0.lock().unwrap().push(name.into());
+                Ok(())
+            }
+            async fn delete(&self, name: &str, _ip: &str) -> crate::Result<()> {
+                self.0.lock().unwrap().retain(|n| n != name);
+                Ok(())
+            }
+        }
+        let rig = Rig::new(SimConfig::default());
+        let names = Arc::new(Names::default());
+        let engine = Engine::builder()
+            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .clock(rig.clock.clone())
+            .dns(names.clone())
+            .config(rig.config.clone())
+            .build()
+            .unwrap();
+        let id = engine.launch_cluster(&alice(), job_flow()).await.unwrap().resource.id;
+        let up = wait_phase(&engine, &id, "waiting").await;
+        assert_eq!(names.0.lock().unwrap().len(), 1, "the master's name");
+        rig.cloud.terminate_clusters(&[up.cluster_id.clone().unwrap()]).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(600)).await;
+        let config = RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() };
+        engine.refresh(&config).await.unwrap();
+        assert_eq!(engine.get(&alice(), &id).await.unwrap().phase, Phase::Waiting);
+        engine.refresh(&config).await.unwrap();
+        let end = engine.get(&alice(), &id).await.unwrap();
+        assert_eq!(end.phase, Phase::Terminated);
+        assert!(names.0.lock().unwrap().is_empty(), "name deleted");
+        let bills = rig.store.billing(Some(&id)).await.unwrap();
+        assert!(!bills.is_empty() && bills.iter().all(|b| b.end.is_some()), "{bills:?}");
+    }
+}
