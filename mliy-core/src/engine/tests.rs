@@ -969,8 +969,8 @@ mod dns {
     /// Records in memory; fails every change while `down`. (A stand-in for a DNS service:
     /// the real ones, Route53 and a REST API, are tested in the integration tests.)
     #[derive(Debug, Default)]
-    struct Records {
-        names: std::sync::Mutex<BTreeMap<String, String>>,
+    pub(super) struct Records {
+        pub(super) names: std::sync::Mutex<BTreeMap<String, String>>,
         down: AtomicBool,
     }
 
@@ -995,7 +995,7 @@ mod dns {
         }
     }
 
-    fn engine_with(rig: &Rig, dns: Arc<Records>, keep: bool) -> Engine {
+    pub(super) fn engine_with(rig: &Rig, dns: Arc<Records>, keep: bool) -> Engine {
         Engine::builder()
             .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
             .cloud(rig.cloud.clone())
@@ -1075,42 +1075,19 @@ mod dns {
 }
 
 mod vanishing {
+    use super::dns::{Records, engine_with};
     use super::*;
     use crate::engine::RefreshConfig;
 
     /// Two absent passes end a cluster: its bill is closed and its DNS record deleted.
     #[tokio::test(start_paused = true)]
     async fn two_absent_passes_end_the_record_its_bill_and_its_name() {
-        #[derive(Debug, Default)]
-        struct Names(std::sync::Mutex<Vec<String>>);
-        #[async_trait::async_trait]
-        impl crate::dns::DnsProvider for Names {
-            fn display_name(&self, id: &str, _ip: &str) -> Option<String> {
-                Some(format!("mliy-{id}.example.test"))
-            }
-            async fn upsert(&self, name: &str, _ip: &str) -> crate::Result<()> {
-                self.0.lock().unwrap().push(name.into());
-                Ok(())
-            }
-            async fn delete(&self, name: &str, _ip: &str) -> crate::Result<()> {
-                self.0.lock().unwrap().retain(|n| n != name);
-                Ok(())
-            }
-        }
         let rig = Rig::new(SimConfig::default());
-        let names = Arc::new(Names::default());
-        let engine = Engine::builder()
-            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
-            .cloud(rig.cloud.clone())
-            .store(rig.store.clone())
-            .clock(rig.clock.clone())
-            .dns(names.clone())
-            .config(rig.config.clone())
-            .build()
-            .unwrap();
+        let names = Arc::new(Records::default());
+        let engine = engine_with(&rig, names.clone(), false);
         let id = engine.launch_cluster(&alice(), job_flow()).await.unwrap().resource.id;
         let up = wait_phase(&engine, &id, "waiting").await;
-        assert_eq!(names.0.lock().unwrap().len(), 1, "the master's name");
+        assert_eq!(names.names.lock().unwrap().len(), 1, "the master's name");
         rig.cloud.terminate_clusters(&[up.cluster_id.clone().unwrap()]).await.unwrap();
         rig.clock.sleep(Duration::from_secs(600)).await;
         let config = RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() };
@@ -1119,7 +1096,7 @@ mod vanishing {
         engine.refresh(&config).await.unwrap();
         let end = engine.get(&alice(), &id).await.unwrap();
         assert_eq!(end.phase, Phase::Terminated);
-        assert!(names.0.lock().unwrap().is_empty(), "name deleted");
+        assert!(names.names.lock().unwrap().is_empty(), "name deleted");
         let bills = rig.store.billing(Some(&id)).await.unwrap();
         assert!(!bills.is_empty() && bills.iter().all(|b| b.end.is_some()), "{bills:?}");
     }
