@@ -91,7 +91,9 @@ for mode in keep clean; do
   flags=()
   [ "$mode" = keep ] && flags=(--keep)
   # shellcheck disable=SC2086
-  cargo run -q --locked --features aws --example quickstart -- --aws-endpoint "$endpoint" $args "${flags[@]}" >/dev/null
+  # All features, as the tests were built: the same artifacts (the aws feature alone would
+  # rebuild the AWS SDK with other dependency features).
+  cargo run -q --locked --all-features --example quickstart -- --aws-endpoint "$endpoint" $args "${flags[@]}" >/dev/null
   check "$mode"
   stop_moto
 done
