@@ -90,9 +90,9 @@ for mode in keep clean; do
   args=$(account_args)
   flags=()
   [ "$mode" = keep ] && flags=(--keep)
-  # shellcheck disable=SC2086
   # All features, as the tests were built: the same artifacts (the aws feature alone would
   # rebuild the AWS SDK with other dependency features).
+  # shellcheck disable=SC2086
   cargo run -q --locked --all-features --example quickstart -- --aws-endpoint "$endpoint" $args "${flags[@]}" >/dev/null
   check "$mode"
   stop_moto
