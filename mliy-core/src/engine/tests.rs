@@ -874,6 +874,26 @@ mod refresh {
         assert_eq!(engine.get(&alice(), &id).await.unwrap(), before);
     }
 
+    /// The background loop refreshes every interval and ends when told to, or with the engine.
+    #[tokio::test(start_paused = true)]
+    async fn the_background_loop_runs_and_stops() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = rig.engine();
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        let ready = wait_phase(&engine, &id, "ready").await;
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let config = RefreshConfig { min_interval: Duration::from_secs(30), ..RefreshConfig::default() };
+        let handle = engine.spawn_refresh(config.clone(), Duration::from_secs(60), stop.clone());
+        rig.cloud.stop_instances(&[ready.instance_id.clone().unwrap()]).await.unwrap();
+        rig.clock.sleep(Duration::from_secs(300)).await;
+        assert_eq!(phase(&engine, &id).await, Phase::Stopped, "a background pass saw the stop");
+        stop.notify_one();
+        bounded(handle).await.unwrap();
+        let again = engine.spawn_refresh(config, Duration::from_secs(60), Arc::new(tokio::sync::Notify::new()));
+        engine.shutdown();
+        bounded(again).await.unwrap();
+    }
+
     #[tokio::test(start_paused = true)]
     async fn one_pass_at_a_time_across_replicas() {
         let rig = Rig::new(SimConfig::default());
