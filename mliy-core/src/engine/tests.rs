@@ -1027,18 +1027,21 @@ mod dns {
             .unwrap()
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn records_follow_the_lifecycle_and_failures_are_retried() {
+    /// A ready instance on an engine with in-memory DNS.
+    async fn ready_with_dns(keep_when_stopped: bool) -> (Rig, Arc<Records>, Engine, Resource) {
         let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
         let dns = Arc::new(Records::default());
-        let engine = engine_with(&rig, dns.clone(), false);
-        let id = engine
-            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
-            .await
-            .unwrap()
-            .resource
-            .id;
+        let engine = engine_with(&rig, dns.clone(), keep_when_stopped);
+        let request = LaunchRequest::instance("ds", "plain", "t3.large");
+        let id = engine.launch_instance(&alice(), request).await.unwrap().resource.id;
         let ready = wait_phase(&engine, &id, "ready").await;
+        (rig, dns, engine, ready)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn records_follow_the_lifecycle_and_failures_are_retried() {
+        let (rig, dns, engine, ready) = ready_with_dns(false).await;
+        let id = ready.id.clone();
         let name = format!("mliy-{id}.example.test");
         assert_eq!(ready.dns_name.as_deref(), Some(name.as_str()));
         assert_eq!(dns.names.lock().unwrap().get(&name), ready.private_ip.as_ref());
@@ -1078,16 +1081,8 @@ mod dns {
 
     #[tokio::test(start_paused = true)]
     async fn a_stopped_instance_may_keep_its_record() {
-        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
-        let dns = Arc::new(Records::default());
-        let engine = engine_with(&rig, dns.clone(), true);
-        let id = engine
-            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
-            .await
-            .unwrap()
-            .resource
-            .id;
-        wait_phase(&engine, &id, "ready").await;
+        let (_rig, dns, engine, ready) = ready_with_dns(true).await;
+        let id = ready.id;
         engine.act(&alice(), &id, Action::Stop).await.unwrap();
         wait_phase(&engine, &id, "stopped").await;
         assert_eq!(dns.names.lock().unwrap().len(), 1);
