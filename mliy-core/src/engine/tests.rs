@@ -117,6 +117,11 @@ fn instance() -> LaunchRequest {
     LaunchRequest::instance("ds", "notebook", "t3.large")
 }
 
+/// An instance without a progress bar.
+fn plain() -> LaunchRequest {
+    LaunchRequest::instance("ds", "plain", "t3.large")
+}
+
 fn cluster() -> LaunchRequest {
     let options = ClusterOptions { core_nodes: 2, task_nodes: 0, market: Market::OnDemand, purpose: "test".into() };
     LaunchRequest::cluster("ds", "spark", "m5.xlarge", options)
@@ -278,12 +283,7 @@ async fn every_deadline_ends_in_failed() {
     let engine = rig.engine();
     let mut failed = 0;
     for _ in 0..4 {
-        let id = engine
-            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
-            .await
-            .unwrap()
-            .resource
-            .id;
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
         let r = engine.wait_until(&id, |p| p.is_terminal() || p.is_usable()).await.unwrap();
         if matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("provisioning did not finish")) {
             failed += 1;
@@ -784,7 +784,7 @@ async fn steps_and_deployments_need_a_running_cluster_and_rights() {
     assert_eq!(engine.run_steps(&nobody, &id, vec![]).await.unwrap_err().kind(), "unauthenticated");
     let nameless = StepSpec { name: " ".into(), jar: "x.jar".into(), args: vec![] };
     assert_eq!(engine.run_steps(&alice(), &id, vec![nameless]).await.unwrap_err().kind(), "validation");
-    let box_ = engine.launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large")).await.unwrap();
+    let box_ = engine.launch_instance(&alice(), plain()).await.unwrap();
     wait_phase(&engine, &box_.resource.id, "ready").await;
     assert_eq!(engine.deploy(&alice(), &box_.resource.id, &pip).await.unwrap_err().kind(), "validation");
     assert_eq!(rig.cloud.calls().get("SendCommand"), None, "nothing was sent");
@@ -793,10 +793,6 @@ async fn steps_and_deployments_need_a_running_cluster_and_rights() {
 mod refresh {
     use super::*;
     use crate::engine::RefreshConfig;
-
-    fn plain() -> LaunchRequest {
-        LaunchRequest::instance("ds", "plain", "t3.large")
-    }
 
     fn every_time() -> RefreshConfig {
         RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() }
@@ -952,12 +948,7 @@ mod refresh_more {
     async fn absent_once_then_back_is_not_gone() {
         let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
         let engine = rig.engine();
-        let id = engine
-            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "t3.large"))
-            .await
-            .unwrap()
-            .resource
-            .id;
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
         let ready = wait_phase(&engine, &id, "ready").await;
         // The record points at an instance id the listing lacks, then at the real one again.
         let config = RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() };
@@ -1032,8 +1023,7 @@ mod dns {
         let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
         let dns = Arc::new(Records::default());
         let engine = engine_with(&rig, dns.clone(), keep_when_stopped);
-        let request = LaunchRequest::instance("ds", "plain", "t3.large");
-        let id = engine.launch_instance(&alice(), request).await.unwrap().resource.id;
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
         let ready = wait_phase(&engine, &id, "ready").await;
         (rig, dns, engine, ready)
     }
