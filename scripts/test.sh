@@ -90,7 +90,7 @@ fi
 log "mliy sim at full size: 1,000 instances, 100 clusters, 10% faults, a crash every 50 writes"
 sims=$(mktemp -d)
 cargo build -q --release --locked --features postgres --bin mliy
-mliy=target/release/mliy
+mliy="${CARGO_TARGET_DIR:-target}/release/mliy"
 # Checks a report: nothing duplicated, orphaned, lost, doubled or failed unexpectedly, and
 # every launch ended.
 check_sim() {
