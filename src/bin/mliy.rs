@@ -343,7 +343,7 @@ fn render(script: &Path, params: &Path) -> Result<Output, Error> {
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let out = userdata::render(&text, &[&pairs]);
+    let out = userdata::render(&text, &[&pairs])?;
     let json = json!({
         "rendered": out.text,
         "base64_len": out.base64_len(),

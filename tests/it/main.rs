@@ -28,3 +28,4 @@ mod slapd;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod stores;
 mod templates;
+mod userdata_shell;

@@ -206,7 +206,8 @@ fn user_data_tokens_take_the_first_source() {
     assert!(text.contains("SOURCE_BUCKET='group-bucket'"));
     assert!(text.contains("TIME_ZONE='UTC'"));
     assert!(text.contains("EBS_DEVICE='/dev/xvdz'"), "the built-in token from the volume settings: {text}");
-    assert!(text.contains("OWNER=dana.o'neil ID=0123456789ab"), "built-in tokens win over the software config's");
+    // Built-in tokens win over the software config's; the user's name is quoted for the shell.
+    assert!(text.contains(r"OWNER='dana.o'\''neil' ID=0123456789ab"), "{text}");
     assert!(text.contains("LDAP_HOST_NAME='ldap.example.com'"));
     assert_eq!(plan.unknown_tokens, ["MANAGER_HOSTNAME", "SOURCE_PACKAGE", "SOURCE_SCRIPT"]);
     use base64::Engine as _;

@@ -8,7 +8,7 @@ use crate::cloud::ClusterSpec;
 use crate::error::{Error, Result};
 use crate::model::{Catalog, JobFlowSettings, Principal};
 use crate::template::{MapKey, Template};
-use crate::userdata::{self, TokenSource};
+use crate::userdata::{self, TokenSource, UserTokens};
 use std::sync::Arc;
 
 /// The user-data token MLiy read the EBS snapshot id from.
@@ -58,11 +58,24 @@ pub(crate) fn assemble(
     let mut warnings = Vec::new();
 
     // Built-in tokens: who launches (after the request's own tokens) and the volume's device
-    // (after the catalog's, so an admin can override it).
-    let launch_tokens = [("MLIY_USER", principal.username.as_str()), ("MLIY_LAUNCH_ID", request.launch_id.as_str())];
+    // (after the catalog's, so an admin can override it). What the user or the directory
+    // gave is escaped for where it lands in the script; the catalog's values are literal.
+    let email = principal.email.as_deref().unwrap_or_default();
+    let launch_tokens = [
+        ("MLIY_USER", principal.username.as_str()),
+        ("MLIY_DISPLAY_NAME", principal.shown_name()),
+        ("MLIY_EMAIL", email),
+        ("MLIY_LAUNCH_ID", request.launch_id.as_str()),
+    ];
     let volume_tokens = [("EBS_DEVICE", software.volume.device_path.as_str())];
-    let sources: [&dyn TokenSource; 6] =
-        [&request.tokens, &launch_tokens, &group.params, &software.params, &catalog.replacement_tokens, &volume_tokens];
+    let sources: [&dyn TokenSource; 6] = [
+        &UserTokens(&request.tokens),
+        &UserTokens(&launch_tokens),
+        &group.params,
+        &software.params,
+        &catalog.replacement_tokens,
+        &volume_tokens,
+    ];
     let rendered = software
         .user_data
         .as_ref()
@@ -74,7 +87,7 @@ pub(crate) fn assemble(
                     "the file was not read: load the catalog with Catalog::from_path or call load_sources",
                 )
             })?;
-            Ok::<_, Error>(userdata::render(script, &sources))
+            Ok::<_, Error>(userdata::render(script, &sources)?)
         })
         .transpose()?;
 
