@@ -203,7 +203,7 @@ async fn run(args: Args) -> Result<()> {
         b
     };
     let (nb_bar, cl_bar) = (bar("notebook"), bar("cluster"));
-    let mut events = engine.subscribe();
+    let mut events = engine.subscribe(&alice)?;
     let watcher = {
         let (nb, nb_bar, cl_bar) = (nb.clone(), nb_bar.clone(), cl_bar.clone());
         tokio::spawn(async move {
@@ -226,7 +226,7 @@ async fn run(args: Args) -> Result<()> {
     // The instance's bootstrap script reports progress with its launch secret, as the
     // `curl` in a real user-data script would.
     let token = notebook.progress_token.clone().ok_or("the notebook has a progress bar")?;
-    engine.wait_until(&nb, |p| matches!(p, Phase::Bootstrapping { .. }) || p.is_terminal()).await?;
+    engine.wait_until(&alice, &nb, |p| matches!(p, Phase::Bootstrapping { .. }) || p.is_terminal()).await?;
     for (percent, step) in [
         (20, "mounting home volume"),
         (45, "installing R"),
@@ -237,17 +237,17 @@ async fn run(args: Args) -> Result<()> {
         clock.sleep(Duration::from_secs(if args.aws { 1 } else { 45 })).await;
         engine.report_progress(&nb, token.expose(), percent, step).await?;
     }
-    let ready = engine.wait_until(&nb, |p| p.is_usable() || p.is_terminal()).await?;
-    let waiting = engine.wait_until(&cl, |p| p.is_usable() || p.is_terminal()).await?;
+    let ready = engine.wait_until(&alice, &nb, |p| p.is_usable() || p.is_terminal()).await?;
+    let waiting = engine.wait_until(&alice, &cl, |p| p.is_usable() || p.is_terminal()).await?;
     nb_bar.finish();
     cl_bar.finish();
     println!("notebook is {} at {}; cluster is {} (master {})", ready.phase, ip(&ready), waiting.phase, ip(&waiting));
 
     println!("Stopping and starting the notebook …");
     engine.act(&alice, &nb, Action::Stop).await?;
-    engine.wait_until(&nb, |p| *p == Phase::Stopped || p.is_terminal()).await?;
+    engine.wait_until(&alice, &nb, |p| *p == Phase::Stopped || p.is_terminal()).await?;
     engine.act(&alice, &nb, Action::Start).await?;
-    let again = engine.wait_until(&nb, |p| p.is_usable() || p.is_terminal()).await?;
+    let again = engine.wait_until(&alice, &nb, |p| p.is_usable() || p.is_terminal()).await?;
     println!("notebook is {} again", again.phase);
     if args.keep {
         watcher.abort();
@@ -268,7 +268,7 @@ async fn run(args: Args) -> Result<()> {
         engine.act(&alice, id, Action::Terminate).await?;
     }
     for id in [&nb, &cl] {
-        engine.wait_until(id, Phase::is_terminal).await?;
+        engine.wait_until(&alice, id, Phase::is_terminal).await?;
     }
     watcher.abort();
 

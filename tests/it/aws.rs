@@ -79,12 +79,19 @@ fn engine(cloud: Arc<dyn Cloud>, catalog: Catalog) -> Engine {
     Engine::builder().catalog(catalog).cloud(cloud).store(Arc::new(MemoryStore::new())).config(fast()).build().unwrap()
 }
 
+/// An admin, for waits that are not about who may see what.
+fn ops() -> mliy::model::Principal {
+    mliy::model::Principal { admin: true, ..mliy::model::Principal::new("ops", ["admins"]) }
+}
+
 async fn wait(engine: &Engine, id: &mliy::plan::LaunchId, name: &str) -> mliy::lifecycle::Resource {
-    let r =
-        tokio::time::timeout(Duration::from_secs(60), engine.wait_until(id, |p| p.name() == name || p.is_terminal()))
-            .await
-            .unwrap_or_else(|_| panic!("{id} did not reach {name} within a minute"))
-            .unwrap();
+    let r = tokio::time::timeout(
+        Duration::from_secs(60),
+        engine.wait_until(&ops(), id, |p| p.name() == name || p.is_terminal()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{id} did not reach {name} within a minute"))
+    .unwrap();
     assert_eq!(r.phase.name(), name, "{r:?}");
     r
 }

@@ -78,6 +78,20 @@ fn a_killed_run_resumes_to_a_clean_end() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    // The cloud got each launch's progress secret in its user data; the store holds none of
+    // them, not even inside base64.
+    let sent = tokens_in(&std::fs::read(&journal).unwrap());
+    assert!(sent.len() > 50, "the journal shows the secrets sent: {}", sent.len());
+    for suffix in ["", "-wal", "-shm"] {
+        let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.display())) else { continue };
+        let mut texts = vec![bytes.clone()];
+        texts.extend(base64_runs(&bytes));
+        for text in &texts {
+            for token in &sent {
+                assert!(!contains(text, token.as_bytes()), "a progress secret is stored in sim.sqlite{suffix}");
+            }
+        }
+    }
     // Launches the killed run had stored are resumed (the others never happened).
     let r = sim(&["--replicas", "2", "--seed", "9", "--store", &store, "--resume"]);
     let stored = assert_clean(&r, 0);
@@ -85,4 +99,39 @@ fn a_killed_run_resumes_to_a_clean_end() {
     // A second resume finds nothing left to do.
     let again = sim(&["--seed", "9", "--store", &store, "--resume"]);
     assert_clean(&again, stored);
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every run of 40 or more base64 characters in `bytes`, decoded (JSON escapes `/` as `\/`).
+fn base64_runs(bytes: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let text = String::from_utf8_lossy(bytes).replace("\\/", "/");
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    text.split(|c: char| !is_b64(c))
+        .filter(|run| run.len() >= 40)
+        .filter_map(|run| {
+            let run = run.trim_end_matches('=');
+            let usable = &run[..run.len() / 4 * 4];
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(usable).ok()
+        })
+        .collect()
+}
+
+/// The progress secrets (`PROGRESS_TOKEN='…'`) in the base64 user data of `bytes`.
+fn tokens_in(bytes: &[u8]) -> std::collections::BTreeSet<String> {
+    let marker = "PROGRESS_TOKEN='";
+    let mut found = std::collections::BTreeSet::new();
+    for decoded in base64_runs(bytes) {
+        let text = String::from_utf8_lossy(&decoded);
+        for (at, _) in text.match_indices(marker) {
+            let token: String = text[at + marker.len()..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+            if token.len() == 64 {
+                found.insert(token);
+            }
+        }
+    }
+    found
 }

@@ -30,10 +30,18 @@ fn manages(principal: &Principal, owner_groups: &[String], manager_group: Option
 
 /// Whether `principal` may see and act on `resource`.
 pub(crate) fn may_access(principal: &Principal, resource: &Resource, manager_group: Option<&str>) -> bool {
+    may_see(principal, &resource.owner, &resource.owner_groups, manager_group)
+}
+
+/// Whether `principal` may see what `owner` (a member of `owner_groups`) launched.
+pub(crate) fn may_see(
+    principal: &Principal,
+    owner: &str,
+    owner_groups: &[String],
+    manager_group: Option<&str>,
+) -> bool {
     !principal.username.trim().is_empty()
-        && (principal.admin
-            || principal.username == resource.owner
-            || manages(principal, &resource.owner_groups, manager_group))
+        && (principal.admin || principal.username == owner || manages(principal, owner_groups, manager_group))
 }
 
 /// Fails with [`Error::Forbidden`] unless `principal` may access `resource`.

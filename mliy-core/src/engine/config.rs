@@ -1,5 +1,6 @@
 //! How long the engine waits, and for what.
 
+use crate::secret::Secret;
 use std::time::Duration;
 
 /// Waits, deadlines and authorization settings of an [`Engine`](super::Engine).
@@ -29,6 +30,10 @@ pub struct EngineConfig {
     pub retry_base: Duration,
     /// Longest wait between retries.
     pub retry_max: Duration,
+    /// The key each launch's progress secret is derived from (HMAC-SHA256 of the launch id).
+    /// Give every replica, and the engine after a restart, the same key: a new random key
+    /// is made when it is `None`, and then launches from before a restart cannot report.
+    pub progress_key: Option<Secret>,
     /// The portal's progress endpoint; the user data gets `{url}/{launch id}` as
     /// `MLIY_PROGRESS_URL` (and the secret as `MLIY_PROGRESS_TOKEN`).
     pub progress_url: Option<String>,
@@ -61,6 +66,7 @@ impl Default for EngineConfig {
             work_timeout: Duration::from_secs(2 * 60 * 60),
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(60),
+            progress_key: None,
             progress_url: None,
             manager_group: None,
             replica_id: format!("replica-{}", crate::plan::LaunchId::new_random()),

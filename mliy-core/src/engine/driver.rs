@@ -159,7 +159,14 @@ impl Inner {
 
     async fn creating_stack(&self, r: &Resource, poll: Duration) -> Result<Flow> {
         let Some(stack_id) = &r.stack_id else {
-            let id = match self.cloud.create_stack(&r.stack).await {
+            let spec = match self.outgoing_stack(r) {
+                Ok(spec) => spec,
+                Err(e) => {
+                    self.fail(r, format!("CreateStack not sent: {e}")).await?;
+                    return Ok(Flow::Again);
+                }
+            };
+            let id = match self.cloud.create_stack(&spec).await {
                 Ok(id) => id,
                 Err(e) if e.is_retryable() => return Err(e),
                 Err(e) => {
@@ -407,7 +414,7 @@ impl Inner {
                 if r.job_flow.is_some() { "cluster terminated" } else { "stack deleted" },
                 |n| {
                     n.deadline = None;
-                    n.progress_secret_sha256 = None;
+                    n.progress_open = false;
                 },
             )
             .await?;

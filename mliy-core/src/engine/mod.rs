@@ -37,10 +37,10 @@
 //!     .build()?;
 //! let alice = Principal::new("alice", ["data-science"]);
 //! let launched = engine.launch_instance(&alice, LaunchRequest::instance("ds", "box", "t3.large")).await?;
-//! let ready = engine.wait_until(&launched.resource.id, |p| p.is_usable() || p.is_terminal()).await?;
+//! let ready = engine.wait_until(&alice, &launched.resource.id, |p| p.is_usable() || p.is_terminal()).await?;
 //! assert_eq!(ready.phase, Phase::Ready);
 //! engine.act(&alice, &ready.id, Action::Terminate).await?;
-//! let gone = engine.wait_until(&ready.id, Phase::is_terminal).await?;
+//! let gone = engine.wait_until(&alice, &ready.id, Phase::is_terminal).await?;
 //! assert_eq!(gone.phase, Phase::Terminated);
 //! # Ok(()) }
 //! ```
@@ -49,6 +49,7 @@ mod access;
 mod clusters;
 mod config;
 mod driver;
+mod outgoing;
 mod progress;
 mod records;
 mod refresh;
@@ -121,6 +122,14 @@ pub struct Launched {
 /// A stream of lifecycle events.
 pub type EventStream = Pin<Box<dyn Stream<Item = LifecycleEvent> + Send>>;
 
+/// An event as broadcast inside the engine, with who may see it.
+#[derive(Debug, Clone)]
+pub(crate) struct Published {
+    event: LifecycleEvent,
+    owner: Arc<str>,
+    owner_groups: Arc<[String]>,
+}
+
 pub(crate) struct Inner {
     pub(crate) cloud: Arc<dyn Cloud>,
     pub(crate) store: Arc<dyn StateStore>,
@@ -128,7 +137,9 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) planner: Planner,
     pub(crate) config: EngineConfig,
-    pub(crate) events: broadcast::Sender<LifecycleEvent>,
+    /// What progress secrets are derived from.
+    pub(crate) progress_key: Secret,
+    pub(crate) events: broadcast::Sender<Published>,
     /// Running drivers: one per resource, with its wake-up and abort handles.
     pub(crate) drivers: Mutex<HashMap<LaunchId, (Arc<Notify>, tokio::task::AbortHandle)>>,
     /// Set by [`Engine::shutdown`]: the engine takes no more work.
@@ -225,7 +236,9 @@ impl EngineBuilder {
         let missing = |what: &str| Error::validation("engine", what, "the builder needs it");
         let planner = Planner::new(self.catalog.ok_or_else(|| missing("catalog"))?)?;
         let (events, _) = broadcast::channel(4096);
+        let progress_key = self.config.progress_key.clone().unwrap_or_else(progress::new_key);
         let inner = Arc::new(Inner {
+            progress_key,
             cloud: self.cloud.ok_or_else(|| missing("cloud"))?,
             store: self.store.ok_or_else(|| missing("store"))?,
             dns: self.dns.unwrap_or_else(|| Arc::new(NoDns)),
@@ -283,9 +296,11 @@ impl Engine {
         let software = inner.planner.catalog().software_config(&request.software_config)?;
         let kind = if request.cluster.is_some() { ResourceKind::Cluster } else { ResourceKind::Instance };
         let progress_bar = software.has_progress_bar && kind == ResourceKind::Instance;
-        let secret = progress_bar.then(progress::new_secret);
-        if let Some(secret) = &secret {
-            request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_TOKEN", secret.expose()));
+        // The stored user data holds a placeholder; the secret goes in only when CreateStack
+        // is sent (see outgoing.rs).
+        let secret = progress_bar.then(|| progress::derive(&inner.progress_key, &request.launch_id));
+        if secret.is_some() {
+            request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_TOKEN", progress::PLACEHOLDER));
             if let Some(url) = &inner.config.progress_url {
                 let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
                 request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_URL", url));
@@ -317,7 +332,7 @@ impl Engine {
             software_config: plan.software_config.clone(),
             instance_type: plan.instance_type.clone(),
             progress_bar,
-            progress_secret_sha256: secret.as_ref().map(progress::digest),
+            progress_open: progress_bar,
             job_flow: plan.job_flow.clone(),
             ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };
@@ -331,9 +346,9 @@ impl Engine {
             reason: format!("{} launch of {} requested", kind_name(kind), plan.software_config),
         };
         inner.store.insert_resource(&resource, Some(&event)).await?;
-        let _ = inner.events.send(event);
+        inner.publish(&resource, event);
         Inner::ensure_driver(&self.inner, &resource.id);
-        Ok(Launched { resource, progress_token: secret })
+        Ok(Launched { resource: resource.redacted(), progress_token: secret })
     }
 
     /// Does `action` to a resource for `principal`.
@@ -353,7 +368,7 @@ impl Engine {
                     return Err(Error::validation("action", "archive", format!("not allowed while {}", r.phase)));
                 }
                 Action::Archive => {
-                    return inner.note(&r, actor, "archived", |n| n.archived = true).await;
+                    return Ok(inner.note(&r, actor, "archived", |n| n.archived = true).await?.redacted());
                 }
                 Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
                     return Err(Error::validation(
@@ -377,7 +392,7 @@ impl Engine {
             match inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline)).await {
                 Ok(next) => {
                     Inner::ensure_driver(&self.inner, id);
-                    return Ok(next);
+                    return Ok(next.redacted());
                 }
                 Err(Error::Conflict(_)) => continue,
                 Err(e) => return Err(e),
@@ -393,7 +408,7 @@ impl Engine {
     /// is not bootstrapping.
     pub async fn report_progress(&self, id: &LaunchId, token: &str, percent: u8, message: &str) -> Result<Resource> {
         self.inner.alive()?;
-        progress::report(&self.inner, id, token, percent, message).await
+        Ok(progress::report(&self.inner, id, token, percent, message).await?.redacted())
     }
 
     /// Continues every resource the store says is unfinished; returns how many.
@@ -417,11 +432,15 @@ impl Engine {
         Ok(todo.len())
     }
 
-    /// One resource, if `principal` may see it.
+    /// One resource, if `principal` may see it (without user data or NoEcho values).
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Forbidden`].
     pub async fn get(&self, principal: &Principal, id: &LaunchId) -> Result<Resource> {
+        Ok(self.get_stored(principal, id).await?.redacted())
+    }
+
+    async fn get_stored(&self, principal: &Principal, id: &LaunchId) -> Result<Resource> {
         access::authenticated(principal)?;
         let r = self
             .inner
@@ -433,7 +452,8 @@ impl Engine {
         Ok(r)
     }
 
-    /// The resources `principal` may see (archived ones too when asked).
+    /// The resources `principal` may see (archived ones too when asked), without user data
+    /// or NoEcho values.
     ///
     /// # Errors
     /// The store's.
@@ -448,6 +468,7 @@ impl Engine {
             .await?
             .into_iter()
             .filter(|r| access::may_access(principal, r, manager))
+            .map(Resource::redacted)
             .collect())
     }
 
@@ -456,20 +477,23 @@ impl Engine {
     /// # Errors
     /// As [`Engine::get`].
     pub async fn events(&self, principal: &Principal, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
-        self.get(principal, id).await?;
+        self.get_stored(principal, id).await?;
         self.inner.store.events(id).await
     }
 
-    /// Every event from now on, as it is stored (for progress bars and server-sent events).
-    /// A slow reader skips what it missed.
-    pub fn subscribe(&self) -> EventStream {
-        Box::pin(BroadcastStream::new(self.inner.events.subscribe()).filter_map(|e| e.ok()))
-    }
-
-    /// Every event from now on, with [`broadcast::error::RecvError::Lagged`] telling a slow
-    /// reader how many it missed.
-    pub fn event_receiver(&self) -> broadcast::Receiver<LifecycleEvent> {
-        self.inner.events.subscribe()
+    /// The events from now on of every resource `principal` may see, as they are stored
+    /// (for progress bars and server-sent events). A slow reader skips what it missed.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] without a principal.
+    pub fn subscribe(&self, principal: &Principal) -> Result<EventStream> {
+        access::authenticated(principal)?;
+        let (principal, manager) = (principal.clone(), self.inner.config.manager_group.clone());
+        let stream = BroadcastStream::new(self.inner.events.subscribe()).filter_map(move |p| {
+            let p = p.ok()?;
+            access::may_see(&principal, &p.owner, &p.owner_groups, manager.as_deref()).then_some(p.event)
+        });
+        Ok(Box::pin(stream))
     }
 
     /// One resource's events from now on, if `principal` may see it.
@@ -477,25 +501,26 @@ impl Engine {
     /// # Errors
     /// As [`Engine::get`].
     pub async fn watch(&self, principal: &Principal, id: &LaunchId) -> Result<EventStream> {
-        self.get(principal, id).await?;
+        self.get_stored(principal, id).await?;
         let id = id.clone();
-        Ok(Box::pin(self.subscribe().filter(move |e| e.resource == id)))
+        Ok(Box::pin(self.subscribe(principal)?.filter(move |e| e.resource == id)))
     }
 
-    /// Waits (on the engine's clock) until the stored resource's phase satisfies `done`.
+    /// Waits (on the engine's clock) until the resource's phase satisfies `done`, if
+    /// `principal` may see it.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown id; the store's errors.
-    pub async fn wait_until(&self, id: &LaunchId, done: impl Fn(&Phase) -> bool) -> Result<Resource> {
+    /// As [`Engine::get`]; the store's errors.
+    pub async fn wait_until(
+        &self,
+        principal: &Principal,
+        id: &LaunchId,
+        done: impl Fn(&Phase) -> bool,
+    ) -> Result<Resource> {
         loop {
-            let r = self
-                .inner
-                .store
-                .get_resource(id)
-                .await?
-                .ok_or_else(|| Error::NotFound { kind: "resource", name: id.to_string() })?;
+            let r = self.get_stored(principal, id).await?;
             if done(&r.phase) && !(r.phase.is_terminal() && r.cleanup_pending) {
-                return Ok(r);
+                return Ok(r.redacted());
             }
             self.inner.clock.sleep(std::time::Duration::from_secs(1)).await;
         }
@@ -525,6 +550,13 @@ impl Inner {
             return Err(Error::Unavailable("the engine is shut down".into()));
         }
         Ok(())
+    }
+
+    /// Tells subscribers about a stored event of `r`.
+    pub(crate) fn publish(&self, r: &Resource, event: LifecycleEvent) {
+        let published =
+            Published { event, owner: Arc::from(r.owner.as_str()), owner_groups: Arc::from(r.owner_groups.clone()) };
+        let _ = self.events.send(published);
     }
 
     fn abort_all(&self) {

@@ -95,7 +95,7 @@ impl Inner {
             let _ = self.settle_bill(&next).await;
         }
         tracing::info!(target: "mliy::launch", id = %r.id, from = %event.from, to = %event.to, reason = %event.reason);
-        let _ = self.events.send(event);
+        self.publish(&next, event);
         Ok(next)
     }
 
@@ -163,7 +163,7 @@ impl Inner {
         self.transition(r, Event::Fail { reason: reason.clone() }, Actor::Engine, reason, |n| {
             n.cleanup_pending = maybe_created;
             n.deadline = None;
-            n.progress_secret_sha256 = None;
+            n.progress_open = false;
         })
         .await
     }

@@ -126,7 +126,7 @@ impl Inner {
             .transition(r, Event::Vanished { reason: reason.clone() }, Actor::Engine, reason, |n| {
                 n.cleanup_pending = n.stack_id.is_some() || n.job_flow.is_some();
                 n.deadline = None;
-                n.progress_secret_sha256 = None;
+                n.progress_open = false;
             })
             .await?;
         self.unregister_dns(done).await?;
@@ -432,7 +432,7 @@ impl Engine {
         let now = inner.clock.now();
         let stack = crate::lifecycle::StackSpec {
             name: tag("aws:cloudformation:stack-name").unwrap_or_default(),
-            template_body: String::new(),
+            template_body: std::sync::Arc::from(""),
             parameters: Vec::new(),
             tags: info.tags.clone(),
             client_request_token: launch_id.to_string(),
@@ -457,7 +457,7 @@ impl Engine {
             reason: format!("instance {id} adopted by {} for {}", principal.username, adoption.owner),
         };
         inner.store.insert_resource(&r, Some(&event)).await?;
-        let _ = inner.events.send(event);
+        inner.publish(&r, event);
         let r = inner.register_dns(r).await?;
         inner.settle_bill(&r).await?;
         Ok(r)

@@ -5,6 +5,7 @@ use super::*;
 use crate::clock::{Timestamp, VirtualClock};
 use crate::cloud::{Cloud, StepSpec, StepState};
 use crate::plan::{ClusterOptions, Market};
+use crate::secret::Secret;
 use crate::sim::{SimCloud, SimConfig, SimTimings};
 use crate::store::MemoryStore;
 use std::time::Duration;
@@ -81,6 +82,8 @@ impl Rig {
             EngineConfig {
                 progress_url: Some("https://portal/progress".into()),
                 manager_group: Some("managers".into()),
+                // Replicas of one deployment share the key progress secrets come from.
+                progress_key: Some(Secret::new("rig-progress-key")),
                 ..EngineConfig::default()
             },
         )
@@ -109,6 +112,11 @@ impl Rig {
     }
 }
 
+/// An admin, for waits that are not about who may see what.
+fn ops() -> Principal {
+    Principal { admin: true, ..Principal::new("ops", ["admins"]) }
+}
+
 fn alice() -> Principal {
     Principal::new("alice", ["data-science"])
 }
@@ -128,7 +136,7 @@ fn cluster() -> LaunchRequest {
 }
 
 async fn wait_phase(engine: &Engine, id: &LaunchId, name: &str) -> Resource {
-    bounded(engine.wait_until(id, |p| p.name() == name || p.is_terminal())).await.unwrap()
+    bounded(engine.wait_until(&ops(), id, |p| p.name() == name || p.is_terminal())).await.unwrap()
 }
 
 /// Fails a test that would wait forever: a week of virtual time is plenty for anything.
@@ -168,7 +176,7 @@ async fn instance_lifecycle_end_to_end() {
     engine.act(&alice(), &id, Action::Restart).await.unwrap();
     assert_eq!(wait_phase(&engine, &id, "ready").await.phase, Phase::Ready);
     engine.act(&alice(), &id, Action::Terminate).await.unwrap();
-    assert_eq!(bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+    assert_eq!(bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
 
     let events = engine.events(&alice(), &id).await.unwrap();
     assert_eq!(
@@ -218,13 +226,13 @@ async fn cluster_lifecycle_end_to_end() {
     let launched = engine.launch_cluster(&alice(), cluster()).await.unwrap();
     assert!(launched.progress_token.is_none());
     let id = launched.resource.id.clone();
-    let up = engine.wait_until(&id, |p| p.is_usable() || p.is_terminal()).await.unwrap();
+    let up = engine.wait_until(&ops(), &id, |p| p.is_usable() || p.is_terminal()).await.unwrap();
     assert_eq!(up.phase, Phase::Waiting);
     assert!(up.cluster_id.is_some() && up.private_ip.is_some());
     let e = engine.act(&alice(), &id, Action::Stop).await.unwrap_err();
     assert!(e.to_string().contains("cannot be stopped"), "{e}");
     engine.act(&alice(), &id, Action::Terminate).await.unwrap();
-    assert_eq!(bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+    assert_eq!(bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
     assert_eq!(
         phases(&engine.events(&alice(), &id).await.unwrap()),
         ["requested", "creating_stack", "starting", "waiting", "terminating", "terminated"]
@@ -237,7 +245,7 @@ async fn a_failed_stack_fails_the_launch_and_is_deleted() {
     let rig = Rig::new(SimConfig { fail_stack_rate: 1.0, ..SimConfig::default() });
     let engine = rig.engine();
     let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
-    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    let r = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
     let Phase::Failed { reason } = &r.phase else { panic!("{r:?}") };
     assert!(reason.contains("stack creation failed") && reason.contains("EC2Instance"), "{reason}");
     assert!(!r.cleanup_pending);
@@ -249,7 +257,7 @@ async fn a_vanished_instance_fails_the_launch() {
     let rig = Rig::new(SimConfig { vanish_rate: 1.0, ..SimConfig::default() });
     let engine = rig.engine();
     let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
-    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    let r = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
     assert!(matches!(&r.phase, Phase::Failed { reason } if reason.contains("terminated outside mliy")), "{r:?}");
     assert!(rig.cloud.live_stacks().is_empty());
 }
@@ -269,7 +277,7 @@ async fn every_deadline_ends_in_failed() {
     let rig = Rig::new(slow(|t| t.stack_create = Duration::from_secs(4 * 3600)));
     let engine = rig.engine();
     let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
-    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    let r = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
     assert!(
         matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("creating_stack did not finish")),
         "{r:?}"
@@ -284,7 +292,7 @@ async fn every_deadline_ends_in_failed() {
     let mut failed = 0;
     for _ in 0..4 {
         let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
-        let r = engine.wait_until(&id, |p| p.is_terminal() || p.is_usable()).await.unwrap();
+        let r = engine.wait_until(&ops(), &id, |p| p.is_terminal() || p.is_usable()).await.unwrap();
         if matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("provisioning did not finish")) {
             failed += 1;
         }
@@ -295,7 +303,7 @@ async fn every_deadline_ends_in_failed() {
     let rig = Rig::new(SimConfig::default());
     let engine = rig.engine();
     let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
-    let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    let r = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
     assert!(
         matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("bootstrapping did not finish")),
         "{r:?}"
@@ -323,7 +331,7 @@ async fn every_deadline_ends_in_failed() {
             _ => Action::Terminate,
         };
         engine.act(&alice(), &id, action).await.unwrap();
-        let r = bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+        let r = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
         assert!(
             matches!(&r.phase, Phase::Failed { reason } if reason.starts_with(&format!("{which} did not finish"))),
             "{which}: {r:?}"
@@ -345,7 +353,10 @@ async fn retryable_faults_are_ridden_out() {
         engine.act(&alice(), &l.resource.id, Action::Terminate).await.unwrap();
     }
     for l in &launches {
-        assert_eq!(engine.wait_until(&l.resource.id, Phase::is_terminal).await.unwrap().phase, Phase::Terminated);
+        assert_eq!(
+            engine.wait_until(&ops(), &l.resource.id, Phase::is_terminal).await.unwrap().phase,
+            Phase::Terminated
+        );
     }
     assert_eq!(rig.cloud.duplicate_stacks(), 0);
     assert!(rig.cloud.live_stacks().is_empty());
@@ -377,13 +388,31 @@ async fn progress_tokens_are_checked() {
     assert!(matches!(engine.report_progress(&ida, tok_a.expose(), 100, "again").await, Err(Error::Forbidden(_))));
     let unknown = LaunchId::parse("nope").unwrap();
     assert!(matches!(engine.report_progress(&unknown, tok_a.expose(), 1, "x").await, Err(Error::Forbidden(_))));
-    // The user data carried the URL and the secret.
-    let ud = a.resource.stack.parameters.iter().find(|p| p.key == "UserData").unwrap();
-    use base64::Engine as _;
-    let script = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(&ud.value).unwrap()).unwrap();
-    assert!(script.contains(&format!("https://portal/progress/{ida}")) && script.contains(tok_a.expose()));
-    let debug = format!("{:?}", a.resource);
-    assert!(!debug.contains(tok_a.expose()) && !debug.contains(&ud.value), "Debug hides the user data: {debug}");
+    // The user data sent carried the URL and the secret; the stored one a placeholder; what
+    // the engine hands out, neither.
+    let decode = |b64: &str| {
+        use base64::Engine as _;
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+    };
+    let sent = decode(&rig.cloud.user_data_of(&a.resource.stack.client_request_token).unwrap());
+    assert!(sent.contains(&format!("https://portal/progress/{ida}")) && sent.contains(tok_a.expose()), "{sent}");
+    let stored = rig.store.get_resource(&ida).await.unwrap().unwrap();
+    let stored_ud = stored.stack.parameters.iter().find(|p| p.key == "UserData").unwrap();
+    let stored_text = decode(&stored_ud.value);
+    assert!(stored_text.contains(progress::PLACEHOLDER) && !stored_text.contains(tok_a.expose()), "{stored_text}");
+    let stored_json = serde_json::to_string(&stored).unwrap();
+    assert!(!stored_json.contains(tok_a.expose()) && !stored_json.contains("db-pass-9f3e1c"), "{stored_json}");
+    // The NoEcho value is stored as the catalog param it comes from, and read when sent.
+    let db = stored.stack.parameters.iter().find(|p| p.key == "DbPassword").unwrap();
+    assert!(db.value.is_empty() && db.from.as_ref().is_some_and(|f| f.token == "DbPassword"), "{db:?}");
+    let outgoing = engine.inner.outgoing_stack(&stored).unwrap();
+    assert!(outgoing.parameters.iter().any(|p| p.key == "DbPassword" && p.value == "db-pass-9f3e1c"));
+    for shown in [a.resource.clone(), engine.get(&alice(), &ida).await.unwrap()] {
+        let ud = shown.stack.parameters.iter().find(|p| p.key == "UserData").unwrap();
+        assert!(ud.value.is_empty(), "callers never get the user data");
+    }
+    let debug = format!("{:?}", stored);
+    assert!(!debug.contains(&stored_ud.value), "Debug hides the user data: {debug}");
     assert!(debug.contains("UserData=<"), "{debug}");
 }
 
@@ -450,10 +479,10 @@ async fn authorization_table() {
         }
         expect("terminate", engine.act(&p, &id, Action::Terminate).await.map(|_| ()));
         if allowed(who) {
-            bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+            bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
         } else {
             engine.act(&alice(), &id, Action::Terminate).await.unwrap();
-            bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
+            bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
         }
         expect("archive", engine.act(&p, &id, Action::Archive).await.map(|_| ()));
         // Launch: only with a group config one belongs to.
@@ -493,7 +522,7 @@ async fn a_reused_launch_id_is_refused() {
 async fn crash_in(phase: &'static str, kind: ResourceKind, sim: SimConfig) {
     let rig = Rig::new(sim);
     let engine = rig.engine();
-    let mut events = engine.subscribe();
+    let mut events = engine.subscribe(&ops()).unwrap();
     let launched = match kind {
         ResourceKind::Instance => engine.launch_instance(&alice(), instance()).await.unwrap(),
         ResourceKind::Cluster => engine.launch_cluster(&alice(), cluster()).await.unwrap(),
@@ -516,7 +545,7 @@ async fn crash_in(phase: &'static str, kind: ResourceKind, sim: SimConfig) {
                     (Phase::Stopped, _) => {
                         engine.act(&alice(), &id, Action::Start).await.unwrap();
                         // Second time ready: terminate.
-                        engine.wait_until(&id, |p| p.is_usable() || p.is_terminal()).await.unwrap();
+                        engine.wait_until(&ops(), &id, |p| p.is_usable() || p.is_terminal()).await.unwrap();
                         let _ = engine.act(&alice(), &id, Action::Terminate).await;
                     }
                     (Phase::Waiting, _) => {
@@ -598,7 +627,7 @@ async fn a_lost_create_stack_answer_makes_no_second_stack() {
     let second = rig.engine();
     second.resume().await.unwrap();
     second.act(&alice(), &id, Action::Terminate).await.ok();
-    let end = bounded(second.wait_until(&id, Phase::is_terminal)).await.unwrap();
+    let end = bounded(second.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
     assert!(matches!(end.phase, Phase::Terminated | Phase::Failed { .. }), "{end:?}");
     assert_eq!(rig.cloud.duplicate_stacks(), 0);
 }
@@ -619,8 +648,8 @@ fn logs_hold_no_secrets() {
             assert!(engine.report_progress(&id, "forged-token", 10, "x").await.is_err());
             bootstrap(&engine, &launched).await;
             engine.act(&alice(), &id, Action::Terminate).await.unwrap();
-            bounded(engine.wait_until(&id, Phase::is_terminal)).await.unwrap();
-            let ud = launched.resource.stack.parameters.iter().find(|p| p.key == "UserData").unwrap().value.clone();
+            bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
+            let ud = rig.cloud.user_data_of(&launched.resource.stack.client_request_token).unwrap();
             (launched.progress_token.unwrap(), ud)
         })
     };
@@ -657,7 +686,10 @@ async fn two_replicas_never_double_an_action() {
         engine.act(&alice(), &l.resource.id, Action::Terminate).await.unwrap();
     }
     for l in &launched {
-        assert_eq!(bounded(a.wait_until(&l.resource.id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+        assert_eq!(
+            bounded(a.wait_until(&ops(), &l.resource.id, Phase::is_terminal)).await.unwrap().phase,
+            Phase::Terminated
+        );
     }
     let calls = rig.cloud.calls();
     assert_eq!((calls["CreateStack"], calls["StopInstances"], calls["DeleteStack"]), (20, 20, 20), "{calls:?}");
@@ -684,7 +716,7 @@ async fn a_dead_replicas_resources_are_taken_over() {
     let waited = at("provisioning").since(at("creating_stack"));
     assert!(waited >= Duration::from_secs(120), "b took over only when a's lease ran out: {waited:?}");
     b.act(&alice(), &id, Action::Terminate).await.unwrap();
-    assert_eq!(bounded(b.wait_until(&id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
+    assert_eq!(bounded(b.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
 }
 
 fn job_flow() -> LaunchRequest {
@@ -747,7 +779,7 @@ async fn lost_run_job_flow_answers_submit_no_second_cluster() {
         let up = wait_phase(&second, &id, "waiting").await;
         assert_eq!(up.phase, Phase::Waiting, "seed {seed}: {up:?}");
         second.act(&alice(), &id, Action::Terminate).await.unwrap();
-        let end = bounded(second.wait_until(&id, Phase::is_terminal)).await.unwrap();
+        let end = bounded(second.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
         assert_eq!(end.phase, Phase::Terminated, "seed {seed}: {end:?}");
         assert_eq!(rig.cloud.duplicate_stacks(), 0, "seed {seed}: a second cluster for one launch");
         assert_eq!(rig.cloud.running_machines(), 0, "seed {seed}");

@@ -5,4 +5,4 @@ mod phase;
 mod resource;
 
 pub use phase::{Event, IllegalTransition, Phase, ResourceKind, transition};
-pub use resource::{Actor, LifecycleEvent, Resource, StackParameter, StackSpec};
+pub use resource::{Actor, ConfigKind, LifecycleEvent, ParamRef, Resource, StackParameter, StackSpec, USER_DATA_KEY};

@@ -3,20 +3,57 @@
 use super::phase::{Phase, ResourceKind};
 use crate::clock::Timestamp;
 use crate::cloud::ClusterSpec;
-use crate::plan::{LaunchId, LaunchPlan, Tag};
+use crate::plan::{LaunchId, LaunchPlan, Tag, ValueSource};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The user-data parameter: stored with a placeholder where the progress secret goes.
+pub const USER_DATA_KEY: &str = "UserData";
+
 /// One CloudFormation parameter to send. `Debug` redacts NoEcho values.
+///
+/// A NoEcho value taken from a catalog param is not kept: `value` is empty and `from` says
+/// which param to read when the stack is created.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackParameter {
     /// The key.
     pub key: String,
-    /// The value.
+    /// The value (empty when it is read from `from`).
     pub value: String,
     /// Whether the template marks it NoEcho.
     #[serde(default)]
     pub no_echo: bool,
+    /// The catalog param a NoEcho value is read from when the call is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ParamRef>,
+}
+
+impl StackParameter {
+    /// A parameter whose value is sent as it is.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        StackParameter { key: key.into(), value: value.into(), no_echo: false, from: None }
+    }
+}
+
+/// Which catalog param a value is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamRef {
+    /// A group config's or a software config's params.
+    pub config: ConfigKind,
+    /// The config's name.
+    pub name: String,
+    /// The param's token.
+    pub token: String,
+}
+
+/// A kind of catalog config that holds params.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigKind {
+    /// `group_configs[].params`.
+    GroupConfig,
+    /// `software_configs[].params`.
+    SoftwareConfig,
 }
 
 impl fmt::Debug for StackParameter {
@@ -36,8 +73,8 @@ impl fmt::Debug for StackParameter {
 pub struct StackSpec {
     /// The stack name.
     pub name: String,
-    /// The template.
-    pub template_body: String,
+    /// The template (shared: it is the catalog's).
+    pub template_body: std::sync::Arc<str>,
     /// The parameters.
     pub parameters: Vec<StackParameter>,
     /// The stack's tags.
@@ -57,16 +94,48 @@ impl fmt::Debug for StackSpec {
     }
 }
 
+impl StackSpec {
+    /// The spec without user data or NoEcho values: what a portal may be shown.
+    pub fn redacted(&self) -> StackSpec {
+        let parameters = self
+            .parameters
+            .iter()
+            .map(|p| {
+                let hidden = p.no_echo || p.key == USER_DATA_KEY;
+                StackParameter { value: if hidden { String::new() } else { p.value.clone() }, ..p.clone() }
+            })
+            .collect();
+        StackSpec { parameters, ..self.clone() }
+    }
+}
+
 impl From<&LaunchPlan> for StackSpec {
+    /// The spec to store: NoEcho values from catalog params are kept as references.
     fn from(plan: &LaunchPlan) -> Self {
+        let parameters = plan
+            .parameters
+            .iter()
+            .map(|p| {
+                let config = match p.source {
+                    ValueSource::GroupConfig => Some((ConfigKind::GroupConfig, &plan.group_config)),
+                    ValueSource::SoftwareConfig => Some((ConfigKind::SoftwareConfig, &plan.software_config)),
+                    ValueSource::Generated => None,
+                };
+                match config {
+                    Some((config, name)) if p.no_echo => StackParameter {
+                        key: p.key.clone(),
+                        value: String::new(),
+                        no_echo: true,
+                        from: Some(ParamRef { config, name: name.clone(), token: p.key.clone() }),
+                    },
+                    _ => StackParameter { no_echo: p.no_echo, ..StackParameter::new(&p.key, p.value()) },
+                }
+            })
+            .collect();
         StackSpec {
             name: plan.stack_name.clone(),
-            template_body: plan.template_body.to_string(),
-            parameters: plan
-                .parameters
-                .iter()
-                .map(|p| StackParameter { key: p.key.clone(), value: p.value().to_string(), no_echo: p.no_echo })
-                .collect(),
+            template_body: std::sync::Arc::clone(&plan.template_body),
+            parameters,
             tags: plan.tags.clone(),
             client_request_token: plan.client_request_token.clone(),
         }
@@ -109,8 +178,10 @@ pub struct Resource {
     pub phase: Phase,
     /// Whether the bootstrap reports progress.
     pub progress_bar: bool,
-    /// SHA-256 (hex) of the launch's progress secret.
-    pub progress_secret_sha256: Option<String>,
+    /// Whether the bootstrap may still report progress. The secret itself is never stored:
+    /// it is derived from the engine's progress key and the launch id.
+    #[serde(default)]
+    pub progress_open: bool,
     /// When the current wait gives up.
     pub deadline: Option<Timestamp>,
     /// A failed resource whose cloud resources are still being removed.
@@ -146,7 +217,7 @@ impl Resource {
             dns_name: None,
             phase: Phase::Requested,
             progress_bar: false,
-            progress_secret_sha256: None,
+            progress_open: false,
             deadline: None,
             cleanup_pending: false,
             archived: false,
@@ -154,6 +225,13 @@ impl Resource {
             updated_at: at,
             version: 1,
         }
+    }
+
+    /// The record without user data or NoEcho values (see [`StackSpec::redacted`]): what the
+    /// engine hands to callers.
+    pub fn redacted(mut self) -> Resource {
+        self.stack = std::sync::Arc::new(self.stack.redacted());
+        self
     }
 
     /// Whether the engine still has work to do on it.

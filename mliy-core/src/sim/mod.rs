@@ -92,7 +92,7 @@ struct State {
     double_actions: u64,
     attempts: HashMap<(&'static str, String), u64>,
     created_per_token: HashMap<String, u32>,
-    resource_types: HashMap<String, Arc<Vec<(String, String)>>>,
+    resource_types: HashMap<Arc<str>, Arc<Vec<(String, String)>>>,
     next: u64,
 }
 
@@ -257,7 +257,7 @@ impl SimCloud {
     }
 
     fn resource_types(&self, st: &mut State, spec: &StackSpec) -> Result<Arc<Vec<(String, String)>>> {
-        if let Some(found) = st.resource_types.get(&spec.template_body) {
+        if let Some(found) = st.resource_types.get(&*spec.template_body) {
             return Ok(Arc::clone(found));
         }
         let template = crate::template::Template::parse(&spec.name, &spec.template_body)
@@ -873,7 +873,7 @@ mod tests {
         StackSpec {
             name: name.into(),
             template_body: body.into(),
-            parameters: vec![StackParameter { key: "InstanceType".into(), value: "t3.large".into(), no_echo: false }],
+            parameters: vec![StackParameter::new("InstanceType", "t3.large")],
             tags: vec![Tag::new(LAUNCH_ID_TAG, token)],
             client_request_token: token.into(),
         }

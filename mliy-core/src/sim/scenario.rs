@@ -245,6 +245,9 @@ struct World {
     in_flight: Arc<AtomicUsize>,
     refresh_passes: Arc<AtomicU64>,
     refresh_changes: Arc<AtomicU64>,
+    /// Every replica's progress key, the same after `--resume` (a deployment keeps its key
+    /// outside the store; the simulator derives it from the seed).
+    progress_key: Secret,
 }
 
 /// How often each replica tries to refresh.
@@ -264,6 +267,7 @@ impl World {
             .clock(self.clock.clone())
             .config(EngineConfig {
                 progress_url: Some("https://portal.example/progress".into()),
+                progress_key: Some(self.progress_key.clone()),
                 // A restarted process is the same replica: it takes its own leases back.
                 replica_id: format!("sim-replica-{k}"),
                 ..EngineConfig::default()
@@ -407,6 +411,7 @@ async fn open_world(
         store,
         clock,
         crash_every: config.crash_every.filter(|n| *n > 0),
+        progress_key: Secret::new(format!("mliy-sim-progress-key-{}", config.seed)),
         writes: Arc::new(AtomicU64::new(0)),
         in_flight,
         refresh_passes: Arc::new(AtomicU64::new(0)),

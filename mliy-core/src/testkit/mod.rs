@@ -23,8 +23,8 @@ pub fn sample_resource(id: &str, owner: &str) -> Resource {
         name: format!("mliy-{id}"),
         template_body: "Resources: {I: {Type: AWS::EC2::Instance}}".into(),
         parameters: vec![
-            StackParameter { key: "InstanceType".into(), value: "t3.large".into(), no_echo: false },
-            StackParameter { key: "DbPassword".into(), value: "sample-secret-value".into(), no_echo: true },
+            StackParameter::new("InstanceType", "t3.large"),
+            StackParameter { no_echo: true, ..StackParameter::new("DbPassword", "sample-secret-value") },
         ],
         tags: vec![Tag::new("LaunchedBy", "MLIY")],
         client_request_token: id.to_string(),

@@ -18,7 +18,7 @@ pub(crate) async fn create_stack(client: &Client, spec: &StackSpec) -> Result<St
     let sent = client
         .create_stack()
         .stack_name(&spec.name)
-        .template_body(&spec.template_body)
+        .template_body(&*spec.template_body)
         .set_parameters(Some(parameters))
         .set_tags(Some(tags))
         .client_request_token(&spec.client_request_token)
