@@ -495,6 +495,29 @@ async fn authorization_table() {
     }
 }
 
+async fn next_id(stream: &mut EventStream) -> LaunchId {
+    bounded(stream.next()).await.unwrap().resource
+}
+
+#[tokio::test(start_paused = true)]
+async fn event_streams_and_waits_show_only_what_the_principal_may_see() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let carol = principal(Who::OtherGroupUser);
+    assert!(matches!(engine.subscribe(&principal(Who::Unauthenticated)), Err(Error::Unauthenticated(_))));
+    let (mut mine, mut theirs, mut admins) =
+        (engine.subscribe(&alice()).unwrap(), engine.subscribe(&carol).unwrap(), engine.subscribe(&ops()).unwrap());
+    let a = engine.launch_instance(&alice(), plain()).await.unwrap();
+    let c = engine.launch_instance(&carol, LaunchRequest::instance("ops", "notebook", "t3.large")).await.unwrap();
+    assert_eq!(next_id(&mut mine).await, a.resource.id, "alice sees her launch");
+    assert_eq!(next_id(&mut theirs).await, c.resource.id, "carol sees hers, not alice's");
+    assert_eq!(next_id(&mut admins).await, a.resource.id, "an admin sees both");
+    assert_eq!(next_id(&mut admins).await, c.resource.id);
+    let forbidden = engine.wait_until(&carol, &a.resource.id, |_| true).await;
+    assert!(matches!(forbidden, Err(Error::Forbidden(_))), "{forbidden:?}");
+    assert!(matches!(engine.watch(&carol, &a.resource.id).await, Err(Error::Forbidden(_))));
+}
+
 #[tokio::test(start_paused = true)]
 async fn per_user_limit() {
     let rig = Rig::new(SimConfig::default());
