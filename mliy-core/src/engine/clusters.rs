@@ -162,12 +162,10 @@ impl Engine {
     /// As [`Engine::run_steps`] (except step failures: a node's failure is in the report).
     pub async fn deploy(&self, principal: &Principal, id: &LaunchId, deployment: &Deployment) -> Result<DeployReport> {
         let inner = &self.inner;
+        deployment.check()?;
         let (r, cluster) = inner.usable_cluster(principal, id).await?;
         let command_id = inner.cloud.send_command(&deployment.command(&cluster)).await?;
-        let what = match deployment {
-            Deployment::Library { s3_uri } => format!("library {s3_uri}"),
-            Deployment::Pip { requirement } => format!("python package {requirement}"),
-        };
+        let what = deployment.describe();
         let actor = Actor::User(principal.username.clone());
         let reason = format!("{what} deployed by {} (command {command_id})", principal.username);
         inner.note_latest(&r.id, actor, &reason).await?;
