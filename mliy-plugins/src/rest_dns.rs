@@ -40,6 +40,7 @@ pub struct RestDnsBuilder {
     api_key: Option<(String, Secret)>,
     timeout: Duration,
     verify_tls: bool,
+    plain_http: bool,
 }
 
 impl fmt::Debug for RestDnsBuilder {
@@ -92,16 +93,34 @@ impl RestDnsBuilder {
         self
     }
 
+    /// Allows an `http://` URL: the API key and the records then cross the network in
+    /// clear. Only for a test endpoint or a sidecar on the same host.
+    pub fn allow_plain_http(mut self) -> Self {
+        self.plain_http = true;
+        self
+    }
+
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`Error::Validation`] for a URL that is not http(s), an empty domain or an API key
-    /// header that is not a header name.
+    /// [`Error::Validation`] for a URL that is not https (or http, when allowed by
+    /// [`RestDnsBuilder::allow_plain_http`]), an empty domain or an API key header that is
+    /// not a header name.
     pub fn build(self) -> Result<RestDns> {
         let url = reqwest::Url::parse(&self.url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && !u.cannot_be_a_base())
-            .ok_or_else(|| Error::validation("url", &self.url, "an http:// or https:// URL"))?;
+            .ok_or_else(|| Error::validation("url", redact_url(&self.url), "an https:// URL"))?;
+        if url.scheme() == "http" {
+            if !self.plain_http {
+                return Err(Error::validation(
+                    "url",
+                    redact_url(&self.url),
+                    "must be https:// (the API key would travel in clear); allow_plain_http() permits http://",
+                ));
+            }
+            tracing::warn!(target: "mliy::dns", url = %redact_url(&self.url), "the DNS API is reached over plain HTTP");
+        }
         if self.domain.trim().is_empty() {
             return Err(Error::validation("domain", &self.domain, "a DNS domain such as analytics.example.com"));
         }
@@ -110,7 +129,15 @@ impl RestDnsBuilder {
         {
             return Err(Error::validation("api_key header", header, "a header name such as X-Api-Key"));
         }
+        // Redirects are followed only to the same origin: the API key never goes elsewhere.
+        let origin = (url.scheme().to_string(), url.host_str().map(str::to_string), url.port_or_known_default());
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let next = attempt.url();
+            let same = (next.scheme().to_string(), next.host_str().map(str::to_string), next.port_or_known_default());
+            if same != origin || attempt.previous().len() >= 5 { attempt.stop() } else { attempt.follow() }
+        });
         let client = reqwest::Client::builder()
+            .redirect(redirects)
             .timeout(self.timeout)
             .danger_accept_invalid_certs(!self.verify_tls)
             .build()
@@ -144,6 +171,7 @@ impl RestDns {
             api_key: None,
             timeout: Duration::from_secs(10),
             verify_tls: true,
+            plain_http: false,
         }
     }
 
@@ -192,8 +220,23 @@ impl RestDns {
             429 => Err(Error::Throttled(format!("{what}: {status}"))),
             500..=599 => Err(Error::Unavailable(format!("{what}: {status}"))),
             401 | 403 => Err(Error::Forbidden(format!("{what}: {status} (check the API key)"))),
+            300..=399 => Err(Error::Backend {
+                backend: "dns-api",
+                source: format!("{what}: {status}, a redirect to another origin (not followed)").into(),
+            }),
             _ => Err(Error::Backend { backend: "dns-api", source: format!("{what}: {status}").into() }),
         }
+    }
+}
+
+/// The URL with any password replaced by `****` (unparseable text is shown as it is).
+fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

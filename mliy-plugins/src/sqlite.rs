@@ -1,7 +1,7 @@
 //! `SqliteStore`: the embedded default — one file, WAL mode, migrations applied on open.
 
 use crate::sql::{self, Dialect, SqlStore};
-use mliy_core::error::Result;
+use mliy_core::error::{Error, Result};
 use std::path::Path;
 
 /// A [`StateStore`](mliy_core::store::StateStore) in a SQLite file.
@@ -24,11 +24,44 @@ impl SqliteStore {
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
-        let url = format!("sqlite://{}?mode=rwc", path.as_ref().display());
+        let path = path.as_ref();
+        create_private(path)?;
+        let url = format!("sqlite://{}?mode=rwc", encode_path(path)?);
         let store = sql::connect("sqlite", &url, 4, SETUP).await?;
         store.migrate(Dialect::Sqlite).await?;
         Ok(SqliteStore(store))
     }
+}
+
+/// Creates the file readable by its owner only (the WAL and shared-memory files SQLite makes
+/// beside it take the same mode); an existing file is left as it is.
+fn create_private(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(Error::Io { path: path.to_path_buf(), source }),
+    }
+}
+
+/// The path as the database part of a `sqlite://` URL: every byte but letters, digits and
+/// `/ . _ ~ -` percent-encoded, so spaces, `%`, `?` and `#` name the file they say.
+fn encode_path(path: &Path) -> Result<String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| Error::validation("store path", path.display().to_string(), "must be valid UTF-8"))?;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'~' | b'-') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
 }
 
 crate::sql::delegate_store!(SqliteStore);

@@ -1,8 +1,10 @@
 //! The `mliy` admin command line: inspect templates, render user data, import MLiy's
 //! catalog and plan launches. Every subcommand takes `--json`.
 //!
-//! Exit codes: 0 on success, 2 when the input is refused (the error names the field, the
-//! value and the rule; with `--json` it is printed on stdout as `{"error": {...}}`).
+//! Exit codes: 0 on success, 1 when `mliy sim`'s audit finds anything lost, duplicated,
+//! orphaned or done twice, 2 when the input is refused (the error names the field, the value
+//! and the rule; with `--json` it is printed on stdout as `{"error": {...}}`, argument errors
+//! included) or a rendered script does not fit CloudFormation.
 
 use clap::{Args, Parser, Subcommand};
 use mliy::error::Error;
@@ -102,15 +104,15 @@ struct SimArgs {
     /// a twentieth of it.
     #[arg(long, default_value_t = 0.0)]
     faults: f64,
-    /// Restart the engine after every K transitions.
-    #[arg(long)]
+    /// Restart the engine after every K transitions (K ≥ 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     crash_every: Option<u64>,
     /// Seed of every simulated fault.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Users who launch.
-    #[arg(long, default_value_t = 10)]
-    users: usize,
+    /// Users who launch (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    users: u64,
     /// A catalog file (the example catalog when not given).
     #[arg(long)]
     catalog: Option<PathBuf>,
@@ -121,14 +123,15 @@ struct SimArgs {
     /// The simulated cloud's journal, needed to resume (`PATH.cloud.jsonl` beside a SQLite store).
     #[arg(long)]
     journal: Option<PathBuf>,
-    /// Engine replicas sharing the store, all launching and acting.
-    #[arg(long, default_value_t = 1)]
-    replicas: usize,
+    /// Engine replicas sharing the store, all launching and acting (at least 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    replicas: u64,
     /// Continue a run that was killed, from its store and the cloud's journal.
     #[arg(long)]
     resume: bool,
     /// Put a standing fleet (instances ready, clusters waiting) in the simulated cloud, change
-    /// 1% of it outside mliy, and report one refresh pass.
+    /// 1% of it outside mliy, and report one refresh pass (in memory, without faults or
+    /// crashes: `--store`, `--faults`, `--crash-every`, `--replicas` and `--resume` are refused).
     #[arg(long)]
     refresh_only: bool,
     /// Print JSON.
@@ -258,14 +261,39 @@ fn name_path(arg: &str) -> Result<(String, PathBuf), String> {
     }
 }
 
-/// What a subcommand prints: JSON, and the same for people.
+/// What a subcommand prints: JSON, and the same for people; and how it exits.
 struct Output {
     json: Value,
     human: String,
+    code: u8,
+}
+
+impl Output {
+    fn new(json: Value, human: String) -> Output {
+        Output { json, human, code: 0 }
+    }
+}
+
+/// Parses the arguments; an argument error is printed as JSON when `--json` was given.
+fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        use clap::error::ErrorKind;
+        let wants_json = std::env::args().any(|a| a == "--json");
+        if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || !wants_json {
+            e.exit();
+        }
+        let message = e.render().to_string();
+        let body = json!({"error": {"kind": "usage", "message": message.trim()}});
+        println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        ExitCode::from(2)
+    })
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let (json, result) = match cli.command {
         Command::Template(TemplateCommand::Inspect { file, json }) => (json, inspect(&file)),
         Command::Userdata(UserdataCommand::Render { script, params, json }) => (json, render(&script, &params)),
@@ -282,7 +310,7 @@ fn main() -> ExitCode {
             } else {
                 print!("{}", out.human);
             }
-            ExitCode::SUCCESS
+            ExitCode::from(out.code)
         }
         Err(e) => {
             if json {
@@ -326,7 +354,7 @@ fn inspect(file: &Path) -> Result<Output, Error> {
     for (id, ty) in &template.resources {
         human.push_str(&format!("  {id}: {ty}\n"));
     }
-    Ok(Output { json, human })
+    Ok(Output::new(json, human))
 }
 
 fn render(script: &Path, params: &Path) -> Result<Output, Error> {
@@ -353,10 +381,15 @@ fn render(script: &Path, params: &Path) -> Result<Output, Error> {
     if !out.unknown_tokens.is_empty() {
         eprintln!("unknown tokens: {}", out.unknown_tokens.join(", "));
     }
-    if let Err(too_big) = out.to_base64("script") {
-        eprintln!("{too_big}");
-    }
-    Ok(Output { json, human: out.text })
+    // A script that does not fit is printed, and the exit code says it cannot be used.
+    let code = match out.to_base64("script") {
+        Ok(_) => 0,
+        Err(too_big) => {
+            eprintln!("{too_big}");
+            2
+        }
+    };
+    Ok(Output { json, human: out.text, code })
 }
 
 fn import(args: &ImportArgs) -> Result<Output, Error> {
@@ -399,7 +432,7 @@ fn import(args: &ImportArgs) -> Result<Output, Error> {
         c.group_configs.len(),
         imported.notes.iter().map(|n| format!("note: {n}\n")).collect::<String>()
     );
-    Ok(Output { json, human })
+    Ok(Output::new(json, human))
 }
 
 fn plan(args: &PlanArgs) -> Result<Output, Error> {
@@ -442,7 +475,7 @@ fn plan(args: &PlanArgs) -> Result<Output, Error> {
     for w in &plan.warnings {
         human.push_str(&format!("warning: {w}\n"));
     }
-    Ok(Output { json, human })
+    Ok(Output::new(json, human))
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -493,7 +526,42 @@ fn refresh_only(catalog: Catalog, args: &SimArgs) -> Result<Output, Error> {
         report.store_writes,
         report.refresh.wall_ms
     );
-    Ok(Output { json, human })
+    Ok(Output::new(json, human))
+}
+
+/// `--refresh-only` runs in memory without faults or crashes: the flags it would ignore are
+/// refused.
+fn refresh_only_alone(args: &SimArgs) -> Result<(), Error> {
+    let given = [
+        ("--store", args.store.is_some()),
+        ("--faults", args.faults != 0.0),
+        ("--crash-every", args.crash_every.is_some()),
+        ("--replicas", args.replicas != 1),
+        ("--resume", args.resume),
+        ("--journal", args.journal.is_some()),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((flag, _)) => Err(Error::validation(
+            *flag,
+            "given",
+            "--refresh-only measures one pass over a standing fleet in memory, without faults or crashes",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A store spec or URL with its password, if any, shown as `****`.
+fn redacted(spec: &str) -> String {
+    let Some(scheme_end) = spec.find("://") else { return spec.to_string() };
+    let authority_start = scheme_end + 3;
+    let authority_end = spec[authority_start..].find('/').map_or(spec.len(), |i| authority_start + i);
+    let authority = &spec[authority_start..authority_end];
+    match authority.rfind('@').and_then(|at| authority[..at].find(':').map(|colon| (colon, at))) {
+        Some((colon, at)) => {
+            format!("{}****{}", &spec[..authority_start + colon + 1], &spec[authority_start + at..])
+        }
+        None => spec.to_string(),
+    }
 }
 
 /// `--store`, or the default: a new SQLite file in the temporary folder.
@@ -512,7 +580,7 @@ fn store_spec(args: &SimArgs) -> Result<String, Error> {
 /// The store named by `--store` (and the cloud's journal beside it).
 fn backing(args: &SimArgs) -> Result<scenario::Backing, Error> {
     let spec = store_spec(args)?;
-    let refused = |rule: &str| Error::validation("--store", &spec, rule);
+    let refused = |rule: &str| Error::validation("--store", redacted(&spec), rule);
     match spec.split_once(':') {
         None if spec == "memory" => match args.resume {
             true => Err(refused("a memory store cannot be resumed: use sqlite:PATH")),
@@ -560,6 +628,7 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         None => mliy::demo::catalog()?,
     };
     if args.refresh_only {
+        refresh_only_alone(args)?;
         return refresh_only(catalog, args);
     }
     let config = ScenarioConfig {
@@ -568,8 +637,8 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         fault_rate: args.faults,
         crash_every: args.crash_every,
         seed: args.seed,
-        users: args.users,
-        replicas: args.replicas.max(1),
+        users: usize::try_from(args.users).unwrap_or(usize::MAX),
+        replicas: usize::try_from(args.replicas).unwrap_or(usize::MAX),
         resume: args.resume,
         ..ScenarioConfig::default()
     };
@@ -577,7 +646,7 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
     let mut json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
     let store = store_spec(args)?;
     // Name the store, never a connection string's password.
-    let shown = if store.contains("://") { "postgres".to_string() } else { store };
+    let shown = redacted(&store);
     json["store"] = Value::String(shown.clone());
     let human = format!(
         "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
@@ -598,7 +667,14 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
         report.virtual_seconds,
         report.wall_ms
     );
-    Ok(Output { json, human })
+    // The audit's findings fail the run (exit 1), with the report still printed.
+    let clean = report.duplicate_stacks == 0
+        && report.orphaned_stacks == 0
+        && report.running_machines == 0
+        && report.lost == 0
+        && report.double_actions == 0
+        && report.unexpected_failures == 0;
+    Ok(Output { json, human, code: if clean { 0 } else { 1 } })
 }
 
 /// `mliy auth check`: its errors have their own kinds (`invalid_credentials`, …).

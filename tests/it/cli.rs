@@ -93,9 +93,10 @@ fn userdata_render_json() {
     assert_eq!(json["base64_len"], 52);
     assert_eq!(json["fits_cloudformation"], true);
 
+    // Too big for CloudFormation: printed, and the exit code says it cannot be used.
     std::fs::write(&script, "x".repeat(5 * 1024)).unwrap();
     let (code, json, _) = mliy(&["userdata", "render", s(&script), "--params", s(&params), "--json"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 2);
     assert_eq!((json["fits_cloudformation"].as_bool(), json["base64_len"].as_u64()), (Some(false), Some(6828)));
 
     std::fs::write(&params, r#"{"A": 1}"#).unwrap();
@@ -232,4 +233,33 @@ fn sim_refresh_only_stays_within_its_bound() {
     assert_eq!(json["call_bound"], 3 + 6 + 33 + 10, "{json}");
     assert_eq!(json["refresh"]["changes"], json["changed_outside"], "{json}");
     assert!(json["refresh"]["wall_ms"].is_u64());
+}
+
+/// `--json` holds for every failure, argument errors included; zeros are refused, not
+/// coerced; `--refresh-only` refuses the flags it cannot honour; a URL's password never shows.
+#[test]
+fn every_failure_is_json_and_nothing_is_coerced() {
+    for args in [
+        &["sim", "--instances", "abc", "--json"][..],
+        &["sim", "--users", "0", "--json"],
+        &["sim", "--replicas", "0", "--json"],
+        &["sim", "--crash-every", "0", "--json"],
+        &["plan", "--json"],
+        &["no-such-command", "--json"],
+    ] {
+        let (code, json, _) = mliy(args);
+        assert_eq!(code, 2, "{args:?}");
+        assert_eq!(json["error"]["kind"], "usage", "{args:?}: {json}");
+        assert!(json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{json}");
+    }
+    let (code, _, stderr) = mliy(&["sim", "--users", "0"]);
+    assert_eq!(code, 2, "without --json clap's own message: {stderr}");
+    for (flag, value) in [("--store", "memory"), ("--faults", "0.1"), ("--crash-every", "5"), ("--replicas", "2")] {
+        let (code, json, _) = mliy(&["sim", "--refresh-only", flag, value, "--json"]);
+        assert_eq!((code, json["error"]["field"].as_str()), (2, Some(flag)), "{json}");
+    }
+    let (code, json, _) = mliy(&["sim", "--store", "mysql://admin:pw-77c1@db.example/mliy", "--json"]);
+    assert_eq!(code, 2);
+    let text = json.to_string();
+    assert!(!text.contains("pw-77c1") && text.contains("admin:****@db.example"), "{text}");
 }

@@ -16,6 +16,11 @@ struct Seen {
 
 /// Answers every request with `status`, recording it.
 async fn server(status: Arc<Mutex<u16>>) -> (String, Arc<Mutex<Vec<Seen>>>) {
+    server_with(status, String::new()).await
+}
+
+/// As [`server`], with `headers` (lines ending in CRLF) in every answer.
+async fn server_with(status: Arc<Mutex<u16>>, headers: String) -> (String, Arc<Mutex<Vec<Seen>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/api/records", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -47,7 +52,7 @@ async fn server(status: Arc<Mutex<u16>>) -> (String, Arc<Mutex<Vec<Seen>>>) {
             };
             log.lock().unwrap().push(Seen { head, body });
             let code = *status.lock().unwrap();
-            let answer = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let answer = format!("HTTP/1.1 {code} X\r\n{headers}content-length: 0\r\nconnection: close\r\n\r\n");
             let _ = stream.write_all(answer.as_bytes()).await;
         }
     });
@@ -59,6 +64,7 @@ async fn records_are_put_and_deleted_with_the_key_and_payload() {
     let status = Arc::new(Mutex::new(200));
     let (url, seen) = server(status.clone()).await;
     let dns = RestDns::builder(&url, "analytics.example.test")
+        .allow_plain_http()
         .api_key("X-Api-Key", Secret::new("key-7f3a9c"))
         .data("team", "data-science")
         .build()
@@ -95,14 +101,40 @@ async fn records_are_put_and_deleted_with_the_key_and_payload() {
 async fn forms_and_refusals() {
     let status = Arc::new(Mutex::new(204));
     let (url, seen) = server(status).await;
-    let dns = RestDns::builder(&url, "example.test").payload(Payload::Form).build().unwrap();
+    let dns = RestDns::builder(&url, "example.test").allow_plain_http().payload(Payload::Form).build().unwrap();
     dns.upsert("mliy-a1.example.test", "10.1.2.3").await.unwrap();
     let got = seen.lock().unwrap().clone();
     assert!(got[0].body.contains("ip=10.1.2.3") && got[0].body.contains("name=mliy-a1"), "{got:?}");
     assert_eq!(RestDns::builder("ftp://x/", "example.test").build().unwrap_err().kind(), "validation");
     assert_eq!(RestDns::builder(&url, " ").build().unwrap_err().kind(), "validation");
-    let bad_header = RestDns::builder(&url, "example.test").api_key("bad header", Secret::new("k")).build();
+    let bad_header =
+        RestDns::builder(&url, "example.test").allow_plain_http().api_key("bad header", Secret::new("k")).build();
     assert_eq!(bad_header.unwrap_err().kind(), "validation");
-    let unreachable = RestDns::builder("http://127.0.0.1:9/api", "example.test").build().unwrap();
+    let unreachable = RestDns::builder("http://127.0.0.1:9/api", "example.test").allow_plain_http().build().unwrap();
     assert_eq!(unreachable.upsert("mliy-a1.example.test", "10.1.2.3").await.unwrap_err().kind(), "unavailable");
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_unless_allowed_and_passwords_never_show() {
+    let e = RestDns::builder("http://dns.example.test/api", "example.test").build().unwrap_err();
+    assert_eq!(e.kind(), "validation");
+    assert!(e.to_string().contains("https"), "{e}");
+    let e = RestDns::builder("ftp://user:pw-5e1d@dns.example.test/", "example.test").build().unwrap_err();
+    assert!(!e.to_string().contains("pw-5e1d"), "{e}");
+    assert!(RestDns::builder("https://dns.example.test/api", "example.test").build().is_ok());
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_gets_no_api_key() {
+    let (elsewhere, seen_elsewhere) = server(Arc::new(Mutex::new(200))).await;
+    let (url, seen) = server_with(Arc::new(Mutex::new(307)), format!("location: {elsewhere}/stolen\r\n")).await;
+    let dns = RestDns::builder(&url, "example.test")
+        .allow_plain_http()
+        .api_key("X-Api-Key", Secret::new("key-2b8e"))
+        .build()
+        .unwrap();
+    let e = dns.upsert("mliy-a1.example.test", "10.1.2.3").await.unwrap_err();
+    assert!(e.to_string().contains("redirect"), "{e}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert!(seen_elsewhere.lock().unwrap().is_empty(), "the other host was never asked, so never got the key");
 }

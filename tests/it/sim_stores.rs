@@ -55,6 +55,25 @@ async fn replicas_on_one_postgres_database() {
     assert_clean(&r, 154);
 }
 
+/// A SQLite store at a path with a space, `%` and `?`: the file and its journal are named as
+/// given, and the file is private to its owner.
+#[test]
+fn any_sqlite_path_names_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("my runs%20?x#1.sqlite");
+    let store = format!("sqlite:{}", db.display());
+    let r = sim(&["--instances", "5", "--clusters", "1", "--store", &store]);
+    assert_clean(&r, 6);
+    assert_eq!(r["never_submitted"], 0, "{r}");
+    let journal = dir.path().join("my runs%20?x#1.sqlite.cloud.jsonl");
+    assert!(db.is_file() && journal.is_file(), "{:?}", std::fs::read_dir(dir.path()).unwrap().collect::<Vec<_>>());
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(names.iter().all(|n| n.to_string_lossy().starts_with("my runs%20?x#1.sqlite")), "{names:?}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the store file is private: {mode:o}");
+}
+
 /// SIGKILL in the middle of a run, then `--resume` on the same file: every resource ends,
 /// and the cloud agrees with the store.
 #[test]
@@ -92,10 +111,38 @@ fn a_killed_run_resumes_to_a_clean_end() {
             }
         }
     }
-    // Launches the killed run had stored are resumed (the others never happened).
+    // The same store resumed without the cloud's memory: launches fail that the simulator
+    // never doomed, so the audit fails the run (exit 1), report printed.
+    let copy = dir.path().join("copy.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::copy(format!("{}{suffix}", db.display()), format!("{}{suffix}", copy.display()));
+    }
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let copy_store = format!("sqlite:{}", copy.display());
+    let out = mliy()
+        .args([
+            "sim",
+            "--seed",
+            "9",
+            "--store",
+            &copy_store,
+            "--journal",
+            empty.to_str().unwrap(),
+            "--resume",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let audit: Value = serde_json::from_slice(&out.stdout).expect("the report is printed");
+    assert_eq!(out.status.code(), Some(1), "{audit}");
+    assert!(audit["unexpected_failures"].as_u64().unwrap() > 0, "{audit}");
+    // Launches the killed run had stored are resumed; the others are reported as never
+    // submitted.
     let r = sim(&["--replicas", "2", "--seed", "9", "--store", &store, "--resume"]);
     let stored = assert_clean(&r, 0);
     assert!(stored > 100, "{r}");
+    assert_eq!(r["never_submitted"].as_u64().unwrap() + stored, 306, "{r}");
     // A second resume finds nothing left to do.
     let again = sim(&["--seed", "9", "--store", &store, "--resume"]);
     assert_clean(&again, stored);

@@ -74,6 +74,9 @@ impl Default for ScenarioConfig {
 pub struct ScenarioReport {
     /// Launches accepted (with `resume`: resources found in the store).
     pub launched: usize,
+    /// Launches the run planned that never reached the store (a run killed while launching
+    /// leaves some; the resumed run names how many).
+    pub never_submitted: usize,
     /// Resources that became usable.
     pub ready: usize,
     /// Resources that ended Failed.
@@ -122,6 +125,8 @@ pub struct ScenarioReport {
 const TIME_LIMIT: Duration = Duration::from_secs(14 * 24 * 3600);
 /// How often the simulated users and bootstrap scripts look at their resources.
 const TICK: Duration = Duration::from_secs(20);
+/// The store key under which a run records how many launches it planned.
+const PLANNED_KEY: &str = "mliy-sim:planned-launches";
 /// Where virtual time starts.
 const EPOCH: Timestamp = Timestamp(1_700_000_000_000);
 
@@ -448,6 +453,13 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backi
         }
     }
 
+    // The first run records how many launches it plans, so a resumed one can tell.
+    let planned_here = config.instances * usize::from(choice.instance.is_some())
+        + config.clusters * usize::from(choice.cluster.is_some());
+    let planned = match store.put_idempotency_key(PLANNED_KEY, &planned_here.to_string()).await? {
+        Some(earlier) => earlier.parse().unwrap_or(planned_here),
+        None => planned_here,
+    };
     let mut tracked: HashMap<LaunchId, Tracked> = HashMap::new();
     if config.resume {
         let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
@@ -498,6 +510,7 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backi
         keeper.abort();
     }
     let mut report = report?;
+    report.never_submitted = planned.saturating_sub(report.launched);
     report.restarts = restarts.load(Ordering::Relaxed);
     report.virtual_seconds = clock.now().since(started).as_secs();
     report.wall_ms = wall.elapsed().as_millis();
@@ -585,6 +598,7 @@ async fn audit(
     let resources = store.list_resources(&all).await?;
     let mut report = ScenarioReport {
         launched: tracked.len(),
+        never_submitted: 0,
         ready: 0,
         failed: 0,
         terminated: 0,
