@@ -12,6 +12,8 @@ mod fault_proxy;
 mod fixtures;
 #[cfg(feature = "ldap")]
 mod ldap;
+#[cfg(feature = "ldap")]
+mod ldap_stall;
 #[cfg(any(feature = "aws", feature = "route53"))]
 mod moto;
 mod plans;

@@ -300,13 +300,25 @@ impl LdapAuth {
             .map_err(|_| LdapError::Unreachable(format!("no connection within {:?}", c.connect_timeout)))?
             .map_err(unreachable)?;
         ldap3::drive!(conn);
-        ldap.with_timeout(c.op_timeout);
         Ok(ldap)
     }
 
-    /// Binds; `Ok(false)` for rejected credentials (result code 49).
+    /// Runs one directory operation within the operation timeout: ldap3's own timeout covers
+    /// only the next operation of a handle, so every call is bounded here.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        op: impl std::future::Future<Output = ldap3::result::Result<T>>,
+    ) -> Result<ldap3::result::Result<T>, LdapError> {
+        let limit = self.config.op_timeout;
+        tokio::time::timeout(limit, op)
+            .await
+            .map_err(|_| LdapError::Unreachable(format!("no answer to the {what} within {limit:?}")))
+    }
+
+    /// Binds; `Ok(Err(text))` for rejected credentials (result code 49).
     async fn bind(&self, ldap: &mut Ldap, dn: &str, password: &str) -> Result<Result<(), String>, LdapError> {
-        let result = ldap.simple_bind(dn, password).await.map_err(unreachable)?;
+        let result = self.bounded("bind", ldap.simple_bind(dn, password)).await?.map_err(unreachable)?;
         match result.rc {
             0 => Ok(Ok(())),
             49 => Ok(Err(result.text)),
@@ -314,25 +326,41 @@ impl LdapAuth {
         }
     }
 
-    /// The service account's connection (kept), bound.
-    async fn service(&self) -> Result<tokio::sync::MutexGuard<'_, Option<Ldap>>, LdapError> {
-        let mut slot = self.service.lock().await;
-        if slot.is_none() {
-            let mut ldap = self.connect().await?;
-            let c = &self.config;
-            if self.bind(&mut ldap, &c.bind_dn, c.bind_password.expose()).await?.is_err() {
-                return Err(LdapError::Misconfigured(format!("the service account {} was refused", c.bind_dn)));
-            }
-            *slot = Some(ldap);
+    /// A handle on the shared service connection, bound as the service account. The lock is
+    /// held only to read or set the slot, never across a network wait: ldap3's handles
+    /// multiplex one connection, so logins search side by side.
+    async fn service(&self) -> Result<Ldap, LdapError> {
+        if let Some(ldap) = self.service.lock().await.as_ref() {
+            return Ok(ldap.clone());
         }
-        Ok(slot)
+        let mut ldap = self.connect().await?;
+        let c = &self.config;
+        if self.bind(&mut ldap, &c.bind_dn, c.bind_password.expose()).await?.is_err() {
+            return Err(LdapError::Misconfigured(format!("the service account {} was refused", c.bind_dn)));
+        }
+        let mut slot = self.service.lock().await;
+        // Another login may have connected meanwhile: keep one connection.
+        Ok(slot.get_or_insert(ldap).clone())
+    }
+
+    /// Forgets the shared connection (it failed or stalled); the next search reconnects.
+    async fn drop_service(&self) {
+        *self.service.lock().await = None;
     }
 
     async fn search(&self, base: &str, filter: &str, attrs: &[&str]) -> Result<Vec<Found>, LdapError> {
         for attempt in 0..2 {
-            let mut slot = self.service().await?;
-            let Some(ldap) = slot.as_mut() else { continue };
-            match ldap.search(base, Scope::Subtree, filter, attrs.to_vec()).await {
+            let mut ldap = self.service().await?;
+            let answer = self.bounded("search", ldap.search(base, Scope::Subtree, filter, attrs.to_vec())).await;
+            let answer = match answer {
+                Ok(answer) => answer,
+                // A stalled directory is not asked again: the caller has waited long enough.
+                Err(stalled) => {
+                    self.drop_service().await;
+                    return Err(stalled);
+                }
+            };
+            match answer {
                 Ok(result) => {
                     let (entries, _) = match result.success() {
                         Ok(ok) => ok,
@@ -350,9 +378,12 @@ impl LdapAuth {
                 // A dropped connection: reconnect once.
                 Err(e) if attempt == 0 => {
                     tracing::debug!(target: "mliy::auth", error = %e, "LDAP connection lost; reconnecting");
-                    *slot = None;
+                    self.drop_service().await;
                 }
-                Err(e) => return Err(unreachable(e)),
+                Err(e) => {
+                    self.drop_service().await;
+                    return Err(unreachable(e));
+                }
             }
         }
         Err(LdapError::Unreachable("the connection keeps failing".into()))
@@ -383,8 +414,9 @@ impl LdapAuth {
             return Err(LdapError::AccountDisabled(why.into()));
         }
         let mut own = self.connect().await?;
-        let bound = self.bind(&mut own, &user.dn, password.expose()).await?;
-        let _ = own.unbind().await;
+        let bound = self.bind(&mut own, &user.dn, password.expose()).await;
+        let _ = tokio::time::timeout(self.config.op_timeout, own.unbind()).await;
+        let bound = bound?;
         if let Err(text) = bound {
             // AD tells why in the diagnostic text: 533 disabled, 775 locked, 701/532 expired.
             for (code, why) in [("data 533", "the account is disabled"), ("data 775", "the account is locked out")] {
