@@ -4,6 +4,41 @@
 use mliy::store::StateStore;
 use mliy_core::testkit::{sample_resource, store::run_all};
 
+/// The child half of `open_together`: opens (and so migrates) the store of
+/// `MLIY_OPEN_TEST` (`sqlite:PATH` or `postgres:URL`) and exits.
+#[tokio::test]
+async fn open_store_child() {
+    let Ok(spec) = std::env::var("MLIY_OPEN_TEST") else { return };
+    match spec.split_once(':') {
+        #[cfg(feature = "sqlite")]
+        Some(("sqlite", path)) => drop(mliy::plugins::sqlite::SqliteStore::open(path).await.unwrap()),
+        #[cfg(feature = "postgres")]
+        Some(("postgres", url)) => drop(mliy::plugins::postgres::PostgresStore::connect(url).await.unwrap()),
+        _ => panic!("unknown store {spec}"),
+    }
+}
+
+/// Four processes open one fresh store at the same moment; each must migrate or find it
+/// migrated, never fail.
+#[allow(dead_code)]
+fn open_together(spec: &str) {
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "stores::open_store_child", "--test-threads", "1"])
+                .env("MLIY_OPEN_TEST", spec)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{spec}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
 /// Eight writers, spread over `stores`, race the same compare-and-set each round.
 async fn writers_race(stores: &[std::sync::Arc<dyn StateStore>]) {
     let r = sample_resource("race-across", "alice");
@@ -114,6 +149,14 @@ mod sqlite {
         assert!(all.iter().all(|r| r.version == 1 || (r.version == 2 && r.private_ip.is_some())));
     }
 
+    #[test]
+    fn four_processes_open_one_fresh_file_at_once() {
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            open_together(&format!("sqlite:{}", dir.path().join(format!("fresh-{round}.db")).display()));
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_file_never_both_win() {
         let dir = tempfile::tempdir().unwrap();
@@ -138,6 +181,36 @@ mod postgres {
         run_all(&PostgresStore::connect(&url).await.unwrap()).await;
         let shown = format!("{:?}", PostgresStore::connect(&url).await.unwrap());
         assert!(!shown.contains("postgres://"), "Debug shows no connection string: {shown}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn four_processes_open_one_fresh_database_at_once() {
+        let Some(server) = start().await else { return };
+        for _ in 0..10 {
+            let url = fresh_database(&server);
+            tokio::task::spawn_blocking(move || open_together(&format!("postgres:{url}"))).await.unwrap();
+        }
+    }
+
+    /// TLS as RDS needs it: `sslmode=require`, and `verify-full` against the server's CA;
+    /// another CA is refused.
+    #[tokio::test]
+    async fn tls_require_and_verify_full() {
+        let Some(server) = start().await else { return };
+        let Some(ca) = server.ca.clone() else {
+            eprintln!("SKIPPED: MLIY_POSTGRES_URL names a server without the tests' CA");
+            return;
+        };
+        let url = fresh_database(&server);
+        let store = PostgresStore::connect(&format!("{url}?sslmode=require")).await.unwrap();
+        run_all(&store).await;
+        let verified = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+        PostgresStore::connect(&verified).await.unwrap();
+        let other = tempfile::tempdir().unwrap();
+        crate::servers::make_certificates(other.path());
+        let wrong = format!("{url}?sslmode=verify-full&sslrootcert={}", other.path().join("ca.pem").display());
+        let e = PostgresStore::connect(&wrong).await.unwrap_err();
+        assert!(!e.to_string().contains("postgres://"), "{e}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

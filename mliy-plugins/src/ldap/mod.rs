@@ -295,7 +295,7 @@ impl LdapAuth {
             settings = settings.set_config(std::sync::Arc::clone(tls));
         }
         let connecting = LdapConnAsync::with_settings(settings, &c.url);
-        let (conn, mut ldap) = tokio::time::timeout(c.connect_timeout, connecting)
+        let (conn, ldap) = tokio::time::timeout(c.connect_timeout, connecting)
             .await
             .map_err(|_| LdapError::Unreachable(format!("no connection within {:?}", c.connect_timeout)))?
             .map_err(unreachable)?;

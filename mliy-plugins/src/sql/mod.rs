@@ -101,31 +101,38 @@ impl SqlStore {
     /// Applies the migrations the database has not seen yet.
     pub(crate) async fn migrate(&self, dialect: Dialect) -> Result<()> {
         let e = |err| db_error(self.backend, err);
-        sqlx::query("CREATE TABLE IF NOT EXISTS mliy_schema (version BIGINT NOT NULL)")
-            .execute(&self.pool)
-            .await
-            .map_err(e)?;
-        let current: Option<i64> = sqlx::query("SELECT MAX(version) FROM mliy_schema")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(e)?
-            .try_get(0)
-            .ok()
-            .flatten();
+        let mut conn = self.pool.acquire().await.map_err(e)?;
+        // One migrator at a time across processes: PostgreSQL's advisory lock (released at
+        // commit), SQLite's write lock (BEGIN IMMEDIATE waits for it). Replicas starting
+        // together otherwise race on CREATE TABLE and fail.
+        let begin: &[&str] = match dialect {
+            Dialect::Postgres => &["BEGIN", "SELECT 1 FROM pg_advisory_xact_lock(7309582001)"],
+            Dialect::Sqlite => &["BEGIN IMMEDIATE"],
+        };
+        for statement in begin {
+            sqlx::query(statement).execute(&mut *conn).await.map_err(e)?;
+        }
+        let applied = Self::apply_migrations(&mut conn, dialect).await;
+        let end = if applied.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = sqlx::query(end).execute(&mut *conn).await;
+        applied.map_err(e)?;
+        ended.map_err(e)?;
+        Ok(())
+    }
+
+    /// The migrations not applied yet, inside the caller's transaction.
+    async fn apply_migrations(conn: &mut sqlx::AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS mliy_schema (version BIGINT NOT NULL)").execute(&mut *conn).await?;
+        let current: Option<i64> =
+            sqlx::query("SELECT MAX(version) FROM mliy_schema").fetch_one(&mut *conn).await?.try_get(0).ok().flatten();
         for (version, statements) in schema::migrations(dialect) {
             if current.is_some_and(|c| c >= version) {
                 continue;
             }
-            let mut tx = self.pool.begin().await.map_err(e)?;
             for statement in statements {
-                sqlx::query(&statement).execute(&mut *tx).await.map_err(e)?;
+                sqlx::query(&statement).execute(&mut *conn).await?;
             }
-            sqlx::query("INSERT INTO mliy_schema (version) VALUES ($1)")
-                .bind(version)
-                .execute(&mut *tx)
-                .await
-                .map_err(e)?;
-            tx.commit().await.map_err(e)?;
+            sqlx::query("INSERT INTO mliy_schema (version) VALUES ($1)").bind(version).execute(&mut *conn).await?;
         }
         Ok(())
     }
