@@ -259,6 +259,7 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
             instance_name: r.str("instance_name"),
             html_description: r.str("html_description"),
             has_progress_bar: r.bool("has_progress_bar"),
+            on_bootstrap_timeout: Default::default(),
             params: r
                 .pks("params")
                 .iter()

@@ -20,6 +20,7 @@ pub mod deploy;
 pub mod dns;
 pub mod engine;
 pub mod error;
+pub mod files;
 pub mod import;
 pub mod lifecycle;
 pub mod model;

@@ -334,7 +334,7 @@ fn error_json(e: &Error) -> Value {
 }
 
 fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })
+    mliy::files::read_bounded(path, mliy::files::MAX_FILE_BYTES)
 }
 
 fn inspect(file: &Path) -> Result<Output, Error> {
@@ -405,10 +405,11 @@ fn import(args: &ImportArgs) -> Result<Output, Error> {
         subnet_id: args.subnet_id.clone(),
         availability_zone: args.availability_zone.clone(),
     };
-    let imported = import_mliy(&fixture, &options)?;
+    let mut imported = import_mliy(&fixture, &options)?;
     // Check that every template and script can be read and parsed before writing anything.
     let mut loaded = imported.catalog.clone();
     loaded.load_sources(&out_dir)?;
+    imported.notes.extend(loaded.software_configs.iter().filter_map(|sc| sc.progress_warning()));
     Planner::new(loaded)?;
     let yaml = imported.catalog.to_yaml()?;
     std::fs::write(&args.out, yaml).map_err(|source| Error::Io { path: args.out.clone(), source })?;

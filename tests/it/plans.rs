@@ -376,3 +376,23 @@ fn a_malformed_template_names_its_software_config() {
     let e = mliy::plan::Planner::new(catalog).unwrap_err();
     assert!(matches!(&e, Error::Parse { what, .. } if what.contains("software config MLiyDefault")), "{e}");
 }
+
+#[test]
+fn cluster_node_counts_and_bids_are_checked() {
+    let planner = planner(fixtures::emr_catalog());
+    let with = |core: u32, task: u32, market: Market| {
+        let options = ClusterOptions { core_nodes: core, task_nodes: task, market, purpose: String::new() };
+        LaunchRequest::cluster("MLiySampleConfig", "MLiySpark", "r3.2xlarge", options)
+            .with_launch_id(LaunchId::parse("0123456789ab").unwrap())
+    };
+    assert!(planner.plan(&member(), &with(2, 1, Market::Spot { bid: Some(0.35) })).is_ok());
+    let refused = |request: LaunchRequest| validation(planner.plan(&member(), &request).unwrap_err());
+    let e = refused(with(0, 0, Market::OnDemand));
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("cluster.core_nodes", "0"));
+    let e = refused(with(u32::MAX, u32::MAX, Market::OnDemand));
+    assert!(e.field.contains("core_nodes") && e.rule.contains("at most 20"), "{e}");
+    for bid in [f64::NAN, f64::INFINITY, 0.0, -1.0, 1e308] {
+        let e = refused(with(2, 0, Market::Spot { bid: Some(bid) }));
+        assert_eq!(e.field, "cluster.bid", "{bid}: {e}");
+    }
+}

@@ -157,6 +157,54 @@ mod sqlite {
         }
     }
 
+    /// `max_running_per_user: 1`, twelve launches at once through two engines on one file:
+    /// exactly one is admitted (the count and the insert were check-then-act before).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_per_user_limit_holds_under_concurrent_launches() {
+        use mliy::clock::{Timestamp, VirtualClock};
+        use mliy::engine::Engine;
+        use mliy::model::{Catalog, Principal};
+        use mliy::plan::LaunchRequest;
+        use mliy::sim::{SimCloud, SimConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("quota.db");
+        let clock = Arc::new(VirtualClock::starting_at(Timestamp(0)));
+        let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
+        let catalog = Catalog::from_yaml_str(
+            "instance_types: [{name: t3.large}]
+software_configs:
+  - {name: box, ami_id: ami-0123abcd, compatible_instance_types: [t3.large], permitted_group_configs: [ds],
+     template: {inline: \"Parameters: {InstanceType: {Type: String}}\\nResources: {I: {Type: 'AWS::EC2::Instance'}}\\n\"}}
+group_configs: [{name: ds, group: data-science, settings: {max_running_per_user: 1}}]
+",
+        )
+        .unwrap();
+        let mut engines = Vec::new();
+        for _ in 0..2 {
+            let store: Arc<dyn StateStore> = Arc::new(SqliteStore::open(&path).await.unwrap());
+            let builder = Engine::builder().catalog(catalog.clone()).cloud(cloud.clone()).store(store);
+            engines.push(builder.clock(clock.clone()).build().unwrap());
+        }
+        let alice = Principal::new("alice", ["data-science"]);
+        let launches: Vec<_> = (0..12)
+            .map(|i| {
+                let (engine, alice) = (engines[i % 2].clone(), alice.clone());
+                tokio::spawn(async move {
+                    engine.launch_instance(&alice, LaunchRequest::instance("ds", "box", "t3.large")).await
+                })
+            })
+            .collect();
+        let mut admitted = 0;
+        for launch in launches {
+            match launch.await.unwrap() {
+                Ok(_) => admitted += 1,
+                Err(mliy::Error::Forbidden(m)) => assert!(m.contains("limit is 1"), "{m}"),
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(admitted, 1);
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_file_never_both_win() {
         let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@ use crate::clock::Timestamp;
 use crate::cloud::{ClusterState, InstanceFilter, InstanceInfo, InstanceState, StackStatus};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
+use crate::model::OnBootstrapTimeout;
 use crate::plan::LaunchId;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,6 +118,9 @@ impl Inner {
         if let Some(deadline) = r.deadline
             && now >= deadline
         {
+            if matches!(r.phase, Phase::Bootstrapping { .. }) && r.kind == ResourceKind::Instance {
+                return self.bootstrap_timed_out(&r).await;
+            }
             let reason = format!("{} did not finish before its deadline", r.phase.name());
             self.fail(&r, reason).await?;
             return Ok(Flow::Again);
@@ -155,6 +159,40 @@ impl Inner {
                 Ok(Flow::Again)
             }
         }
+    }
+
+    /// The bootstrap never reported done: the software config's `on_bootstrap_timeout` says
+    /// whether the machine is kept (Ready, with the reason), stopped, or deleted.
+    async fn bootstrap_timed_out(&self, r: &Resource) -> Result<Flow> {
+        let policy = self
+            .planner
+            .catalog()
+            .software_config(&r.software_config)
+            .map_or(OnBootstrapTimeout::Keep, |sc| sc.on_bootstrap_timeout);
+        let waited = self.config.bootstrap_timeout.as_secs() / 60;
+        let why = format!("the bootstrap reported no completion within {waited} minutes");
+        if policy == OnBootstrapTimeout::Delete {
+            self.fail(r, format!("{why} (on_bootstrap_timeout: delete)")).await?;
+            return Ok(Flow::Again);
+        }
+        let reason = match policy {
+            OnBootstrapTimeout::Stop => format!("{why}; stopping it (on_bootstrap_timeout: stop)"),
+            _ => format!("{why}; left running for its owner (on_bootstrap_timeout: keep)"),
+        };
+        let kept = self
+            .transition(r, Event::BootstrapUnconfirmed, Actor::Engine, reason, |n| {
+                n.deadline = None;
+                n.progress_open = false;
+            })
+            .await?;
+        if policy == OnBootstrapTimeout::Stop {
+            let deadline = self.clock.now().plus(self.config.action_timeout);
+            self.transition(&kept, Event::Stop, Actor::Engine, "stop after the bootstrap deadline", |n| {
+                n.deadline = Some(deadline)
+            })
+            .await?;
+        }
+        Ok(Flow::Again)
     }
 
     async fn creating_stack(&self, r: &Resource, poll: Duration) -> Result<Flow> {

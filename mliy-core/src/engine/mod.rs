@@ -51,6 +51,7 @@ mod config;
 mod driver;
 mod outgoing;
 mod progress;
+mod quota;
 mod records;
 mod refresh;
 #[cfg(test)]
@@ -308,22 +309,6 @@ impl Engine {
         }
         let plan = inner.planner.plan(principal, &request)?;
         let group = inner.planner.catalog().group_config(&request.group_config)?;
-        if let Some(max) = group.settings.max_running_per_user {
-            let mine = ResourceFilter { owner: Some(principal.username.clone()), ..ResourceFilter::default() };
-            let running = inner
-                .store
-                .list_resources(&mine)
-                .await?
-                .iter()
-                .filter(|r| r.group_config == group.name && !r.phase.is_terminal())
-                .count();
-            if running >= max as usize {
-                return Err(Error::Forbidden(format!(
-                    "{} has {running} resources under group config {}, its limit is {max}",
-                    principal.username, group.name
-                )));
-            }
-        }
         let now = inner.clock.now();
         let resource = Resource {
             owner: principal.username.clone(),
@@ -345,7 +330,7 @@ impl Engine {
             to: Phase::Requested,
             reason: format!("{} launch of {} requested", kind_name(kind), plan.software_config),
         };
-        inner.store.insert_resource(&resource, Some(&event)).await?;
+        inner.insert_within_quota(principal, group, &resource, &event).await?;
         inner.publish(&resource, event);
         Inner::ensure_driver(&self.inner, &resource.id);
         Ok(Launched { resource: resource.redacted(), progress_token: secret })

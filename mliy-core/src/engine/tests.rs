@@ -4,6 +4,7 @@
 use super::*;
 use crate::clock::{Timestamp, VirtualClock};
 use crate::cloud::{Cloud, StepSpec, StepState};
+use crate::model::OnBootstrapTimeout;
 use crate::plan::{ClusterOptions, Market};
 use crate::secret::Secret;
 use crate::sim::{SimCloud, SimConfig, SimTimings};
@@ -101,8 +102,15 @@ impl Rig {
 
     /// An engine on the rig's cloud, store and clock, as replica `name`.
     fn replica(&self, name: &str) -> Engine {
+        self.replica_with(name, |_| {})
+    }
+
+    /// As [`Rig::replica`], with the catalog changed by `edit`.
+    fn replica_with(&self, name: &str, edit: impl FnOnce(&mut Catalog)) -> Engine {
+        let mut catalog = Catalog::from_yaml_str(CATALOG).unwrap();
+        edit(&mut catalog);
         Engine::builder()
-            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .catalog(catalog)
             .cloud(self.cloud.clone())
             .store(self.store.clone())
             .clock(self.clock.clone())
@@ -299,15 +307,12 @@ async fn every_deadline_ends_in_failed() {
     }
     assert!(failed > 0, "at least one hidden instance hit the provisioning deadline");
 
-    // Bootstrap: nobody reports progress.
+    // Bootstrap: nobody reports progress, and the software config says delete.
     let rig = Rig::new(SimConfig::default());
-    let engine = rig.engine();
+    let engine = rig.replica_with("r", |c| c.software_configs[0].on_bootstrap_timeout = OnBootstrapTimeout::Delete);
     let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
     let r = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
-    assert!(
-        matches!(&r.phase, Phase::Failed { reason } if reason.starts_with("bootstrapping did not finish")),
-        "{r:?}"
-    );
+    assert!(matches!(&r.phase, Phase::Failed { reason } if reason.contains("on_bootstrap_timeout: delete")), "{r:?}");
     assert!(rig.cloud.live_stacks().is_empty());
 
     // Stop, start (action timeout) and termination.
@@ -338,6 +343,29 @@ async fn every_deadline_ends_in_failed() {
         );
         assert!(rig.cloud.live_stacks().is_empty(), "{which}: cleaned up");
     }
+}
+
+/// A bootstrap that never reports done: by default the machine is kept (it may be an image
+/// that reports progress its own way); `stop` stops it; neither deletes anything.
+#[tokio::test(start_paused = true)]
+async fn a_bootstrap_deadline_keeps_or_stops_the_machine() {
+    for (policy, phase) in [(OnBootstrapTimeout::Keep, "ready"), (OnBootstrapTimeout::Stop, "stopped")] {
+        let rig = Rig::new(SimConfig::default());
+        let engine = rig.replica_with("r", |c| c.software_configs[0].on_bootstrap_timeout = policy);
+        let id = engine.launch_instance(&alice(), instance()).await.unwrap().resource.id;
+        let r = wait_phase(&engine, &id, phase).await;
+        assert!(rig.clock.now().since(r.created_at) >= Duration::from_secs(3600), "{policy:?}: after the deadline");
+        assert_eq!(rig.cloud.live_stacks().len(), 1, "{policy:?}: the stack and its volume are kept");
+        let events = engine.events(&alice(), &id).await.unwrap();
+        assert!(
+            events.iter().any(|e| e.reason.contains("reported no completion within 60 minutes")),
+            "{policy:?}: {events:?}"
+        );
+        assert!(!events.iter().any(|e| matches!(e.to, Phase::Failed { .. })));
+    }
+    // Keep is the default.
+    let catalog = Catalog::from_yaml_str(CATALOG).unwrap();
+    assert_eq!(catalog.software_configs[0].on_bootstrap_timeout, OnBootstrapTimeout::Keep);
 }
 
 #[tokio::test(start_paused = true)]

@@ -130,6 +130,9 @@ pub enum Event {
         /// What it is doing.
         message: String,
     },
+    /// The bootstrap deadline passed without done(100); the software config keeps the
+    /// machine (its `on_bootstrap_timeout`).
+    BootstrapUnconfirmed,
     /// EMR reports BOOTSTRAPPING.
     ClusterBootstrapping,
     /// EMR reports RUNNING.
@@ -175,6 +178,7 @@ impl Event {
             Event::StackCreated => "stack_created",
             Event::InstanceRunning { .. } => "instance_running",
             Event::Progress { .. } => "progress",
+            Event::BootstrapUnconfirmed => "bootstrap_unconfirmed",
             Event::ClusterBootstrapping => "cluster_bootstrapping",
             Event::ClusterRunning => "cluster_running",
             Event::ClusterWaiting => "cluster_waiting",
@@ -235,6 +239,7 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
         } else {
             P::Bootstrapping { percent: *percent, message: message.clone() }
         }),
+        (Instance, P::Bootstrapping { .. }, E::BootstrapUnconfirmed) => Some(P::Ready),
         (Instance, P::Ready, E::Stop) => Some(P::Stopping),
         // Stopped or started outside mliy, as a refresh finds.
         (Instance, P::Stopping | P::Ready, E::Stopped) => Some(P::Stopped),

@@ -89,8 +89,7 @@ impl Source {
     fn load(&mut self, base: &Path) -> Result<()> {
         if let (None, Some(path)) = (&self.inline, &self.path) {
             let full = if path.is_absolute() { path.clone() } else { base.join(path) };
-            let text = std::fs::read_to_string(&full).map_err(|source| Error::Io { path: full, source })?;
-            self.loaded = Some(text);
+            self.loaded = Some(crate::files::read_bounded(&full, crate::files::MAX_FILE_BYTES)?);
         }
         Ok(())
     }
@@ -163,6 +162,10 @@ pub struct SoftwareConfig {
     /// Whether the bootstrap reports progress.
     #[serde(default)]
     pub has_progress_bar: bool,
+    /// What happens when the bootstrap does not report done within the engine's bootstrap
+    /// timeout (`keep` by default: the machine is left running, marked with the reason).
+    #[serde(default)]
+    pub on_bootstrap_timeout: OnBootstrapTimeout,
     /// Tokens for the user data; a token that names a template parameter also sets it.
     #[serde(default)]
     pub params: Vec<Param>,
@@ -187,6 +190,50 @@ pub struct SoftwareConfig {
     /// How to show the address: `{{{ URL }}}` is replaced by the DNS name or IP.
     #[serde(default)]
     pub custom_url_format: String,
+}
+
+impl SoftwareConfig {
+    /// A warning when the config shows a progress bar but its (read) script uses neither
+    /// `{{{MLIY_PROGRESS_URL}}}` nor `{{{MLIY_PROGRESS_TOKEN}}}`: nothing will report
+    /// progress mliy accepts, and the bootstrap deadline decides (`on_bootstrap_timeout`).
+    pub fn progress_warning(&self) -> Option<String> {
+        let script = self.user_data.as_ref()?.text()?;
+        let reports = ["{{{MLIY_PROGRESS_URL}}}", "{{{MLIY_PROGRESS_TOKEN}}}"].iter().any(|t| script.contains(t));
+        (self.has_progress_bar && !self.emr && !reports).then(|| {
+            format!(
+                "software config {}: has_progress_bar is set but its user data uses neither {{{{{{MLIY_PROGRESS_URL}}}}}} \
+                 nor {{{{{{MLIY_PROGRESS_TOKEN}}}}}}, so no progress will arrive; at the bootstrap deadline the \
+                 machine is handled by on_bootstrap_timeout: {}",
+                self.name,
+                self.on_bootstrap_timeout.name()
+            )
+        })
+    }
+}
+
+/// What a bootstrap deadline does to an instance whose bootstrap never reported done.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBootstrapTimeout {
+    /// Leave it running, marked Ready with the reason in its history, to its owner and admins
+    /// (an image that reports progress differently still works).
+    #[default]
+    Keep,
+    /// Stop it (its volume is kept).
+    Stop,
+    /// Fail the launch and delete its stack (and the volume).
+    Delete,
+}
+
+impl OnBootstrapTimeout {
+    /// The setting as written: `keep`, `stop` or `delete`.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnBootstrapTimeout::Keep => "keep",
+            OnBootstrapTimeout::Stop => "stop",
+            OnBootstrapTimeout::Delete => "delete",
+        }
+    }
 }
 
 /// A cluster launched with RunJobFlow rather than a CloudFormation template: the EMR release,
@@ -241,15 +288,32 @@ pub struct GroupSettings {
     /// Idle instances stop after this many minutes.
     #[serde(default)]
     pub idle_stop_minutes: Option<u32>,
-    /// Most resources one user may have running.
+    /// Most resources one user may have unfinished (checked atomically at launch).
     #[serde(default)]
     pub max_running_per_user: Option<u32>,
-    /// Most the group may spend per hour, in dollars.
+    /// Most core plus task nodes of one cluster (20 when unset).
+    #[serde(default)]
+    pub max_cluster_nodes: Option<u32>,
+    /// Most the group may spend per hour, in dollars. Not enforced yet: refused when set.
     #[serde(default)]
     pub max_hourly_spend: Option<f64>,
-    /// Resources are terminated after this many hours.
+    /// Resources are terminated after this many hours. Not enforced yet: refused when set.
     #[serde(default)]
     pub max_lifetime_hours: Option<u32>,
+}
+
+impl GroupSettings {
+    /// The settings that are parsed but not enforced by this version, if any is set: a
+    /// catalog that sets one is refused rather than silently not applied.
+    fn unenforced(&self) -> Option<&'static str> {
+        [
+            ("idle_stop_minutes", self.idle_stop_minutes.is_some()),
+            ("max_hourly_spend", self.max_hourly_spend.is_some()),
+            ("max_lifetime_hours", self.max_lifetime_hours.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(name, set)| set.then_some(name))
+    }
 }
 
 /// What a group may launch and with which keys, roles, network and tags
@@ -366,6 +430,16 @@ impl Catalog {
     /// # Errors
     /// [`Error::Parse`] with the line, column and field, or a dangling reference.
     pub fn from_yaml_str(text: &str) -> Result<Catalog> {
+        if text.len() > crate::files::MAX_FILE_BYTES {
+            return Err(Error::validation(
+                "catalog",
+                format!("{} bytes", text.len()),
+                format!("at most {} bytes", crate::files::MAX_FILE_BYTES),
+            ));
+        }
+        // The bounded reader first: it refuses alias bombs (by nodes and by bytes), deep
+        // nesting and duplicate keys in linear work, before serde reads the text.
+        crate::template::parse_yaml(text).map_err(|e| Error::parse("catalog", e))?;
         let catalog: Catalog = serde_norway::from_str(text).map_err(|e| Error::parse("catalog", e.to_string()))?;
         catalog.validate()?;
         Ok(catalog)
@@ -377,7 +451,7 @@ impl Catalog {
     /// [`Error::Io`] for a file that cannot be read, otherwise as [`Catalog::from_yaml_str`].
     pub fn from_path(path: impl AsRef<Path>) -> Result<Catalog> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let text = crate::files::read_bounded(path, crate::files::MAX_FILE_BYTES)?;
         let mut catalog = Catalog::from_yaml_str(&text).map_err(|e| match e {
             Error::Parse { message, .. } => Error::parse(format!("catalog {}", path.display()), message),
             other => other,
@@ -500,6 +574,13 @@ impl Catalog {
                     "a group config needs the group whose members may use it",
                 ));
             }
+            if let Some(setting) = gc.settings.unenforced() {
+                return Err(Error::validation(
+                    at(&format!("settings.{setting}")),
+                    "set",
+                    "this version does not enforce it yet; remove it rather than rely on a limit that is not applied",
+                ));
+            }
         }
         Ok(())
     }
@@ -577,6 +658,31 @@ mod tests {
     }
 
     #[test]
+    fn settings_that_are_not_enforced_are_refused() {
+        for setting in ["idle_stop_minutes: 30", "max_hourly_spend: 12.5", "max_lifetime_hours: 24"] {
+            let yaml = format!("group_configs: [{{name: g, group: x, settings: {{{setting}}}}}]\n");
+            let e = Catalog::from_yaml_str(&yaml).unwrap_err().to_string();
+            let name = setting.split(':').next().unwrap();
+            assert!(e.contains(&format!("group_configs[g].settings.{name}")) && e.contains("not enforce"), "{e}");
+        }
+        let ok = "group_configs: [{name: g, group: x, settings: {max_running_per_user: 2, max_cluster_nodes: 40}}]";
+        assert!(Catalog::from_yaml_str(ok).is_ok());
+    }
+
+    #[test]
+    fn hostile_catalogs_are_refused_in_bounded_work() {
+        let bomb = format!(
+            "instance_types: [{{name: &big {}}}, {}]\n",
+            "x".repeat(1 << 20),
+            vec!["{name: *big}"; 5000].join(", ")
+        );
+        let e = Catalog::from_yaml_str(&bomb).unwrap_err().to_string();
+        assert!(e.contains("bytes of text"), "{e}");
+        let twice = "instance_types: []\ninstance_types: [{name: t3.large}]\n";
+        assert!(Catalog::from_yaml_str(twice).unwrap_err().to_string().contains("duplicate key"));
+    }
+
+    #[test]
     fn round_trips_through_yaml() {
         let mut c = Catalog::default();
         c.instance_types.push(InstanceType {
@@ -595,6 +701,7 @@ mod tests {
             instance_name: "n".into(),
             html_description: String::new(),
             has_progress_bar: true,
+            on_bootstrap_timeout: OnBootstrapTimeout::Stop,
             params: vec![Param::new("A", "1")],
             compatible_instance_types: vec!["m4.large".into()],
             permitted_group_configs: vec![],

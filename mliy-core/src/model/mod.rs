@@ -5,8 +5,8 @@ mod dn;
 mod principal;
 
 pub use catalog::{
-    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network, Param, SecurityGroup,
-    SoftwareConfig, Source, VolumeSettings,
+    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network, OnBootstrapTimeout, Param,
+    SecurityGroup, SoftwareConfig, Source, VolumeSettings,
 };
 pub use dn::{dn_cn, normalize_dn};
 pub use principal::Principal;

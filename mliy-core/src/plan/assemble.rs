@@ -185,6 +185,7 @@ pub(crate) fn assemble(
     }
 
     find_in_map_warnings(template, &parameters, &mut warnings);
+    warnings.extend(software.progress_warning());
     if let Some(r) = &rendered {
         warnings.extend(
             r.unknown_tokens

@@ -43,6 +43,7 @@ mod policy;
 mod request;
 
 pub use naming::{LAUNCH_ID_TAG, MANAGED_TAG, Tag};
+pub use policy::{DEFAULT_MAX_CLUSTER_NODES, MAX_SPOT_BID};
 pub use request::{ClusterOptions, LaunchId, LaunchRequest, Market};
 
 use crate::cloud::ClusterSpec;

@@ -1,6 +1,6 @@
 //! The group's policy: who may launch what, on which instance type, with which security groups.
 
-use super::request::LaunchRequest;
+use super::request::{ClusterOptions, LaunchRequest, Market};
 use crate::error::{Error, Result};
 use crate::model::{Catalog, GroupConfig, Principal, SoftwareConfig};
 
@@ -36,6 +36,7 @@ pub(crate) fn check<'c>(catalog: &'c Catalog, principal: &Principal, request: &L
         (Some(_), true) if !group.emr_access => {
             return Err(Error::Forbidden(format!("group config {:?} may not launch EMR clusters", group.name)));
         }
+        (Some(options), true) => check_cluster(group, options)?,
         _ => {}
     }
     let ty = request.instance_type.as_str();
@@ -74,4 +75,36 @@ pub(crate) fn check<'c>(catalog: &'c Catalog, principal: &Principal, request: &L
         }
     }
     Ok(Checked { group, software, security_groups })
+}
+
+/// Most core plus task nodes a cluster may have when the group config sets no
+/// `max_cluster_nodes`.
+pub const DEFAULT_MAX_CLUSTER_NODES: u32 = 20;
+/// The highest spot bid accepted, in dollars per hour: above every EC2 on-demand price.
+pub const MAX_SPOT_BID: f64 = 1_000.0;
+
+/// Node counts and the spot bid of a cluster request.
+fn check_cluster(group: &GroupConfig, options: &ClusterOptions) -> Result<()> {
+    if options.core_nodes < 1 {
+        return Err(Error::validation("cluster.core_nodes", "0", "a cluster needs at least 1 core node"));
+    }
+    let max = group.settings.max_cluster_nodes.unwrap_or(DEFAULT_MAX_CLUSTER_NODES);
+    let nodes = u64::from(options.core_nodes) + u64::from(options.task_nodes);
+    if nodes > u64::from(max) {
+        return Err(Error::validation(
+            "cluster.core_nodes + cluster.task_nodes",
+            nodes.to_string(),
+            format!("at most {max} for group config {} (its max_cluster_nodes)", group.name),
+        ));
+    }
+    if let Market::Spot { bid: Some(bid) } = options.market
+        && !(bid.is_finite() && bid > 0.0 && bid <= MAX_SPOT_BID)
+    {
+        return Err(Error::validation(
+            "cluster.bid",
+            bid.to_string(),
+            format!("a spot bid is a price in dollars per hour, above 0 and at most {MAX_SPOT_BID}"),
+        ));
+    }
+    Ok(())
 }

@@ -17,9 +17,10 @@
 
 mod doc;
 mod parameter;
+mod pattern;
 mod types;
 
-pub use doc::{Node, parse_document, parse_json, parse_yaml};
+pub use doc::{MAX_DOCUMENT_BYTES, Node, Parsed, parse_document, parse_json, parse_yaml};
 pub use parameter::Parameter;
 pub(crate) use parameter::REDACTED;
 pub use types::{AwsType, ParamType, parse_number};
@@ -56,6 +57,14 @@ pub struct Template {
     pub parameters: Vec<Parameter>,
     /// Output names, in template order.
     pub outputs: Vec<String>,
+    /// `Fn::ForEach::…` loops under `Resources` (the `AWS::LanguageExtensions` transform
+    /// expands them into resources), by key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub loops: Vec<String>,
+    /// What a reader should know: tags that are not CloudFormation's, patterns that cannot
+    /// be checked here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Resources: logical id → resource type, in template order.
     #[serde(serialize_with = "serialize_pairs")]
     pub resources: Vec<(String, String)>,
@@ -83,28 +92,11 @@ impl Template {
     /// that is not a number, or an `AllowedPattern` that is not a valid regular expression.
     pub fn parse(name: &str, text: &str) -> Result<Template> {
         let what = format!("template {name}");
-        let root = parse_document(text).map_err(|m| Error::parse(&what, m))?;
+        let doc::Parsed { root, mut warnings } = parse_document(text).map_err(|m| Error::parse(&what, m))?;
         let Node::Map(_) = root else {
             return Err(Error::parse(&what, format!("expected a mapping at the top, found {}", root.kind())));
         };
-        let resources = match root.get("Resources") {
-            Some(Node::Map(entries)) if !entries.is_empty() => entries
-                .iter()
-                .map(|(id, r)| {
-                    let ty = r
-                        .get("Type")
-                        .and_then(Node::as_str)
-                        .ok_or_else(|| Error::parse(&what, format!("resource {id} has no Type")))?;
-                    Ok((id.clone(), ty.to_string()))
-                })
-                .collect::<Result<Vec<_>>>()?,
-            _ => {
-                return Err(Error::parse(
-                    &what,
-                    "no Resources: a CloudFormation template declares at least one resource",
-                ));
-            }
-        };
+        let (resources, loops) = resources(&root).map_err(|m| Error::parse(&what, m))?;
         let parameters = match root.get("Parameters") {
             None | Some(Node::Null) => Vec::new(),
             Some(Node::Map(entries)) => entries
@@ -120,7 +112,9 @@ impl Template {
             .and_then(Node::entries)
             .map_or_else(Vec::new, |e| e.iter().map(|(k, _)| k.clone()).collect());
         let mappings = root.get("Mappings").and_then(Node::entries).map(<[_]>::to_vec).unwrap_or_default();
-        Ok(Template { parameters, outputs, resources, mappings, find_in_maps: find_in_maps(&root) })
+        warnings.extend(parameters.iter().filter_map(|p: &Parameter| p.pattern_warning()));
+        let find_in_maps = find_in_maps(&root);
+        Ok(Template { parameters, outputs, loops, warnings, resources, mappings, find_in_maps })
     }
 
     /// The parameter named `name`.
@@ -150,6 +144,26 @@ impl Template {
             (Some(inner), Some(key)) => inner.get(key).is_some(),
         }
     }
+}
+
+/// Logical id → resource type, in template order.
+type Resources = Vec<(String, String)>;
+
+/// The resources and the `Fn::ForEach::…` loops among them.
+fn resources(root: &Node) -> Result<(Resources, Vec<String>), String> {
+    let Some(Node::Map(entries)) = root.get("Resources").filter(|r| r.entries().is_some_and(|e| !e.is_empty())) else {
+        return Err("no Resources: a CloudFormation template declares at least one resource".into());
+    };
+    let (mut resources, mut loops) = (Vec::new(), Vec::new());
+    for (id, r) in entries {
+        if id.starts_with("Fn::ForEach::") {
+            loops.push(id.clone());
+            continue;
+        }
+        let ty = r.get("Type").and_then(Node::as_str).ok_or_else(|| format!("resource {id} has no Type"))?;
+        resources.push((id.clone(), ty.to_string()));
+    }
+    Ok((resources, loops))
 }
 
 fn find_in_maps(root: &Node) -> Vec<FindInMap> {
@@ -226,14 +240,81 @@ mod tests {
             ("Parameters: {P: {Default: 1}}\nResources: {R: {Type: X}}\n", "parameter P has no Type"),
             ("Parameters: {P: {Type: Strng}}\nResources: {R: {Type: X}}\n", "unknown Type \"Strng\""),
             ("Parameters: {P: {Type: Number, MinValue: x}}\nResources: {R: {Type: X}}\n", "MinValue"),
-            ("Parameters: {P: {Type: String, AllowedPattern: '[a-'}}\nResources: {R: {Type: X}}\n", "AllowedPattern"),
             ("{\"Resources\": ", "EOF"),
+            ("{\"Resources\": {\"R\": {\"Type\": \"X\"}}, \"Resources\": {}}", "duplicate key \"Resources\""),
+            ("Resources: {R: {Type: X}}\nResources: {}\n", "duplicate key \"Resources\""),
         ];
         for (text, needle) in cases {
             let e = Template::parse("bad", text).unwrap_err();
             assert!(matches!(e, Error::Parse { .. }), "{text}: {e}");
             assert!(e.to_string().contains(needle), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn real_templates_are_read_as_cloudformation_reads_them() {
+        // Java's look-ahead and `[\w-]`; an unparseable pattern is a warning, not a refusal.
+        let t = Template::parse(
+            "t",
+            "Parameters:\n  A: {Type: String, AllowedPattern: '^(?=.*[0-9])[\\w-]+$'}\n  B: {Type: String, AllowedPattern: '[a-'}\nResources: {R: {Type: X}}\n",
+        )
+        .unwrap();
+        assert!(t.parameter("A").unwrap().check("ab-1").is_ok());
+        assert!(t.parameter("A").unwrap().check("ab-c").is_err());
+        assert!(
+            t.warnings.iter().any(|w| w.contains("parameter B: AllowedPattern is not checked")),
+            "{:?}",
+            t.warnings
+        );
+        // A preprocessor's tags and !ValueOf in Rules: kept opaque, with a warning.
+        let t = Template::parse(
+            "t",
+            "Rules:\n  R1: {Assertions: [{Assert: !Equals [!ValueOf [P, Tag], x]}]}\nResources:\n  Fn::ForEach::Buckets: [N, [a, b], {'${N}': {Type: AWS::S3::Bucket}}]\n  Q: {Type: AWS::SQS::Queue, Properties: !Rain::Embed q.json}\n",
+        )
+        .unwrap();
+        assert_eq!(t.resources, [("Q".to_string(), "AWS::SQS::Queue".to_string())]);
+        assert_eq!(t.loops, ["Fn::ForEach::Buckets"]);
+        assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
+        assert!(
+            t.warnings.iter().any(|w| w.contains("!Rain::Embed")) && t.warnings.iter().any(|w| w.contains("!ValueOf"))
+        );
+        // A byte-order mark, and flow-style YAML that starts like JSON.
+        let bom =
+            Template::parse("t", "\u{feff}Parameters:\n  P: {Type: String}\nResources: {R: {Type: X}}\n").unwrap();
+        assert_eq!(bom.parameters.len(), 1);
+        let json_bom = Template::parse(
+            "t",
+            "\u{feff}{\"Parameters\": {\"P\": {\"Type\": \"String\"}}, \"Resources\": {\"R\": {\"Type\": \"X\"}}}",
+        )
+        .unwrap();
+        assert_eq!(json_bom.parameters.len(), 1);
+        let flow = Template::parse(
+            "t",
+            "{Parameters: {P: {Type: String}}, Resources: {R: {Type: X, Properties: {N: !Sub x}}}}",
+        )
+        .unwrap();
+        assert_eq!(flow.parameters.len(), 1);
+    }
+
+    #[test]
+    fn hostile_documents_are_refused_or_read_in_linear_work() {
+        // One 1 MiB scalar aliased 5,000 times (it passed 4 GB before).
+        let big = format!("a: &big {}\nb: [{}]\n", "x".repeat(1 << 20), vec!["*big"; 5000].join(", "));
+        let e = Template::parse("t", &big).unwrap_err().to_string();
+        assert!(e.contains("bytes of text"), "{e}");
+        // 200,000 anchors and aliases (94 s before: each alias searched every anchor).
+        let anchors: String = (0..200_000).map(|i| format!("- &a{i} v\n- *a{i}\n")).collect();
+        assert_eq!(parse_yaml(&anchors).map(|n| matches!(n, Node::Seq(ref v) if v.len() == 400_000)), Ok(true));
+        // 60,000 parameters in YAML, as many as fit the size limit (100,000 took 54 s before:
+        // each key was compared with every earlier one).
+        let mut many = String::from("Parameters:\n");
+        for i in 0..60_000 {
+            many.push_str(&format!("  P{i}: {{Type: String}}\n"));
+        }
+        many.push_str("Resources: {R: {Type: X}}\n");
+        assert_eq!(Template::parse("t", &many).unwrap().parameters.len(), 60_000);
+        let huge = "x".repeat(MAX_DOCUMENT_BYTES + 1);
+        assert!(Template::parse("t", &huge).unwrap_err().to_string().contains("more than"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One declared parameter and the check of a value against its constraints.
 
 use super::doc::Node;
+use super::pattern::Pattern;
 use super::types::{ParamType, parse_number};
 use crate::error::ValidationError;
 use serde::{Serialize, Serializer};
@@ -36,7 +37,7 @@ pub struct Parameter {
     /// `ConstraintDescription`.
     pub constraint_description: Option<String>,
     #[serde(skip)]
-    pattern: Option<regex::Regex>,
+    pattern: Option<Pattern>,
 }
 
 fn display<S: Serializer>(t: &ParamType, s: S) -> Result<S::Ok, S::Error> {
@@ -101,14 +102,7 @@ impl Parameter {
             }
         };
         let allowed_pattern = text("AllowedPattern")?;
-        let pattern = allowed_pattern
-            .as_deref()
-            .map(|p| {
-                regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
-                    format!("parameter {name}: AllowedPattern {p:?} is not a valid regular expression: {e}")
-                })
-            })
-            .transpose()?;
+        let pattern = allowed_pattern.as_deref().map(Pattern::compile);
         let no_echo = match text("NoEcho")?.as_deref() {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("true") => true,
@@ -132,6 +126,13 @@ impl Parameter {
             constraint_description: text("ConstraintDescription")?,
             pattern,
         })
+    }
+
+    /// A warning when the `AllowedPattern` cannot be checked here (values are then not
+    /// checked against it; CloudFormation still is).
+    pub fn pattern_warning(&self) -> Option<String> {
+        let why = self.pattern.as_ref()?.unchecked()?;
+        Some(format!("parameter {}: AllowedPattern is not checked here ({why})", self.name))
     }
 
     /// Checks a value against the declared type and constraints, as CloudFormation would.
@@ -199,7 +200,7 @@ impl Parameter {
             return Err(format!("AllowedValues [{}]", allowed.join(", ")));
         }
         if let (Some(re), Some(p)) = (&self.pattern, &self.allowed_pattern)
-            && !re.is_match(item)
+            && !re.matches(item)
         {
             return Err(format!("AllowedPattern {p}"));
         }
