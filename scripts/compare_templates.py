@@ -54,6 +54,9 @@ def independent(text):
 
 
 def scalar(v):
+    if isinstance(v, dict) and len(v) == 1:  # a tagged or one-key value: "Tag value"
+        (key, value), = v.items()
+        return f"{key} {scalar(value)}"
     if v is None:
         return ""
     if isinstance(v, bool):

@@ -160,8 +160,15 @@ fn resources(root: &Node) -> Result<(Resources, Vec<String>), String> {
             loops.push(id.clone());
             continue;
         }
-        let ty = r.get("Type").and_then(Node::as_str).ok_or_else(|| format!("resource {id} has no Type"))?;
-        resources.push((id.clone(), ty.to_string()));
+        let ty = match r.get("Type") {
+            Some(Node::Scalar(ty)) => ty.clone(),
+            // A preprocessor's module (`Type: !Rain::Module path`): named as written.
+            Some(Node::Map(one)) if one.len() == 1 && one[0].1.as_str().is_some() => {
+                format!("{} {}", one[0].0, one[0].1.as_str().unwrap_or_default())
+            }
+            _ => return Err(format!("resource {id} has no Type")),
+        };
+        resources.push((id.clone(), ty));
     }
     Ok((resources, loops))
 }
@@ -274,6 +281,8 @@ mod tests {
         .unwrap();
         assert_eq!(t.resources, [("Q".to_string(), "AWS::SQS::Queue".to_string())]);
         assert_eq!(t.loops, ["Fn::ForEach::Buckets"]);
+        let module = Template::parse("t", "Resources:\n  Net: {Type: !Rain::Module ../vpc.yml}\n").unwrap();
+        assert_eq!(module.resources, [("Net".to_string(), "!Rain::Module ../vpc.yml".to_string())]);
         assert_eq!(t.warnings.len(), 2, "{:?}", t.warnings);
         assert!(
             t.warnings.iter().any(|w| w.contains("!Rain::Embed")) && t.warnings.iter().any(|w| w.contains("!ValueOf"))
