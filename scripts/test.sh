@@ -51,6 +51,8 @@ install_slapd() {
 
 install_postgres() {
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_install postgresql
+  # The throwaway server speaks TLS with a certificate made by openssl.
+  command -v openssl >/dev/null || apt_install openssl
 }
 
 log "servers for the integration tests"

@@ -4,7 +4,7 @@
 //! `"true"` and `2010-09-09` stays as written. YAML short-form intrinsic tags (`!Ref X`,
 //! `!GetAtt A.B`, `!Sub …`) become their long form (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use yaml_rust2::parser::{Event, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -242,7 +242,8 @@ struct Anchored {
 #[derive(Default)]
 struct YamlBuilder {
     stack: Vec<Open>,
-    anchors: HashMap<usize, Anchored>,
+    /// By anchor id (the parser numbers anchors 1, 2, … in document order).
+    anchors: Vec<Option<Anchored>>,
     nodes: usize,
     bytes: usize,
     warnings: Vec<String>,
@@ -257,10 +258,11 @@ impl YamlBuilder {
                 Event::StreamStart | Event::DocumentStart | Event::Nothing => {}
                 Event::StreamEnd | Event::DocumentEnd => return Ok(Node::Null),
                 Event::Alias(id) => {
-                    let anchored = self.anchors.get(&id).ok_or_else(|| at(&mark, "alias to an unknown anchor"))?;
+                    let anchored = self.anchors.get(id).and_then(Option::as_ref);
+                    let anchored = anchored.ok_or_else(|| at(&mark, "alias to an unknown anchor"))?;
                     let (nodes, bytes) = (anchored.nodes, anchored.bytes);
                     self.count(nodes, bytes, &mark)?;
-                    let node = self.anchors.get(&id).map(|a| a.node.clone()).unwrap_or(Node::Null);
+                    let node = self.anchors.get(id).and_then(Option::as_ref).map_or(Node::Null, |a| a.node.clone());
                     if let Some(done) = self.push(node, 0, &mark)? {
                         return Ok(done);
                     }
@@ -327,7 +329,10 @@ impl YamlBuilder {
             });
             // Keeping the anchored copy costs what it holds (nested anchors copy again).
             self.count(0, bytes, mark)?;
-            self.anchors.insert(anchor, Anchored { node: node.clone(), nodes, bytes });
+            if self.anchors.len() <= anchor {
+                self.anchors.resize_with(anchor + 1, || None);
+            }
+            self.anchors[anchor] = Some(Anchored { node: node.clone(), nodes, bytes });
         }
         let Some(open) = self.stack.last_mut() else { return Ok(Some(node)) };
         match &mut open.items {
