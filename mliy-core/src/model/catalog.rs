@@ -197,9 +197,12 @@ impl SoftwareConfig {
     /// `{{{MLIY_PROGRESS_URL}}}` nor `{{{MLIY_PROGRESS_TOKEN}}}`: nothing will report
     /// progress mliy accepts, and the bootstrap deadline decides (`on_bootstrap_timeout`).
     pub fn progress_warning(&self) -> Option<String> {
+        if !self.has_progress_bar || self.emr {
+            return None;
+        }
         let script = self.user_data.as_ref()?.text()?;
         let reports = ["{{{MLIY_PROGRESS_URL}}}", "{{{MLIY_PROGRESS_TOKEN}}}"].iter().any(|t| script.contains(t));
-        (self.has_progress_bar && !self.emr && !reports).then(|| {
+        (!reports).then(|| {
             format!(
                 "software config {}: has_progress_bar is set but its user data uses neither {{{{{{MLIY_PROGRESS_URL}}}}}} \
                  nor {{{{{{MLIY_PROGRESS_TOKEN}}}}}}, so no progress will arrive; at the bootstrap deadline the \

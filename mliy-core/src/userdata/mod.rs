@@ -202,17 +202,19 @@ fn check_size(field: &str, len: usize) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// The rendered text so far, with the shell's view of it.
+/// The rendered text so far, with the shell's view of it: the lexer reads the text only up
+/// to the last user value placed (a script without user values is never lexed).
 struct Output {
     text: String,
     lexer: shell::Lexer,
+    /// How much of `text` the lexer has read.
+    lexed: usize,
 }
 
 impl Output {
     fn push(&mut self, text: &str) -> Result<(), ValidationError> {
         check_size("user_data (rendered)", self.text.len() + text.len())?;
         self.text.push_str(text);
-        self.lexer.feed(text);
         Ok(())
     }
 
@@ -220,6 +222,8 @@ impl Output {
         if origin == Origin::Catalog {
             return self.push(value);
         }
+        self.lexer.feed(&self.text[self.lexed..]);
+        self.lexed = self.text.len();
         match self.lexer.escape(value) {
             Ok(escaped) => self.push(&escaped),
             Err(shell::Unplaceable { ch, context }) => Err(ValidationError::new(
@@ -242,14 +246,14 @@ fn render_with(script: &str, values: &HashMap<&str, (&str, Origin)>) -> Result<R
     let mut out = Output {
         text: String::with_capacity(script.len() + script.len() / 4),
         lexer: shell::Lexer::for_script(script),
+        lexed: 0,
     };
     let mut unknown = BTreeSet::new();
     let mut pos = 0;
     let mut close: Option<usize> = None;
-    while let Some(found) = script[pos..].find("{{{") {
-        let start = pos + found;
+    while let Some(start) = find_triple(script, pos, b'{') {
         if close.is_none_or(|c| c < start + 3) {
-            close = script[start + 3..].find("}}}").map(|i| start + 3 + i);
+            close = find_triple(script, start + 3, b'}');
         }
         let Some(end) = close else { break };
         let token = &script[start + 3..end];
@@ -271,6 +275,20 @@ fn render_with(script: &str, values: &HashMap<&str, (&str, Origin)>) -> Result<R
     }
     out.push(&script[pos..])?;
     Ok(Rendered { text: out.text, unknown_tokens: unknown.into_iter().collect() })
+}
+
+/// The first `ccc` (three of the byte `c`) in `text` at or after `from`.
+fn find_triple(text: &str, from: usize, c: u8) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(i) = bytes.get(at..)?.iter().position(|&b| b == c) {
+        let i = at + i;
+        if bytes.get(i + 1) == Some(&c) && bytes.get(i + 2) == Some(&c) {
+            return Some(i);
+        }
+        at = i + 1;
+    }
+    None
 }
 
 fn is_reportable(token: &str) -> bool {
