@@ -347,7 +347,7 @@ impl Engine {
         inner.alive()?;
         let actor = Actor::User(principal.username.clone());
         loop {
-            let r = self.get(principal, id).await?;
+            let r = self.get_stored(principal, id).await?;
             let event = match action {
                 Action::Archive if !r.phase.is_terminal() => {
                     return Err(Error::validation("action", "archive", format!("not allowed while {}", r.phase)));

@@ -442,6 +442,15 @@ async fn progress_tokens_are_checked() {
     let debug = format!("{:?}", stored);
     assert!(!debug.contains(&stored_ud.value), "Debug hides the user data: {debug}");
     assert!(debug.contains("UserData=<"), "{debug}");
+    // An action stores the full record, never the redacted view callers get.
+    engine.act(&alice(), &ida, Action::Stop).await.unwrap();
+    engine.act(&alice(), &b.resource.id, Action::Terminate).await.unwrap();
+    for id in [&ida, &b.resource.id] {
+        let after = rig.store.get_resource(id).await.unwrap().unwrap();
+        let ud = after.stack.parameters.iter().find(|p| p.key == "UserData").unwrap();
+        assert!(decode(&ud.value).contains(progress::PLACEHOLDER), "{id}: the stored user data is kept");
+    }
+    assert_eq!(rig.store.get_resource(&ida).await.unwrap().unwrap().stack, stored.stack);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
