@@ -203,15 +203,49 @@ fn check_size(field: &str, len: usize) -> Result<(), ValidationError> {
 }
 
 /// The rendered text so far, with the shell's view of it: the lexer reads the text only up
-/// to the last user value placed (a script without user values is never lexed).
+/// to the last user value placed and the line after it (a script without user values is
+/// never lexed).
 struct Output {
     text: String,
     lexer: shell::Lexer,
     /// How much of `text` the lexer has read.
     lexed: usize,
+    /// The last token whose user value was placed.
+    last_user_token: Option<String>,
 }
 
 impl Output {
+    /// Lets the lexer read what was written since it last read.
+    fn lex_up_to_here(&mut self) -> Result<(), ValidationError> {
+        self.lexer.feed(&self.text[self.lexed..]);
+        self.lexed = self.text.len();
+        self.check_heredocs()
+    }
+
+    /// Fails when a line holding a user value ended a here-document.
+    fn check_heredocs(&self) -> Result<(), ValidationError> {
+        match (&self.last_user_token, self.lexer.user_ended_heredoc()) {
+            (Some(token), true) => Err(ValidationError::new(
+                format!("{{{{{{{token}}}}}}}"),
+                "its value",
+                "a value from the user or the directory would make this line a here-document's delimiter \
+                 and end the document early",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The finished text, once the lexer has read the line of the last user value.
+    fn finish(mut self) -> Result<String, ValidationError> {
+        if self.last_user_token.is_some() {
+            let end = self.text[self.lexed..].find('\n').map_or(self.text.len(), |i| self.lexed + i + 1);
+            self.lexer.feed(&self.text[self.lexed..end]);
+            self.lexed = end;
+            self.check_heredocs()?;
+        }
+        Ok(self.text)
+    }
+
     fn push(&mut self, text: &str) -> Result<(), ValidationError> {
         check_size("user_data (rendered)", self.text.len() + text.len())?;
         self.text.push_str(text);
@@ -222,11 +256,16 @@ impl Output {
         if origin == Origin::Catalog {
             return self.push(value);
         }
-        self.lexer.feed(&self.text[self.lexed..]);
-        self.lexed = self.text.len();
+        self.lex_up_to_here()?;
+        self.last_user_token = Some(token.to_string());
         match self.lexer.escape(value) {
-            Ok(escaped) => self.push(&escaped),
-            Err(shell::Unplaceable { ch, context }) => Err(ValidationError::new(
+            Ok(escaped) => {
+                self.push(&escaped)?;
+                self.lex_up_to_here()?;
+                self.lexer.mark_user_value();
+                Ok(())
+            }
+            Err(shell::Unplaceable { ch: Some(ch), context }) => Err(ValidationError::new(
                 format!("{{{{{{{token}}}}}}}"),
                 format!("{ch:?}"),
                 format!(
@@ -234,6 +273,12 @@ impl Output {
                      script ({}); quote the token in the script or change the value",
                     context.describe()
                 ),
+            )),
+            Err(shell::Unplaceable { ch: None, .. }) => Err(ValidationError::new(
+                format!("{{{{{{{token}}}}}}}"),
+                "\"\"",
+                "an empty value cannot stand here (after $, \\ or <<, in backticks or ${…}): it would join \
+                 the script's text around it; quote the token in the script",
             )),
         }
     }
@@ -247,6 +292,7 @@ fn render_with(script: &str, values: &HashMap<&str, (&str, Origin)>) -> Result<R
         text: String::with_capacity(script.len() + script.len() / 4),
         lexer: shell::Lexer::for_script(script),
         lexed: 0,
+        last_user_token: None,
     };
     let mut unknown = BTreeSet::new();
     let mut pos = 0;
@@ -274,7 +320,7 @@ fn render_with(script: &str, values: &HashMap<&str, (&str, Origin)>) -> Result<R
         pos = start + 1;
     }
     out.push(&script[pos..])?;
-    Ok(Rendered { text: out.text, unknown_tokens: unknown.into_iter().collect() })
+    Ok(Rendered { text: out.finish()?, unknown_tokens: unknown.into_iter().collect() })
 }
 
 /// The first `ccc` (three of the byte `c`) in `text` at or after `from`.
@@ -391,6 +437,17 @@ mod tests {
         let e = user("#cloud-config\nowner: {{{U}}}\n", "o'neil").unwrap_err();
         assert_eq!(e.value, "'\\''");
         assert!(user("#!/bin/bash\necho `{{{U}}}`", "a;b").is_err());
+    }
+
+    #[test]
+    fn a_user_value_never_decides_where_a_here_document_ends() {
+        let alone = "#!/bin/bash\ncat <<EOF\n{{{U}}}\nEOF\n";
+        assert!(user(alone, "E").is_ok() && user(alone, "").is_ok(), "a line that is not the delimiter is fine");
+        let e = user(alone, "EOF").unwrap_err();
+        assert!(e.field == "{{{U}}}" && e.rule.contains("delimiter"), "{e}");
+        assert!(user("#!/bin/bash\ncat <<EOF\n{{{U}}}OF\nEOF\n", "E").is_err(), "E and the template's OF");
+        assert!(user("#!/bin/bash\ncat <<EOF\n{{{U}}}EOF\nx\nEOF\n", "").is_err(), "empty, then the template's EOF");
+        assert!(user("#!/bin/bash\necho ${{{U}}}(id)\n", "").is_err(), "empty after $ would make $(");
     }
 
     #[test]

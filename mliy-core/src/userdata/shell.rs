@@ -44,10 +44,12 @@ impl Context {
     }
 }
 
-/// A character that cannot be placed in a context.
+/// A value that cannot be placed in a context: the character that cannot, or `None` for an
+/// empty value where only plain characters may stand (right after `$`, `\` or `<<`, the
+/// empty value would join them to the script's next character).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Unplaceable {
-    pub(crate) ch: char,
+    pub(crate) ch: Option<char>,
     pub(crate) context: Context,
 }
 
@@ -81,6 +83,8 @@ struct Heredoc {
     literal: bool,
     /// The current line, while it can still equal the delimiter.
     line: Option<Vec<u8>>,
+    /// A user value stands on the current line.
+    user_line: bool,
 }
 
 /// Reads a here-document's delimiter word after `<<` or `<<-`.
@@ -112,6 +116,8 @@ pub(crate) struct Lexer {
     delim: Option<DelimReader>,
     /// Here-documents whose bodies start at the next newline.
     pending: Vec<Heredoc>,
+    /// A line holding a user value ended a here-document.
+    user_ended_heredoc: bool,
 }
 
 impl Lexer {
@@ -133,6 +139,7 @@ impl Lexer {
             less: 0,
             delim: None,
             pending: Vec::new(),
+            user_ended_heredoc: false,
         }
     }
 
@@ -160,7 +167,10 @@ impl Lexer {
     /// comment or a here-document, anything but plain characters in [`Context::Plain`]).
     pub(crate) fn escape(&self, value: &str) -> Result<String, Unplaceable> {
         let context = self.context();
-        let refuse = |ch| Err(Unplaceable { ch, context });
+        let refuse = |ch| Err(Unplaceable { ch: Some(ch), context });
+        if value.is_empty() && self.shell && context == Context::Plain {
+            return Err(Unplaceable { ch: None, context });
+        }
         if let Some(ch) = value.chars().find(|&c| c == '\0') {
             return refuse(ch);
         }
@@ -179,9 +189,6 @@ impl Lexer {
                 if value.contains('\n') {
                     return refuse('\n');
                 }
-                if let Some(ch) = self.would_end_heredoc(value) {
-                    return refuse(ch);
-                }
                 let special: &[char] = if context == Context::HeredocExpanding { &['\\', '$', '`'] } else { &[] };
                 push_escaped(&mut out, value, special);
             }
@@ -193,15 +200,18 @@ impl Lexer {
         Ok(out)
     }
 
-    /// The value's first character when the line so far plus `value` could still be the
-    /// here-document's delimiter line (a user named `EOF` would end it early).
-    fn would_end_heredoc(&self, value: &str) -> Option<char> {
-        let Some(Frame::Heredoc(h)) = self.stack.last() else { return None };
-        let line = h.line.as_deref()?;
-        let mut candidate = line.to_vec();
-        let value = if h.strip_tabs && line.is_empty() { value.trim_start_matches('\t') } else { value };
-        candidate.extend_from_slice(value.as_bytes());
-        (!value.is_empty() && h.delim.starts_with(&candidate)).then(|| value.chars().next()).flatten()
+    /// Notes that a user value was just placed: should its line in a here-document turn out
+    /// to be the delimiter, the value decided where the document ends.
+    pub(crate) fn mark_user_value(&mut self) {
+        if let Some(Frame::Heredoc(h)) = self.stack.last_mut() {
+            h.user_line = true;
+        }
+    }
+
+    /// Whether a line holding a user value ended a here-document (see
+    /// [`Lexer::mark_user_value`]).
+    pub(crate) fn user_ended_heredoc(&self) -> bool {
+        self.user_ended_heredoc
     }
 
     /// Reads `text`, which follows what was read before.
@@ -361,7 +371,9 @@ impl Lexer {
             return;
         }
         let ends = h.line.as_deref() == Some(h.delim.as_slice());
+        self.user_ended_heredoc |= ends && h.user_line;
         h.line = Some(Vec::new());
+        h.user_line = false;
         if ends {
             self.stack.pop();
         }
@@ -395,6 +407,7 @@ impl DelimReader {
                     strip_tabs: self.strip_tabs,
                     literal: self.quoted,
                     line: Some(Vec::new()),
+                    user_line: false,
                 });
             }
             (None, _) => {
@@ -475,9 +488,13 @@ mod tests {
     fn refusals_name_the_character() {
         let mut lexer = Lexer::for_script("#!/bin/bash\n");
         lexer.feed("#!/bin/bash\n# owner: ");
-        assert_eq!(lexer.escape("a\nrm -rf /"), Err(Unplaceable { ch: '\n', context: Context::Comment }));
+        assert_eq!(lexer.escape("a\nrm -rf /"), Err(Unplaceable { ch: Some('\n'), context: Context::Comment }));
         let plain = Lexer::for_script("#cloud-config\n");
-        assert_eq!(plain.escape("o'neil").unwrap_err().ch, '\'');
+        assert_eq!(plain.escape("o'neil").unwrap_err().ch, Some('\''));
+        let mut dollar = Lexer::for_script("#!/bin/sh\n");
+        dollar.feed("#!/bin/sh\necho $");
+        assert_eq!(dollar.escape("").unwrap_err().ch, None, "an empty value would join $ to what follows");
+        assert_eq!(dollar.escape("HOME").unwrap(), "HOME");
         assert_eq!(plain.escape("dana.o-neil@example.com").unwrap(), "dana.o-neil@example.com");
     }
 }
