@@ -29,6 +29,25 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// `url` with the password of its `user:password@` part, if any, shown as `****`; anything
+/// else (including text that is not a URL) as it is.
+///
+/// ```
+/// use mliy_core::secret::redact_url;
+/// assert_eq!(redact_url("postgres://mliy:pw@db:5432/x"), "postgres://mliy:****@db:5432/x");
+/// assert_eq!(redact_url("sqlite:/tmp/a.db"), "sqlite:/tmp/a.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else { return url.to_string() };
+    let start = scheme_end + 3;
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    let authority = &url[start..end];
+    match authority.rfind('@').and_then(|at| authority[..at].find(':').map(|colon| (colon, at))) {
+        Some((colon, at)) => format!("{}****{}", &url[..start + colon + 1], &url[start + at..]),
+        None => url.to_string(),
+    }
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

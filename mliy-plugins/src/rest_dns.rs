@@ -16,7 +16,7 @@
 
 use async_trait::async_trait;
 use mliy_core::dns::DnsProvider;
-use mliy_core::secret::Secret;
+use mliy_core::secret::{Secret, redact_url};
 use mliy_core::{Error, Result};
 use std::fmt;
 use std::time::Duration;
@@ -226,17 +226,6 @@ impl RestDns {
             }),
             _ => Err(Error::Backend { backend: "dns-api", source: format!("{what}: {status}").into() }),
         }
-    }
-}
-
-/// The URL with any password replaced by `****` (unparseable text is shown as it is).
-fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("****"));
-            parsed.to_string()
-        }
-        _ => url.to_string(),
     }
 }
 

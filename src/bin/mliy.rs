@@ -551,20 +551,6 @@ fn refresh_only_alone(args: &SimArgs) -> Result<(), Error> {
     }
 }
 
-/// A store spec or URL with its password, if any, shown as `****`.
-fn redacted(spec: &str) -> String {
-    let Some(scheme_end) = spec.find("://") else { return spec.to_string() };
-    let authority_start = scheme_end + 3;
-    let authority_end = spec[authority_start..].find('/').map_or(spec.len(), |i| authority_start + i);
-    let authority = &spec[authority_start..authority_end];
-    match authority.rfind('@').and_then(|at| authority[..at].find(':').map(|colon| (colon, at))) {
-        Some((colon, at)) => {
-            format!("{}****{}", &spec[..authority_start + colon + 1], &spec[authority_start + at..])
-        }
-        None => spec.to_string(),
-    }
-}
-
 /// `--store`, or the default: a new SQLite file in the temporary folder.
 fn store_spec(args: &SimArgs) -> Result<String, Error> {
     match (&args.store, args.resume) {
@@ -581,7 +567,7 @@ fn store_spec(args: &SimArgs) -> Result<String, Error> {
 /// The store named by `--store` (and the cloud's journal beside it).
 fn backing(args: &SimArgs) -> Result<scenario::Backing, Error> {
     let spec = store_spec(args)?;
-    let refused = |rule: &str| Error::validation("--store", redacted(&spec), rule);
+    let refused = |rule: &str| Error::validation("--store", mliy::secret::redact_url(&spec), rule);
     match spec.split_once(':') {
         None if spec == "memory" => match args.resume {
             true => Err(refused("a memory store cannot be resumed: use sqlite:PATH")),
@@ -647,7 +633,7 @@ fn sim(args: &SimArgs) -> Result<Output, Error> {
     let mut json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
     let store = store_spec(args)?;
     // Name the store, never a connection string's password.
-    let shown = redacted(&store);
+    let shown = mliy::secret::redact_url(&store);
     json["store"] = Value::String(shown.clone());
     let human = format!(
         "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
