@@ -2,7 +2,7 @@
 //! tag is looked for before every submission), steps, and deployments through SSM.
 
 use super::driver::Flow;
-use super::{Engine, Inner, access};
+use super::{Engine, Inner};
 use crate::cloud::{ClusterInfo, StepInfo, StepSpec, StepState};
 use crate::deploy::{DeployReport, Deployment};
 use crate::error::{Error, Result};
@@ -89,12 +89,7 @@ impl Inner {
     /// The cluster of `id` if `principal` may act on it and it takes work.
     async fn usable_cluster(&self, principal: &Principal, id: &LaunchId) -> Result<(Resource, String)> {
         self.alive()?;
-        let r = self
-            .store
-            .get_resource(id)
-            .await?
-            .ok_or_else(|| Error::NotFound { kind: "resource", name: id.to_string() })?;
-        access::check(principal, &r, self.config.manager_group.as_deref())?;
+        let r = self.stored_for(principal, id).await?;
         match (&r.kind, &r.phase, &r.cluster_id) {
             (ResourceKind::Cluster, Phase::Running | Phase::Waiting, Some(cluster)) => {
                 let cluster = cluster.clone();

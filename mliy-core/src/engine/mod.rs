@@ -426,15 +426,7 @@ impl Engine {
     }
 
     async fn get_stored(&self, principal: &Principal, id: &LaunchId) -> Result<Resource> {
-        access::authenticated(principal)?;
-        let r = self
-            .inner
-            .store
-            .get_resource(id)
-            .await?
-            .ok_or_else(|| Error::NotFound { kind: "resource", name: id.to_string() })?;
-        access::check(principal, &r, self.inner.config.manager_group.as_deref())?;
-        Ok(r)
+        self.inner.stored_for(principal, id).await
     }
 
     /// The resources `principal` may see (archived ones too when asked), without user data
@@ -535,6 +527,18 @@ impl Inner {
             return Err(Error::Unavailable("the engine is shut down".into()));
         }
         Ok(())
+    }
+
+    /// The stored record (not the redacted view), if `principal` may see it.
+    pub(crate) async fn stored_for(&self, principal: &Principal, id: &LaunchId) -> Result<Resource> {
+        access::authenticated(principal)?;
+        let r = self
+            .store
+            .get_resource(id)
+            .await?
+            .ok_or_else(|| Error::NotFound { kind: "resource", name: id.to_string() })?;
+        access::check(principal, &r, self.config.manager_group.as_deref())?;
+        Ok(r)
     }
 
     /// Tells subscribers about a stored event of `r`.
