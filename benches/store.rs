@@ -52,7 +52,7 @@ async fn write_back(store: &dyn StateStore, ids: &[String], round: &AtomicU64) {
 
 fn bench_backend(c: &mut Criterion, runtime: &Runtime, name: &str, open: &dyn Fn(&str) -> Arc<dyn StateStore>) {
     // Ids of their own, so that reruns on one PostgreSQL database never collide.
-    let run = mliy::plan::LaunchId::new_random();
+    let run = mliy::model::LaunchId::new_random();
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(PER_ITERATION));
     group.sample_size(20);

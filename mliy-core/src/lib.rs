@@ -14,6 +14,7 @@
 //! ```
 
 pub mod auth;
+mod catalog_load;
 pub mod clock;
 pub mod cloud;
 pub mod deploy;

@@ -9,8 +9,8 @@
 use clap::{Args, Parser, Subcommand};
 use mliy::error::Error;
 use mliy::import::{MliyImport, import_mliy};
-use mliy::model::{Catalog, Principal};
-use mliy::plan::{ClusterOptions, LaunchId, LaunchRequest, Market, Planner};
+use mliy::model::{Catalog, LaunchId, Market, Principal};
+use mliy::plan::{ClusterOptions, LaunchRequest, Planner};
 use mliy::sim::scenario::{self, ScenarioConfig};
 use mliy::template::Template;
 use mliy::userdata;

@@ -10,11 +10,11 @@
 use super::fault_proxy::{FaultProxy, Mode};
 use super::fixtures;
 use super::moto::{Account, Moto};
-use mliy::cloud::{Cloud, ClusterState, InstanceFilter, InstanceState, StackStatus, StepSpec, StepState};
+use mliy::cloud::{Cloud, ClusterState, InstanceFilter, InstanceState, StackStatus, StepState};
 use mliy::engine::{Action, Engine, EngineConfig};
-use mliy::lifecycle::{Phase, StackSpec};
-use mliy::model::{Catalog, JobFlowSettings, SecurityGroup};
-use mliy::plan::{ClusterOptions, LAUNCH_ID_TAG, LaunchRequest, Market};
+use mliy::lifecycle::Phase;
+use mliy::model::{Catalog, JobFlowSettings, LAUNCH_ID_TAG, Market, SecurityGroup, StackSpec, StepSpec};
+use mliy::plan::{ClusterOptions, LaunchRequest};
 use mliy::plugins::aws::{AwsCloud, AwsOptions};
 use mliy::secret::Secret;
 use mliy::store::MemoryStore;
@@ -84,7 +84,7 @@ fn ops() -> mliy::model::Principal {
     mliy::model::Principal { admin: true, ..mliy::model::Principal::new("ops", ["admins"]) }
 }
 
-async fn wait(engine: &Engine, id: &mliy::plan::LaunchId, name: &str) -> mliy::lifecycle::Resource {
+async fn wait(engine: &Engine, id: &mliy::model::LaunchId, name: &str) -> mliy::lifecycle::Resource {
     let r = tokio::time::timeout(
         Duration::from_secs(60),
         engine.wait_until(&ops(), id, |p| p.name() == name || p.is_terminal()),
@@ -193,7 +193,7 @@ fn stack_spec(name: &str, token: &str) -> StackSpec {
         name: name.into(),
         template_body: r#"{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}"#.into(),
         parameters: vec![],
-        tags: vec![mliy::plan::Tag::new(LAUNCH_ID_TAG, token)],
+        tags: vec![mliy::model::Tag::new(LAUNCH_ID_TAG, token)],
         client_request_token: token.into(),
     }
 }

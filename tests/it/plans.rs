@@ -3,8 +3,8 @@
 use super::fixtures::{self, APP, EC2, EMR, RDS, member, planner};
 use mliy::Error;
 use mliy::import::{MliyImport, import_mliy};
-use mliy::model::{Param, Principal};
-use mliy::plan::{ClusterOptions, LaunchId, LaunchPlan, LaunchRequest, Market, PlanKind, ValueSource};
+use mliy::model::{LaunchId, Market, Param, Principal};
+use mliy::plan::{ClusterOptions, LaunchPlan, LaunchRequest, PlanKind, ValueSource};
 use mliy::template::Template;
 use serde_json::Value;
 use std::collections::HashSet;

@@ -71,7 +71,7 @@ pub(crate) async fn start() -> Option<Postgres> {
 /// A database of its own on the server (made with psql), so tests and reruns never share
 /// rows.
 pub(crate) fn fresh_database(server: &Postgres) -> String {
-    let name = format!("mliy_{}", mliy::plan::LaunchId::new_random().as_str());
+    let name = format!("mliy_{}", mliy::model::LaunchId::new_random().as_str());
     let out = Command::new("psql").args([&server.url, "-c", &format!("CREATE DATABASE {name}")]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let base = server.url.rsplit_once('/').map_or(server.url.as_str(), |(b, _)| b);

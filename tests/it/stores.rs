@@ -139,7 +139,7 @@ mod sqlite {
         let last = last.expect("the child committed writes");
         let store = SqliteStore::open(&path).await.unwrap();
         for n in 0..=last {
-            let id = mliy::plan::LaunchId::parse(&format!("kill-{n}")).unwrap();
+            let id = mliy::model::LaunchId::parse(&format!("kill-{n}")).unwrap();
             let r = store.get_resource(&id).await.unwrap().unwrap_or_else(|| panic!("kill-{n} lost"));
             assert_eq!(r.version, 2, "kill-{n}: its committed update is there");
         }

@@ -2,8 +2,8 @@
 //! rendered scripts parse (`bash -n`), and run with stub commands on `PATH` they pass each
 //! name as one argument and create no other file.
 
-use mliy::model::Principal;
-use mliy::plan::{LaunchId, LaunchRequest};
+use mliy::model::{LaunchId, Principal};
+use mliy::plan::LaunchRequest;
 use mliy::userdata::{UserTokens, render};
 use std::path::Path;
 use std::process::Command;

@@ -6,12 +6,21 @@
 mod types;
 
 pub use types::{
-    ClusterInfo, ClusterSpec, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter,
-    InstanceInfo, InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepSpec, StepState,
+    ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceInfo,
+    InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepState,
 };
 
+// The shared types' old paths, for one release.
+
+/// Moved to [`crate::model::ClusterSpec`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::ClusterSpec")]
+pub type ClusterSpec = crate::model::ClusterSpec;
+/// Moved to [`crate::model::StepSpec`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::StepSpec")]
+pub type StepSpec = crate::model::StepSpec;
+
 use crate::error::Result;
-use crate::lifecycle::StackSpec;
+use crate::model::{self, StackSpec};
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -55,13 +64,13 @@ pub trait Cloud: Debug + Send + Sync + 'static {
     /// RebootInstances.
     async fn reboot_instances(&self, ids: &[String]) -> Result<()>;
     /// RunJobFlow (no idempotency token: callers look for the launch's tag first).
-    async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String>;
+    async fn run_job_flow(&self, spec: &model::ClusterSpec) -> Result<String>;
     /// DescribeCluster.
     async fn describe_cluster(&self, id: &str) -> Result<Option<ClusterInfo>>;
     /// ListClusters in the given states (all when empty), 50 a page.
     async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>>;
     /// AddJobFlowSteps; returns the step ids.
-    async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>>;
+    async fn add_steps(&self, cluster_id: &str, steps: &[model::StepSpec]) -> Result<Vec<String>>;
     /// ListSteps, newest first.
     async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>>;
     /// TerminateJobFlows.

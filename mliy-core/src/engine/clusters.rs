@@ -3,12 +3,11 @@
 
 use super::driver::Flow;
 use super::{Engine, Inner};
-use crate::cloud::{ClusterInfo, StepInfo, StepSpec, StepState};
+use crate::cloud::{ClusterInfo, StepInfo, StepState};
 use crate::deploy::{DeployReport, Deployment};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
-use crate::model::Principal;
-use crate::plan::{LAUNCH_ID_TAG, LaunchId};
+use crate::model::{LAUNCH_ID_TAG, LaunchId, Principal, StepSpec};
 use std::time::Duration;
 
 impl Inner {

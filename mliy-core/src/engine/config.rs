@@ -69,7 +69,7 @@ impl Default for EngineConfig {
             progress_key: None,
             progress_url: None,
             manager_group: None,
-            replica_id: format!("replica-{}", crate::plan::LaunchId::new_random()),
+            replica_id: format!("replica-{}", crate::model::LaunchId::new_random()),
             keep_dns_when_stopped: false,
             lease_ttl: Duration::from_secs(120),
         }

@@ -3,7 +3,8 @@
 
 use super::{Inner, progress};
 use crate::error::{Error, Result};
-use crate::lifecycle::{ConfigKind, ParamRef, Resource, StackSpec, USER_DATA_KEY};
+use crate::lifecycle::Resource;
+use crate::model::{ConfigKind, ParamRef, StackSpec, USER_DATA_KEY};
 use base64::Engine as _;
 
 impl Inner {

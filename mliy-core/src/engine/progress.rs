@@ -4,7 +4,7 @@
 use super::Inner;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource};
-use crate::plan::LaunchId;
+use crate::model::LaunchId;
 use crate::secret::{Secret, constant_time_eq};
 use sha2::{Digest, Sha256};
 

@@ -4,7 +4,7 @@
 use super::Inner;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Actor, Event, LifecycleEvent, Phase, Resource};
-use crate::store::BillingSegment;
+use crate::model::BillingSegment;
 
 /// Whether the machine runs (and costs its hourly price) in this phase: from the end of
 /// provisioning until a stop or termination begins.
@@ -54,7 +54,7 @@ impl Inner {
 
     /// Notes `reason` on the latest stored record of `id`, reading it again when another
     /// writer got there first.
-    pub(crate) async fn note_latest(&self, id: &crate::plan::LaunchId, actor: Actor, reason: &str) -> Result<()> {
+    pub(crate) async fn note_latest(&self, id: &crate::model::LaunchId, actor: Actor, reason: &str) -> Result<()> {
         loop {
             let Some(r) = self.store.get_resource(id).await? else { return Ok(()) };
             match self.note(&r, actor.clone(), reason, |_| {}).await {

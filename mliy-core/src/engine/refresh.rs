@@ -13,7 +13,7 @@ use super::{Engine, Inner};
 use crate::cloud::{ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
 use crate::error::Result;
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
-use crate::plan::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
+use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
 use crate::store::ResourceFilter;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -430,7 +430,7 @@ impl Engine {
             .filter(|l| all.iter().all(|r| r.id != *l))
             .unwrap_or_else(LaunchId::new_random);
         let now = inner.clock.now();
-        let stack = crate::lifecycle::StackSpec {
+        let stack = crate::model::StackSpec {
             name: tag("aws:cloudformation:stack-name").unwrap_or_default(),
             template_body: std::sync::Arc::from(""),
             parameters: Vec::new(),

@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::clock::{Timestamp, VirtualClock};
-use crate::cloud::{Cloud, StepSpec, StepState};
-use crate::model::OnBootstrapTimeout;
-use crate::plan::{ClusterOptions, Market};
+use crate::cloud::{Cloud, StepState};
+use crate::model::{Market, OnBootstrapTimeout, StepSpec};
+use crate::plan::ClusterOptions;
 use crate::secret::Secret;
 use crate::sim::{SimCloud, SimConfig, SimTimings};
 use crate::store::MemoryStore;
@@ -793,7 +793,7 @@ async fn job_flow_cluster_lifecycle() {
     let spec = launched.resource.job_flow.clone().unwrap();
     assert_eq!((spec.core_nodes, spec.task_nodes, spec.job_flow_role.as_str()), (2, 1, "ds-nodes"));
     assert_eq!(spec.idle_timeout_seconds, Some(90 * 60));
-    assert!(spec.tags.iter().any(|t| t.key == crate::plan::LAUNCH_ID_TAG && t.value == launched.resource.id.as_str()));
+    assert!(spec.tags.iter().any(|t| t.key == crate::model::LAUNCH_ID_TAG && t.value == launched.resource.id.as_str()));
     let id = launched.resource.id.clone();
     let up = wait_phase(&engine, &id, "waiting").await;
     assert_eq!(up.phase, Phase::Waiting, "{up:?}");

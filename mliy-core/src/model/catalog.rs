@@ -1,11 +1,11 @@
 //! The catalog an admin maintains, loadable from YAML or JSON.
 
+use super::cluster::StepSpec;
 use super::dn::{dn_cn, normalize_dn};
 use super::principal::Principal;
-use crate::cloud::StepSpec;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A user-data token and its value (MLiy's `Param`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,8 +61,9 @@ pub struct Source {
     /// The text itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline: Option<String>,
+    /// The text read from `path` (see `Catalog::load_sources`).
     #[serde(skip)]
-    loaded: Option<String>,
+    pub(crate) loaded: Option<String>,
 }
 
 impl Source {
@@ -84,14 +85,6 @@ impl Source {
     /// A short name for messages: the path, or `inline`.
     pub fn describe(&self) -> String {
         self.path.as_ref().map_or_else(|| "inline".to_string(), |p| p.display().to_string())
-    }
-
-    fn load(&mut self, base: &Path) -> Result<()> {
-        if let (None, Some(path)) = (&self.inline, &self.path) {
-            let full = if path.is_absolute() { path.clone() } else { base.join(path) };
-            self.loaded = Some(crate::files::read_bounded(&full, crate::files::MAX_FILE_BYTES)?);
-        }
-        Ok(())
     }
 }
 
@@ -427,55 +420,6 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Parses YAML (JSON is YAML too). Sources given by path are not read: see
-    /// [`Catalog::from_path`] or [`Catalog::load_sources`].
-    ///
-    /// # Errors
-    /// [`Error::Parse`] with the line, column and field, or a dangling reference.
-    pub fn from_yaml_str(text: &str) -> Result<Catalog> {
-        if text.len() > crate::files::MAX_FILE_BYTES {
-            return Err(Error::validation(
-                "catalog",
-                format!("{} bytes", text.len()),
-                format!("at most {} bytes", crate::files::MAX_FILE_BYTES),
-            ));
-        }
-        // The bounded reader first: it refuses alias bombs (by nodes and by bytes), deep
-        // nesting and duplicate keys in linear work, before serde reads the text.
-        crate::template::parse_yaml(text).map_err(|e| Error::parse("catalog", e))?;
-        let catalog: Catalog = serde_norway::from_str(text).map_err(|e| Error::parse("catalog", e.to_string()))?;
-        catalog.validate()?;
-        Ok(catalog)
-    }
-
-    /// Reads a catalog file and every template and script it names (relative to its folder).
-    ///
-    /// # Errors
-    /// [`Error::Io`] for a file that cannot be read, otherwise as [`Catalog::from_yaml_str`].
-    pub fn from_path(path: impl AsRef<Path>) -> Result<Catalog> {
-        let path = path.as_ref();
-        let text = crate::files::read_bounded(path, crate::files::MAX_FILE_BYTES)?;
-        let mut catalog = Catalog::from_yaml_str(&text).map_err(|e| match e {
-            Error::Parse { message, .. } => Error::parse(format!("catalog {}", path.display()), message),
-            other => other,
-        })?;
-        catalog.load_sources(path.parent().unwrap_or(Path::new(".")))?;
-        Ok(catalog)
-    }
-
-    /// Reads every template and user-data script given by path, relative to `base`.
-    ///
-    /// # Errors
-    /// [`Error::Io`] naming the file that cannot be read.
-    pub fn load_sources(&mut self, base: &Path) -> Result<()> {
-        for sc in &mut self.software_configs {
-            for source in [&mut sc.template, &mut sc.user_data].into_iter().flatten() {
-                source.load(base)?;
-            }
-        }
-        Ok(())
-    }
-
     /// The catalog as YAML.
     ///
     /// # Errors

@@ -1,12 +1,29 @@
-//! The admin catalog (what may be launched, by whom, with what) and the principal.
+//! The ground floor: the admin catalog (what may be launched, by whom, with what), the
+//! principal, and every type a plan, a record, the cloud and the store share — launch ids,
+//! tags, markets, the stack and cluster specs, billing segments.
+//!
+//! It imports nothing of the crate but [`error`](crate::error), [`secret`](crate::secret) and
+//! [`clock`](crate::clock), so every other module may use it.
 
+mod billing;
 mod catalog;
+mod cluster;
 mod dn;
+mod ids;
+mod market;
 mod principal;
+mod stack;
+mod tags;
 
+pub use billing::BillingSegment;
 pub use catalog::{
     Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network, OnBootstrapTimeout, Param,
     SecurityGroup, SoftwareConfig, Source, VolumeSettings,
 };
+pub use cluster::{ClusterSpec, StepSpec};
 pub use dn::{dn_cn, normalize_dn};
+pub use ids::LaunchId;
+pub use market::Market;
 pub use principal::Principal;
+pub use stack::{ConfigKind, ParamRef, StackParameter, StackSpec, USER_DATA_KEY};
+pub use tags::{LAUNCH_ID_TAG, MANAGED_TAG, Tag};

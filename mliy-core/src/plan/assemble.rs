@@ -1,12 +1,11 @@
 //! Assembling the CloudFormation parameters, names and tags of a checked request.
 
-use super::naming::{self, LAUNCH_ID_TAG, MANAGED_TAG, Tag};
+use super::naming;
 use super::policy::Checked;
-use super::request::{ClusterOptions, LaunchRequest, Market};
+use super::request::{ClusterOptions, LaunchRequest};
 use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
-use crate::cloud::ClusterSpec;
 use crate::error::{Error, Result};
-use crate::model::{Catalog, JobFlowSettings, Principal};
+use crate::model::{Catalog, ClusterSpec, JobFlowSettings, LAUNCH_ID_TAG, MANAGED_TAG, Market, Principal, Tag};
 use crate::template::{MapKey, Template};
 use crate::userdata::{self, TokenSource, UserTokens};
 use std::sync::Arc;

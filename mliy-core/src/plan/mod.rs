@@ -42,13 +42,11 @@ mod naming;
 mod policy;
 mod request;
 
-pub use naming::{LAUNCH_ID_TAG, MANAGED_TAG, Tag};
 pub use policy::{DEFAULT_MAX_CLUSTER_NODES, MAX_SPOT_BID};
-pub use request::{ClusterOptions, LaunchId, LaunchRequest, Market};
+pub use request::{ClusterOptions, LaunchRequest};
 
-use crate::cloud::ClusterSpec;
 use crate::error::{Error, Result};
-use crate::model::{Catalog, Principal};
+use crate::model::{self, Catalog, ClusterSpec, ConfigKind, ParamRef, Principal, StackParameter, StackSpec};
 use crate::template::Template;
 use serde::{Serialize, Serializer};
 use std::collections::HashMap;
@@ -136,7 +134,7 @@ impl fmt::Debug for PlanParameter {
 #[derive(Clone, Serialize)]
 pub struct LaunchPlan {
     /// The launch id (also the ClientRequestToken).
-    pub launch_id: LaunchId,
+    pub launch_id: model::LaunchId,
     /// Instance or cluster.
     pub kind: PlanKind,
     /// The stack name.
@@ -157,7 +155,7 @@ pub struct LaunchPlan {
     /// Parameters sent, in template order.
     pub parameters: Vec<PlanParameter>,
     /// Stack tags.
-    pub tags: Vec<Tag>,
+    pub tags: Vec<model::Tag>,
     /// The rendered user-data script, before base64 (instances with a script).
     pub user_data: Option<String>,
     /// Tokens left in the user data because nothing defines them.
@@ -267,3 +265,54 @@ impl Planner {
 pub fn plan(principal: &Principal, request: &LaunchRequest, catalog: &Catalog) -> Result<LaunchPlan> {
     Planner::new(catalog.clone())?.plan(principal, request)
 }
+
+impl From<&LaunchPlan> for StackSpec {
+    /// The spec to store: NoEcho values from catalog params are kept as references.
+    fn from(plan: &LaunchPlan) -> Self {
+        let parameters = plan
+            .parameters
+            .iter()
+            .map(|p| {
+                let config = match p.source {
+                    ValueSource::GroupConfig => Some((ConfigKind::GroupConfig, &plan.group_config)),
+                    ValueSource::SoftwareConfig => Some((ConfigKind::SoftwareConfig, &plan.software_config)),
+                    ValueSource::Generated => None,
+                };
+                match config {
+                    Some((config, name)) if p.no_echo => StackParameter {
+                        key: p.key.clone(),
+                        value: String::new(),
+                        no_echo: true,
+                        from: Some(ParamRef { config, name: name.clone(), token: p.key.clone() }),
+                    },
+                    _ => StackParameter { no_echo: p.no_echo, ..StackParameter::new(&p.key, p.value()) },
+                }
+            })
+            .collect();
+        StackSpec {
+            name: plan.stack_name.clone(),
+            template_body: std::sync::Arc::clone(&plan.template_body),
+            parameters,
+            tags: plan.tags.clone(),
+            client_request_token: plan.client_request_token.clone(),
+        }
+    }
+}
+
+// The shared types' old paths, for one release.
+
+/// Moved to [`crate::model::LaunchId`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::LaunchId")]
+pub type LaunchId = crate::model::LaunchId;
+/// Moved to [`crate::model::Market`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::Market")]
+pub type Market = crate::model::Market;
+/// Moved to [`crate::model::Tag`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::Tag")]
+pub type Tag = crate::model::Tag;
+/// Moved to [`crate::model::MANAGED_TAG`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::MANAGED_TAG")]
+pub const MANAGED_TAG: (&str, &str) = crate::model::MANAGED_TAG;
+/// Moved to [`crate::model::LAUNCH_ID_TAG`].
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::LAUNCH_ID_TAG")]
+pub const LAUNCH_ID_TAG: &str = crate::model::LAUNCH_ID_TAG;

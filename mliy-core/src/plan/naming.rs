@@ -1,35 +1,13 @@
 //! Stack names, cluster names and tags, as MLiy made them but always valid.
 
-use super::request::{LaunchId, Market};
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
+use crate::model::{LaunchId, Market, Tag};
 
 /// CloudFormation's longest stack name.
 const MAX_STACK_NAME: usize = 128;
 /// EC2/CloudFormation limits on tags.
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
-
-/// The tag that marks everything mliy (or MLiy) launched.
-pub const MANAGED_TAG: (&str, &str) = ("LaunchedBy", "MLIY");
-/// The tag that carries the launch id, for adoption and idempotency.
-pub const LAUNCH_ID_TAG: &str = "mliy:launch-id";
-
-/// A resource tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tag {
-    /// The key.
-    pub key: String,
-    /// The value.
-    pub value: String,
-}
-
-impl Tag {
-    /// A new tag.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        Tag { key: key.into(), value: value.into() }
-    }
-}
 
 /// Replaces every character outside `[A-Za-z0-9-]` by `-`.
 pub(crate) fn sanitize(text: &str) -> String {

@@ -1,8 +1,8 @@
 //! The group's policy: who may launch what, on which instance type, with which security groups.
 
-use super::request::{ClusterOptions, LaunchRequest, Market};
+use super::request::{ClusterOptions, LaunchRequest};
 use crate::error::{Error, Result};
-use crate::model::{Catalog, GroupConfig, Principal, SoftwareConfig};
+use crate::model::{Catalog, GroupConfig, Market, Principal, SoftwareConfig};
 
 /// What the policy check found, for the assembly that follows.
 pub(crate) struct Checked<'c> {

@@ -1,85 +1,7 @@
 //! What a user asks to launch.
 
-use crate::error::{Error, Result};
-use crate::model::Param;
+use crate::model::{LaunchId, Market, Param};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// Identifies one launch. It is CloudFormation's `ClientRequestToken` and part of the stack
-/// name, so a retried launch can never create a second stack.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct LaunchId(String);
-
-impl LaunchId {
-    /// A new random id: 12 lower-case hex digits, as MLiy used.
-    pub fn new_random() -> Self {
-        let hex = uuid::Uuid::new_v4().simple().to_string();
-        LaunchId(hex[hex.len() - 12..].to_string())
-    }
-
-    /// Checks and wraps an id: 1 to 64 of `a-z`, `0-9` and `-`, starting with a letter or digit.
-    ///
-    /// # Errors
-    /// [`Error::Validation`] on `launch_id`.
-    pub fn parse(id: &str) -> Result<Self> {
-        let ok = (1..=64).contains(&id.len())
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !id.starts_with('-');
-        if ok {
-            Ok(LaunchId(id.to_string()))
-        } else {
-            Err(Error::validation("launch_id", id, "1 to 64 of a-z, 0-9 and -, not starting with -"))
-        }
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for LaunchId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for LaunchId {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        LaunchId::parse(&s)
-    }
-}
-
-impl From<LaunchId> for String {
-    fn from(id: LaunchId) -> String {
-        id.0
-    }
-}
-
-/// How cluster nodes are bought.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Market {
-    /// On-demand instances.
-    OnDemand,
-    /// Spot instances, with a bid in dollars per hour (the template's default when `None`).
-    Spot {
-        /// The bid.
-        bid: Option<f64>,
-    },
-}
-
-impl Market {
-    /// EMR's name: `ON_DEMAND` or `SPOT`.
-    pub fn emr_name(&self) -> &'static str {
-        match self {
-            Market::OnDemand => "ON_DEMAND",
-            Market::Spot { .. } => "SPOT",
-        }
-    }
-}
 
 /// The cluster part of a launch request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,21 +97,5 @@ impl LaunchRequest {
     pub fn with_token(mut self, token: impl Into<String>, value: impl Into<String>) -> Self {
         self.tokens.push(Param::new(token, value));
         self
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn launch_ids() {
-        let id = LaunchId::new_random();
-        assert_eq!(id.as_str().len(), 12);
-        assert!(LaunchId::parse(id.as_str()).is_ok());
-        assert_ne!(id, LaunchId::new_random());
-        for bad in ["", "-a", "A1", "a_b", &"a".repeat(65)] {
-            assert!(LaunchId::parse(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -4,12 +4,12 @@
 
 use super::{SimCloud, SimConfig};
 use crate::clock::{Clock, Timestamp, VirtualClock};
-use crate::cloud::{Cloud, ClusterSpec, InstanceFilter};
+use crate::cloud::{Cloud, InstanceFilter};
 use crate::engine::{Engine, RefreshConfig, RefreshReport};
 use crate::error::{Error, Result};
-use crate::lifecycle::{Phase, Resource, ResourceKind, StackSpec};
-use crate::model::{Catalog, Principal};
-use crate::plan::{LAUNCH_ID_TAG, LaunchId, LaunchRequest, MANAGED_TAG, Planner, Tag};
+use crate::lifecycle::{Phase, Resource, ResourceKind};
+use crate::model::{Catalog, ClusterSpec, LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Principal, StackSpec, Tag};
+use crate::plan::{LaunchRequest, Planner};
 use crate::store::{MemoryStore, StateStore};
 use serde::Serialize;
 use std::collections::HashMap;

@@ -8,9 +8,9 @@
 
 use super::{SimCloud, SimConfig};
 use crate::clock::{Clock, Timestamp};
-use crate::cloud::{Cloud, ClusterSpec, CommandSpec, StepSpec};
+use crate::cloud::{Cloud, CommandSpec};
 use crate::error::{Error, Result};
-use crate::lifecycle::StackSpec;
+use crate::model::{ClusterSpec, StackSpec, StepSpec};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};

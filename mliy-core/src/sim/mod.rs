@@ -19,12 +19,11 @@ pub use objects::{Doom, SimTimings};
 
 use crate::clock::{Clock, Timestamp};
 use crate::cloud::{
-    Cloud, ClusterInfo, ClusterSpec, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter,
-    InstanceInfo, InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepSpec, StepState,
+    Cloud, ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceInfo,
+    InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepState,
 };
 use crate::error::{Error, Result};
-use crate::lifecycle::StackSpec;
-use crate::plan::{LAUNCH_ID_TAG, Tag};
+use crate::model::{ClusterSpec, LAUNCH_ID_TAG, StackSpec, StepSpec, Tag};
 use async_trait::async_trait;
 use faults::{Fault, unit};
 use journal::{Journal, Mutation};
@@ -864,7 +863,7 @@ impl SimCloud {
 mod tests {
     use super::*;
     use crate::clock::VirtualClock;
-    use crate::lifecycle::StackParameter;
+    use crate::model::StackParameter;
 
     const INSTANCE: &str = "Resources:\n  EC2Instance: {Type: AWS::EC2::Instance}\n  Vol: {Type: AWS::EC2::Volume}\n";
     const CLUSTER: &str = "Resources:\n  SPARK: {Type: AWS::EMR::Cluster}\n";

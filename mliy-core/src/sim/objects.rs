@@ -3,7 +3,7 @@
 
 use crate::clock::Timestamp;
 use crate::cloud::{ClusterState, InstanceState, StackStatus, StepState};
-use crate::plan::Tag;
+use crate::model::Tag;
 use std::time::Duration;
 
 /// How long things take in the simulated cloud.

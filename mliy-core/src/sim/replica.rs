@@ -6,14 +6,13 @@
 
 use crate::clock::Timestamp;
 use crate::cloud::{
-    Cloud, ClusterInfo, ClusterSpec, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, Page,
-    StackInfo, StackResource, StepInfo, StepSpec,
+    Cloud, ClusterInfo, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, Page, StackInfo,
+    StackResource, StepInfo,
 };
 use crate::error::{Error, Result};
-use crate::lifecycle::{LifecycleEvent, Resource, StackSpec};
-use crate::model::Catalog;
-use crate::plan::LaunchId;
-use crate::store::{BillingSegment, ResourceChange, ResourceFilter, StateStore};
+use crate::lifecycle::{LifecycleEvent, Resource};
+use crate::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec, StepSpec};
+use crate::store::{ResourceChange, ResourceFilter, StateStore};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

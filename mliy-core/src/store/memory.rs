@@ -1,12 +1,11 @@
 //! An in-memory [`StateStore`]: for tests, the simulator and a single process that needs no
 //! persistence.
 
-use super::{BillingSegment, ResourceChange, ResourceFilter, StateStore};
+use super::{ResourceChange, ResourceFilter, StateStore};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Resource};
-use crate::model::Catalog;
-use crate::plan::LaunchId;
+use crate::model::{BillingSegment, Catalog, LaunchId};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};

@@ -8,10 +8,8 @@ pub use memory::MemoryStore;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::lifecycle::{LifecycleEvent, Resource};
-use crate::model::Catalog;
-use crate::plan::LaunchId;
+use crate::model::{self, Catalog, LaunchId};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 
 /// Which resources to list.
@@ -32,21 +30,6 @@ impl ResourceFilter {
             && (!self.needs_driving || r.needs_driving())
             && (self.include_archived || !r.archived)
     }
-}
-
-/// A period during which a resource costs money at one price.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BillingSegment {
-    /// The resource.
-    pub resource: LaunchId,
-    /// Dollars per hour (`None` when no price is known).
-    pub price_per_hour: Option<f64>,
-    /// What is billed, e.g. `r5.2xlarge` or `SPOT m5.xlarge × 4`.
-    pub description: String,
-    /// Start.
-    pub start: Timestamp,
-    /// End; `None` while open.
-    pub end: Option<Timestamp>,
 }
 
 /// One compare-and-set update of a batch (see [`StateStore::update_resources`]).
@@ -105,11 +88,11 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     /// A resource's events, in order.
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>>;
     /// Opens a billing segment.
-    async fn open_billing(&self, segment: &BillingSegment) -> Result<()>;
+    async fn open_billing(&self, segment: &model::BillingSegment) -> Result<()>;
     /// Closes the resource's open segments at `end`; returns how many were closed.
     async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64>;
     /// Billing segments, of one resource or all.
-    async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<BillingSegment>>;
+    async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<model::BillingSegment>>;
     /// Stores `key → value` unless the key exists; returns the earlier value if it does.
     async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>>;
     /// Takes or renews the lease `name` for `holder` until `until`; false when another holder
@@ -122,3 +105,7 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     /// The stored catalog, if any.
     async fn load_catalog(&self) -> Result<Option<Catalog>>;
 }
+
+/// Moved to [`crate::model::BillingSegment`] (the old path, for one release).
+#[deprecated(since = "0.2.0", note = "moved to mliy_core::model::BillingSegment")]
+pub type BillingSegment = crate::model::BillingSegment;

@@ -14,8 +14,8 @@ pub mod store;
 pub use logs::CapturedLogs;
 
 use crate::clock::Timestamp;
-use crate::lifecycle::{Resource, ResourceKind, StackParameter, StackSpec};
-use crate::plan::{LaunchId, Tag};
+use crate::lifecycle::{Resource, ResourceKind};
+use crate::model::{LaunchId, StackParameter, StackSpec, Tag};
 
 /// A resource in phase Requested, owned by `owner`, for store tests.
 pub fn sample_resource(id: &str, owner: &str) -> Resource {

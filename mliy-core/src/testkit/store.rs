@@ -4,9 +4,8 @@ use super::sample_resource;
 use crate::Error;
 use crate::clock::Timestamp;
 use crate::lifecycle::{Actor, LifecycleEvent, Phase};
-use crate::model::Catalog;
-use crate::plan::LaunchId;
-use crate::store::{BillingSegment, ResourceFilter, StateStore};
+use crate::model::{BillingSegment, Catalog, LaunchId};
+use crate::store::{ResourceFilter, StateStore};
 
 fn event(r: &crate::lifecycle::Resource, seq: u64, from: Phase, to: Phase) -> LifecycleEvent {
     LifecycleEvent {

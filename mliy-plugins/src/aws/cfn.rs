@@ -4,8 +4,7 @@ use super::errors::{Outcome, classify, map, outcome};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{OnFailure, Parameter, Stack, Tag};
 use mliy_core::cloud::{Page, StackInfo, StackResource, StackStatus};
-use mliy_core::lifecycle::StackSpec;
-use mliy_core::plan::{LAUNCH_ID_TAG, Tag as MliyTag};
+use mliy_core::model::{LAUNCH_ID_TAG, StackSpec, Tag as MliyTag};
 use mliy_core::{Error, Result};
 
 pub(crate) async fn create_stack(client: &Client, spec: &StackSpec) -> Result<String> {

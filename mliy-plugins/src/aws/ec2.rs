@@ -4,7 +4,7 @@ use super::errors::{Outcome, classify, map, outcome};
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, InstanceType};
 use mliy_core::cloud::{InstanceFilter, InstanceInfo, InstanceState, Page};
-use mliy_core::plan::Tag;
+use mliy_core::model::Tag;
 use mliy_core::{Error, Result};
 
 fn state(name: &InstanceStateName) -> Result<InstanceState> {

@@ -6,8 +6,8 @@ use aws_sdk_emr::types::{
     ActionOnFailure, Application, AutoTerminationPolicy, ClusterState as Emr, HadoopJarStepConfig, InstanceGroupConfig,
     InstanceGroupType, InstanceRoleType, JobFlowInstancesConfig, MarketType, StepConfig, StepState as EmrStep, Tag,
 };
-use mliy_core::cloud::{ClusterInfo, ClusterSpec, ClusterState, Page, StepInfo, StepSpec, StepState};
-use mliy_core::plan::{Market, Tag as MliyTag};
+use mliy_core::cloud::{ClusterInfo, ClusterState, Page, StepInfo, StepState};
+use mliy_core::model::{ClusterSpec, Market, StepSpec, Tag as MliyTag};
 use mliy_core::{Error, Result};
 use std::time::Duration;
 

@@ -42,10 +42,11 @@ mod cloud {
     use async_trait::async_trait;
     use mliy_core::Result;
     use mliy_core::cloud::{
-        ClusterInfo, ClusterSpec, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, Page,
-        StackInfo, StackResource, StepInfo, StepSpec,
+        ClusterInfo, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, Page, StackInfo,
+        StackResource, StepInfo,
     };
-    use mliy_core::lifecycle::StackSpec;
+    use mliy_core::model::StackSpec;
+    use mliy_core::model::{ClusterSpec, StepSpec};
     use std::time::Duration;
 
     /// [`Cloud`](mliy_core::cloud::Cloud) over CloudFormation, EC2, EMR and SSM.

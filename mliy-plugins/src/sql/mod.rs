@@ -10,9 +10,8 @@ use async_trait::async_trait;
 use mliy_core::clock::Timestamp;
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{LifecycleEvent, Resource};
-use mliy_core::model::Catalog;
-use mliy_core::plan::LaunchId;
-use mliy_core::store::{BillingSegment, ResourceChange, ResourceFilter, StateStore};
+use mliy_core::model::{BillingSegment, Catalog, LaunchId};
+use mliy_core::store::{ResourceChange, ResourceFilter, StateStore};
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -454,7 +453,7 @@ macro_rules! delegate_store {
             }
             async fn get_resource(
                 &self,
-                id: &mliy_core::plan::LaunchId,
+                id: &mliy_core::model::LaunchId,
             ) -> mliy_core::Result<Option<mliy_core::lifecycle::Resource>> {
                 self.0.get_resource(id).await
             }
@@ -466,24 +465,24 @@ macro_rules! delegate_store {
             }
             async fn events(
                 &self,
-                id: &mliy_core::plan::LaunchId,
+                id: &mliy_core::model::LaunchId,
             ) -> mliy_core::Result<Vec<mliy_core::lifecycle::LifecycleEvent>> {
                 self.0.events(id).await
             }
-            async fn open_billing(&self, s: &mliy_core::store::BillingSegment) -> mliy_core::Result<()> {
+            async fn open_billing(&self, s: &mliy_core::model::BillingSegment) -> mliy_core::Result<()> {
                 self.0.open_billing(s).await
             }
             async fn close_billing(
                 &self,
-                id: &mliy_core::plan::LaunchId,
+                id: &mliy_core::model::LaunchId,
                 end: mliy_core::clock::Timestamp,
             ) -> mliy_core::Result<u64> {
                 self.0.close_billing(id, end).await
             }
             async fn billing(
                 &self,
-                id: Option<&mliy_core::plan::LaunchId>,
-            ) -> mliy_core::Result<Vec<mliy_core::store::BillingSegment>> {
+                id: Option<&mliy_core::model::LaunchId>,
+            ) -> mliy_core::Result<Vec<mliy_core::model::BillingSegment>> {
                 self.0.billing(id).await
             }
             async fn put_idempotency_key(&self, k: &str, v: &str) -> mliy_core::Result<Option<String>> {

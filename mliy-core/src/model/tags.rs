@@ -1,0 +1,24 @@
+//! Resource tags and the tag names mliy relies on.
+
+use serde::{Deserialize, Serialize};
+
+/// The tag that marks everything mliy (or MLiy) launched.
+pub const MANAGED_TAG: (&str, &str) = ("LaunchedBy", "MLIY");
+/// The tag that carries the launch id, for adoption and idempotency.
+pub const LAUNCH_ID_TAG: &str = "mliy:launch-id";
+
+/// A resource tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: String,
+}
+
+impl Tag {
+    /// A new tag.
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Tag { key: key.into(), value: value.into() }
+    }
+}
