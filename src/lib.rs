@@ -13,6 +13,8 @@
 //! ```
 
 pub mod demo;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use mliy_core::*;
 pub use mliy_plugins as plugins;

@@ -92,7 +92,7 @@ impl SimCloud {
     }
 
     /// Rebuilds a cloud from its journal, calls replayed at their virtual times (the clock,
-    /// a [`VirtualClock`](crate::clock::VirtualClock) on paused tokio time, is advanced to
+    /// a [`VirtualClock`](crate::clock::VirtualClock) on paused tokio time, sleeps until
     /// each), then journals on into the same file. A torn last line (the writer was killed in
     /// the middle of it) is ignored.
     ///
@@ -112,7 +112,7 @@ impl SimCloud {
             };
             let now = clock.now();
             if entry.at > now.0 {
-                tokio::time::advance(Duration::from_millis((entry.at - now.0).unsigned_abs())).await;
+                clock.sleep(Duration::from_millis((entry.at - now.0).unsigned_abs())).await;
             }
             // Replayed calls fail exactly as they did (or were refused) the first time.
             let _ = match entry.call {

@@ -8,26 +8,27 @@
 //! instances that are not visible yet, stacks that fail and instances that vanish. Every API
 //! call is counted by operation.
 
+mod cfn;
+mod ec2;
+mod emr;
 mod faults;
-pub mod fleet;
 mod journal;
 mod objects;
-mod replica;
-pub mod scenario;
+mod ssm;
 
 pub use objects::{Doom, SimTimings};
 
 use crate::clock::{Clock, Timestamp};
 use crate::cloud::{
-    Cloud, ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceInfo,
-    InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepState,
+    Cloud, ClusterInfo, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, InstanceState,
+    Page, StackInfo, StackResource, StackStatus, StepInfo,
 };
 use crate::error::{Error, Result};
-use crate::model::{ClusterSpec, LAUNCH_ID_TAG, StackSpec, StepSpec, Tag};
+use crate::model::{ClusterSpec, StackSpec, StepSpec};
 use async_trait::async_trait;
 use faults::{Fault, unit};
 use journal::{Journal, Mutation};
-use objects::{SimCluster, SimInstance, SimStack, SimStep, Timeline};
+use objects::{SimCluster, SimInstance, SimStack};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -230,18 +231,44 @@ impl SimCloud {
         }
     }
 
-    fn answer<T>(fault: Option<Fault>, op: &str, value: T) -> Result<T> {
+    /// One mutating call, the same way for every service: lets other tasks run, passes the
+    /// fault gate, journals the call, applies it under the lock, and answers after letting
+    /// other tasks run again (so a crash can fall between the cloud applying a call and the
+    /// caller hearing of it). A lost answer is applied and still answered with an error.
+    async fn mutate<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        call: impl FnOnce() -> Mutation,
+        apply: impl FnOnce(&mut State, Timestamp) -> Result<T>,
+    ) -> Result<T> {
+        tokio::task::yield_now().await;
+        let (fault, value) = {
+            let now = self.clock.now();
+            let mut st = self.lock();
+            let fault = self.gate(&mut st, op, key, true)?;
+            self.record(now, call)?;
+            (fault, apply(&mut st, now)?)
+        };
+        tokio::task::yield_now().await;
         match fault {
             Some(f) => Err(f.error(op)),
             None => Ok(value),
         }
     }
 
-    /// Answers a mutating call after letting other tasks run, so that a crash can fall
-    /// between the cloud applying a call and the caller hearing of it.
-    async fn applied<T>(fault: Option<Fault>, op: &str, value: T) -> Result<T> {
+    /// One reading call: lets other tasks run, passes the fault gate, reads under the lock.
+    async fn read<T>(
+        &self,
+        op: &'static str,
+        key: &str,
+        read: impl FnOnce(&State, Timestamp) -> Result<T>,
+    ) -> Result<T> {
         tokio::task::yield_now().await;
-        Self::answer(fault, op, value)
+        let now = self.clock.now();
+        let mut st = self.lock();
+        self.gate(&mut st, op, key, false)?;
+        read(&st, now)
     }
 
     fn doom(&self, token: &str, has_instance: bool) -> Option<Doom> {
@@ -254,143 +281,10 @@ impl SimCloud {
             None
         }
     }
-
-    fn resource_types(&self, st: &mut State, spec: &StackSpec) -> Result<Arc<Vec<(String, String)>>> {
-        if let Some(found) = st.resource_types.get(&*spec.template_body) {
-            return Ok(Arc::clone(found));
-        }
-        let template = crate::template::Template::parse(&spec.name, &spec.template_body)
-            .map_err(|e| Error::validation("TemplateBody", &spec.name, format!("Template format error: {e}")))?;
-        let types = Arc::new(template.resources);
-        st.resource_types.insert(spec.template_body.clone(), Arc::clone(&types));
-        Ok(types)
-    }
-
-    fn new_cluster(
-        &self,
-        st: &mut State,
-        name: &str,
-        tags: Vec<Tag>,
-        nodes: u32,
-        doomed: bool,
-        now: Timestamp,
-    ) -> String {
-        let n = st.next();
-        let id = format!("j-{n:013X}");
-        let ready = self.config.timings.cluster_ready;
-        let state = if doomed {
-            Timeline(vec![(now, ClusterState::Starting), (now.plus(ready / 2), ClusterState::TerminatedWithErrors)])
-        } else {
-            Timeline(vec![
-                (now, ClusterState::Starting),
-                (now.plus(ready / 2), ClusterState::Bootstrapping),
-                (now.plus(ready * 4 / 5), ClusterState::Running),
-                (now.plus(ready), ClusterState::Waiting),
-            ])
-        };
-        let cluster = SimCluster {
-            id: id.clone(),
-            name: name.to_string(),
-            tags,
-            master_ip: ip(n),
-            nodes,
-            state,
-            steps: Vec::new(),
-            idle_timeout: None,
-        };
-        st.clusters.insert(id.clone(), cluster);
-        id
-    }
-
-    /// A cluster's state now, with idle auto-termination applied.
-    fn cluster_state(&self, c: &SimCluster, now: Timestamp) -> (ClusterState, Option<String>) {
-        let state = c.state.at(now).unwrap_or(ClusterState::Starting);
-        if state == ClusterState::TerminatedWithErrors {
-            return (state, Some("Bootstrap failure (simulated)".into()));
-        }
-        if let (ClusterState::Waiting, Some(idle)) = (state, c.idle_timeout) {
-            let waiting_since = c.state.0.iter().rev().find(|(_, s)| *s == ClusterState::Waiting).map(|(t, _)| *t);
-            let last_step = c.steps.last().map(|s| s.added.plus(self.config.timings.step));
-            if let Some(since) = waiting_since.max(last_step)
-                && now >= since.plus(idle)
-            {
-                return (ClusterState::Terminated, Some("idle timeout (auto-termination)".into()));
-            }
-        }
-        (state, None)
-    }
-
-    fn cluster_info(&self, c: &SimCluster, now: Timestamp) -> ClusterInfo {
-        let (state, state_reason) = self.cluster_state(c, now);
-        ClusterInfo {
-            id: c.id.clone(),
-            name: c.name.clone(),
-            state,
-            state_reason,
-            master_private_ip: (state != ClusterState::Starting).then(|| c.master_ip.clone()),
-            tags: c.tags.clone(),
-        }
-    }
-
-    fn stack_info(&self, s: &SimStack, now: Timestamp) -> StackInfo {
-        let status = s.status(now);
-        let outputs = if status == StackStatus::CreateComplete {
-            s.resources
-                .iter()
-                .filter_map(|(_, ty, physical)| match ty.as_str() {
-                    "AWS::EC2::Instance" => Some(("InstanceId".to_string(), physical.clone())),
-                    "AWS::EMR::Cluster" => Some(("ClusterID".to_string(), physical.clone())),
-                    _ => None,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let reason = status.is_failed_creation().then(|| {
-            let failed: Vec<&str> = s.resources.iter().map(|(l, ..)| l.as_str()).collect();
-            format!("The following resource(s) failed to create: [{}] (simulated)", failed.join(", "))
-        });
-        StackInfo { id: s.id.clone(), name: s.name.clone(), status, reason, outputs, tags: s.tags.clone() }
-    }
-
-    /// Applies `f` to each instance (all must exist; `f` says whether the instance already
-    /// was as asked); returns the call's fault, if any.
-    fn with_instances(
-        &self,
-        op: &'static str,
-        ids: &[String],
-        f: impl Fn(&mut SimInstance, Timestamp) -> Result<bool>,
-    ) -> Result<Option<Fault>> {
-        let now = self.clock.now();
-        let mut st = self.lock();
-        let fault = self.gate(&mut st, op, &ids.join(","), true)?;
-        self.record(now, || match op {
-            "StartInstances" => Mutation::StartInstances(ids.to_vec()),
-            "StopInstances" => Mutation::StopInstances(ids.to_vec()),
-            _ => Mutation::RebootInstances(ids.to_vec()),
-        })?;
-        for id in ids {
-            if !st.instances.contains_key(id) {
-                return Err(Error::NotFound { kind: "instance", name: id.clone() });
-            }
-        }
-        for id in ids {
-            if let Some(instance) = st.instances.get_mut(id)
-                && f(instance, now)?
-            {
-                st.double_actions += 1;
-            }
-        }
-        Ok(fault)
-    }
 }
 
 fn ip(n: u64) -> String {
     format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, (n & 0xff).max(4))
-}
-
-fn incorrect_state(id: &str, state: InstanceState) -> Error {
-    Error::Conflict(format!("IncorrectInstanceState: instance {id} is {state:?}"))
 }
 
 fn page<T>(items: Vec<T>, next: Option<String>, size: usize) -> Page<T> {
@@ -403,459 +297,61 @@ fn page<T>(items: Vec<T>, next: Option<String>, size: usize) -> Page<T> {
 #[async_trait]
 impl Cloud for SimCloud {
     async fn create_stack(&self, spec: &StackSpec) -> Result<String> {
-        tokio::task::yield_now().await;
-        let (fault, value) = (|| -> Result<(Option<Fault>, String)> {
-            let now = self.clock.now();
-            let mut st = self.lock();
-            let token = spec.client_request_token.clone();
-            let fault = self.gate(&mut st, "CreateStack", &token, true)?;
-            self.record(now, || Mutation::CreateStack(spec.clone()))?;
-            if let Some(existing) = st.stacks.iter().find(|s| s.token == token) {
-                let id = existing.id.clone();
-                return Ok((fault, id));
-            }
-            if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
-                return Err(Error::Conflict(format!("AlreadyExistsException: stack {} already exists", spec.name)));
-            }
-            let types = self.resource_types(&mut st, spec)?;
-            let has_instance = types.iter().any(|(_, t)| t == "AWS::EC2::Instance");
-            let has_cluster = types.iter().any(|(_, t)| t == "AWS::EMR::Cluster");
-            let doom = self.doom(&token, has_instance);
-            let n = st.next();
-            let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{n:08x}-sim", spec.name);
-            let t = &self.config.timings;
-            let ready_after = if has_cluster { t.cluster_ready } else { t.stack_create };
-            let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
-            let mut stack_tags = spec.tags.clone();
-            stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
-            let mut resources = Vec::new();
-            for (logical, ty) in types.iter() {
-                let m = st.next();
-                let physical = match ty.as_str() {
-                    "AWS::EC2::Instance" => {
-                        let iid = format!("i-{m:017x}");
-                        let state = match doom {
-                            Some(Doom::StackFails) => Timeline(vec![
-                                (now, InstanceState::Pending),
-                                (now.plus(ready_after / 2), InstanceState::ShuttingDown),
-                                (now.plus(ready_after), InstanceState::Terminated),
-                            ]),
-                            Some(Doom::Vanishes) => Timeline(vec![
-                                (now, InstanceState::Pending),
-                                (now.plus(t.instance_boot), InstanceState::Running),
-                                (now.plus(ready_after + Duration::from_secs(60)), InstanceState::ShuttingDown),
-                                (now.plus(ready_after + Duration::from_secs(90)), InstanceState::Terminated),
-                            ]),
-                            None => Timeline(vec![
-                                (now, InstanceState::Pending),
-                                (now.plus(t.instance_boot), InstanceState::Running),
-                            ]),
-                        };
-                        let hidden = unit(self.config.seed, &["hidden", &iid], 0) < 0.5;
-                        let mut tags = stack_tags.clone();
-                        tags.push(Tag::new("aws:cloudformation:logical-id", logical));
-                        let instance = SimInstance {
-                            id: iid.clone(),
-                            instance_type: param("InstanceType").unwrap_or_else(|| "m5.large".into()),
-                            ip: ip(m),
-                            tags,
-                            state,
-                            visible_from: if hidden { now.plus(self.config.consistency_delay) } else { now },
-                        };
-                        st.instances.insert(iid.clone(), instance);
-                        iid
-                    }
-                    "AWS::EC2::Volume" => format!("vol-{m:017x}"),
-                    "AWS::EMR::Cluster" => {
-                        let core = param("paramCoreInstanceCount").and_then(|c| c.parse().ok()).unwrap_or(2);
-                        let name = param("paramClusterName").unwrap_or_else(|| spec.name.clone());
-                        self.new_cluster(&mut st, &name, stack_tags.clone(), 1 + core, doom.is_some(), now)
-                    }
-                    _ => format!("{logical}-{m:08x}"),
-                };
-                resources.push((logical.clone(), ty.clone(), physical));
-            }
-            st.stacks.push(SimStack {
-                id: id.clone(),
-                name: spec.name.clone(),
-                token: token.clone(),
-                tags: stack_tags,
-                created: now,
-                ready_after,
-                doom,
-                deleted: None,
-                delete_takes: t.stack_delete,
-                resources,
-                user_data: param("UserData"),
-            });
-            *st.created_per_token.entry(token).or_default() += 1;
-            Ok((fault, id))
-        })()?;
-        Self::applied(fault, "CreateStack", value).await
+        cfn::create_stack(self, spec).await
     }
-
     async fn describe_stack(&self, name_or_id: &str) -> Result<Option<StackInfo>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "DescribeStacks", name_or_id, false)?;
-        Ok(st.stack_index(name_or_id, now).map(|i| self.stack_info(&st.stacks[i], now)))
+        cfn::describe_stack(self, name_or_id).await
     }
-
     async fn list_stacks(&self, next: Option<String>) -> Result<Page<StackInfo>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "ListStacks", next.as_deref().unwrap_or(""), false)?;
-        let live: Vec<StackInfo> =
-            st.stacks.iter().filter(|s| s.is_live(now)).map(|s| self.stack_info(s, now)).collect();
-        Ok(page(live, next, 100))
+        cfn::list_stacks(self, next).await
     }
-
     async fn stack_resources(&self, stack_id: &str) -> Result<Vec<StackResource>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "DescribeStackResources", stack_id, false)?;
-        let i =
-            st.stack_index(stack_id, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack_id.into() })?;
-        let s = &st.stacks[i];
-        let status = match s.status(now) {
-            StackStatus::CreateComplete => "CREATE_COMPLETE",
-            StackStatus::CreateInProgress => "CREATE_IN_PROGRESS",
-            StackStatus::DeleteInProgress => "DELETE_IN_PROGRESS",
-            StackStatus::DeleteComplete => "DELETE_COMPLETE",
-            _ => "CREATE_FAILED",
-        };
-        Ok(s.resources
-            .iter()
-            .map(|(logical, ty, physical)| StackResource {
-                logical_id: logical.clone(),
-                resource_type: ty.clone(),
-                physical_id: Some(physical.clone()),
-                status: status.to_string(),
-            })
-            .collect())
+        cfn::stack_resources(self, stack_id).await
     }
-
     async fn delete_stack(&self, stack_id: &str) -> Result<()> {
-        tokio::task::yield_now().await;
-        let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
-            let now = self.clock.now();
-            let mut st = self.lock();
-            let fault = self.gate(&mut st, "DeleteStack", stack_id, true)?;
-            self.record(now, || Mutation::DeleteStack(stack_id.to_string()))?;
-            let Some(i) = st.stack_index(stack_id, now).filter(|i| st.stacks[*i].deleted.is_none()) else {
-                st.double_actions += u64::from(st.stack_index(stack_id, now).is_some());
-                return Ok((fault, ()));
-            };
-            st.stacks[i].deleted = Some(now);
-            let half = self.config.timings.stack_delete / 2;
-            let resources = st.stacks[i].resources.clone();
-            for (_, ty, physical) in resources {
-                match ty.as_str() {
-                    "AWS::EC2::Instance" => {
-                        if let Some(inst) = st.instances.get_mut(&physical)
-                            && inst.state.at(now) != Some(InstanceState::Terminated)
-                        {
-                            inst.state.then(
-                                now,
-                                &[(Duration::ZERO, InstanceState::ShuttingDown), (half, InstanceState::Terminated)],
-                            );
-                        }
-                    }
-                    "AWS::EMR::Cluster" => {
-                        if let Some(c) = st.clusters.get_mut(&physical)
-                            && !c.state.at(now).is_some_and(ClusterState::is_terminated)
-                        {
-                            c.state.then(
-                                now,
-                                &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)],
-                            );
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Ok((fault, ()))
-        })()?;
-        Self::applied(fault, "DeleteStack", value).await
+        cfn::delete_stack(self, stack_id).await
     }
-
     async fn describe_instances(&self, filter: &InstanceFilter, next: Option<String>) -> Result<Page<InstanceInfo>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        let key = format!("{}|{:?}|{}", filter.ids.join(","), filter.tag, next.as_deref().unwrap_or(""));
-        self.gate(&mut st, "DescribeInstances", &key, false)?;
-        let matching: Vec<&SimInstance> = st
-            .instances
-            .values()
-            .filter(|i| i.visible_from <= now)
-            .filter(|i| filter.ids.is_empty() || filter.ids.contains(&i.id))
-            .filter(|i| filter.tag.as_ref().is_none_or(|(k, v)| i.tags.iter().any(|t| t.key == *k && t.value == *v)))
-            .collect();
-        // Only the page's instances are built.
-        let Page { items, next } = page(matching, next, 1000);
-        let items = items
-            .into_iter()
-            .map(|i| {
-                let state = i.state.at(now).unwrap_or(InstanceState::Pending);
-                InstanceInfo {
-                    id: i.id.clone(),
-                    state,
-                    instance_type: i.instance_type.clone(),
-                    private_ip: matches!(
-                        state,
-                        InstanceState::Running | InstanceState::Stopping | InstanceState::Stopped
-                    )
-                    .then(|| i.ip.clone()),
-                    availability_zone: Some("us-east-1a".into()),
-                    tags: i.tags.clone(),
-                }
-            })
-            .collect();
-        Ok(Page { items, next })
+        ec2::describe_instances(self, filter, next).await
     }
-
     async fn start_instances(&self, ids: &[String]) -> Result<()> {
-        tokio::task::yield_now().await;
-        let t = self.config.timings.instance_start;
-        let fault = self.with_instances("StartInstances", ids, |i, now| match i.state.at(now) {
-            Some(InstanceState::Stopped) => {
-                i.state.then(now, &[(Duration::ZERO, InstanceState::Pending), (t, InstanceState::Running)]);
-                Ok(false)
-            }
-            Some(InstanceState::Running | InstanceState::Pending) => Ok(true),
-            Some(other) => Err(incorrect_state(&i.id, other)),
-            None => Ok(false),
-        })?;
-        Self::applied(fault, "StartInstances", ()).await
+        ec2::start_instances(self, ids).await
     }
-
     async fn stop_instances(&self, ids: &[String]) -> Result<()> {
-        tokio::task::yield_now().await;
-        let t = self.config.timings.instance_stop;
-        let fault = self.with_instances("StopInstances", ids, |i, now| match i.state.at(now) {
-            Some(InstanceState::Running | InstanceState::Pending) => {
-                i.state.then(now, &[(Duration::ZERO, InstanceState::Stopping), (t, InstanceState::Stopped)]);
-                Ok(false)
-            }
-            Some(InstanceState::Stopping | InstanceState::Stopped) => Ok(true),
-            None => Ok(false),
-            Some(other) => Err(incorrect_state(&i.id, other)),
-        })?;
-        Self::applied(fault, "StopInstances", ()).await
+        ec2::stop_instances(self, ids).await
     }
-
     async fn reboot_instances(&self, ids: &[String]) -> Result<()> {
-        tokio::task::yield_now().await;
-        let fault = self.with_instances("RebootInstances", ids, |i, now| match i.state.at(now) {
-            Some(InstanceState::Running) | None => Ok(false),
-            Some(other) => Err(incorrect_state(&i.id, other)),
-        })?;
-        Self::applied(fault, "RebootInstances", ()).await
+        ec2::reboot_instances(self, ids).await
     }
-
     async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let (fault, id) = {
-            let mut st = self.lock();
-            let fault = self.gate(&mut st, "RunJobFlow", &spec.name, true)?;
-            self.record(now, || Mutation::RunJobFlow(spec.clone()))?;
-            let launch =
-                spec.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map_or(spec.name.clone(), |t| t.value.clone());
-            let doomed = self.doom(&launch, false).is_some();
-            let nodes = 1 + spec.core_nodes + spec.task_nodes;
-            let id = self.new_cluster(&mut st, &spec.name, spec.tags.clone(), nodes, doomed, now);
-            *st.created_per_token.entry(launch).or_default() += 1;
-            if let Some(c) = st.clusters.get_mut(&id) {
-                c.idle_timeout = spec.idle_timeout_seconds.map(Duration::from_secs);
-            }
-            (fault, id)
-        };
-        if !spec.steps.is_empty() {
-            self.push_steps(&id, &spec.steps, now)?;
-        }
-        Self::applied(fault, "RunJobFlow", id).await
+        emr::run_job_flow(self, spec).await
     }
-
     async fn describe_cluster(&self, id: &str) -> Result<Option<ClusterInfo>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "DescribeCluster", id, false)?;
-        Ok(st.clusters.get(id).map(|c| self.cluster_info(c, now)))
+        emr::describe_cluster(self, id).await
     }
-
     async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "ListClusters", next.as_deref().unwrap_or(""), false)?;
-        let items: Vec<ClusterInfo> = st
-            .clusters
-            .values()
-            // As EMR's ListClusters: summaries, without tags or the master's address.
-            .map(|c| ClusterInfo { tags: Vec::new(), master_private_ip: None, ..self.cluster_info(c, now) })
-            .filter(|c| states.is_empty() || states.contains(&c.state))
-            .collect();
-        Ok(page(items, next, 50))
+        emr::list_clusters(self, states, next).await
     }
-
     async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let fault = {
-            let mut st = self.lock();
-            let fault = self.gate(&mut st, "AddJobFlowSteps", cluster_id, true)?;
-            self.record(now, || Mutation::AddSteps(cluster_id.to_string(), steps.to_vec()))?;
-            fault
-        };
-        let ids = self.push_steps(cluster_id, steps, now)?;
-        Self::applied(fault, "AddJobFlowSteps", ids).await
+        emr::add_steps(self, cluster_id, steps).await
     }
-
     async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "ListSteps", cluster_id, false)?;
-        let c =
-            st.clusters.get(cluster_id).ok_or_else(|| Error::NotFound { kind: "cluster", name: cluster_id.into() })?;
-        let states = c.step_states(now, self.config.timings.step);
-        Ok(c.steps
-            .iter()
-            .zip(states)
-            .rev()
-            .map(|(s, state)| StepInfo {
-                id: s.id.clone(),
-                name: s.name.clone(),
-                state,
-                failure_details: (state == StepState::Failed)
-                    .then(|| format!("step {} exited with status 1 (simulated)", s.name)),
-            })
-            .collect())
+        emr::list_steps(self, cluster_id).await
     }
-
     async fn terminate_clusters(&self, ids: &[String]) -> Result<()> {
-        tokio::task::yield_now().await;
-        let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
-            let now = self.clock.now();
-            let mut st = self.lock();
-            let fault = self.gate(&mut st, "TerminateJobFlows", &ids.join(","), true)?;
-            self.record(now, || Mutation::TerminateClusters(ids.to_vec()))?;
-            let half = self.config.timings.stack_delete / 2;
-            for id in ids {
-                let c = st
-                    .clusters
-                    .get_mut(id)
-                    .ok_or_else(|| Error::validation("JobFlowIds", id.as_str(), "no such cluster"))?;
-                if matches!(c.state.at(now), Some(ClusterState::Terminating | ClusterState::Terminated)) {
-                    st.double_actions += 1;
-                } else if !c.state.at(now).is_some_and(ClusterState::is_terminated) {
-                    c.state.then(now, &[(Duration::ZERO, ClusterState::Terminating), (half, ClusterState::Terminated)]);
-                }
-            }
-            Ok((fault, ()))
-        })()?;
-        Self::applied(fault, "TerminateJobFlows", value).await
+        emr::terminate_clusters(self, ids).await
     }
-
     async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()> {
-        tokio::task::yield_now().await;
-        let (fault, value) = (|| -> Result<(Option<Fault>, ())> {
-            let mut st = self.lock();
-            let fault = self.gate(&mut st, "PutAutoTerminationPolicy", cluster_id, true)?;
-            self.record(self.clock.now(), || Mutation::SetAutoTermination(cluster_id.to_string(), idle.as_secs()))?;
-            let c = st
-                .clusters
-                .get_mut(cluster_id)
-                .ok_or_else(|| Error::NotFound { kind: "cluster", name: cluster_id.into() })?;
-            c.idle_timeout = Some(idle);
-            Ok((fault, ()))
-        })()?;
-        Self::applied(fault, "PutAutoTerminationPolicy", value).await
+        emr::set_auto_termination(self, cluster_id, idle).await
     }
-
     async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
-        tokio::task::yield_now().await;
-        let (fault, value) = (|| -> Result<(Option<Fault>, String)> {
-            let now = self.clock.now();
-            let mut st = self.lock();
-            let fault = self.gate(&mut st, "SendCommand", &spec.cluster_id, true)?;
-            self.record(now, || Mutation::SendCommand(spec.clone()))?;
-            let c = st
-                .clusters
-                .get(&spec.cluster_id)
-                .ok_or_else(|| Error::NotFound { kind: "cluster", name: spec.cluster_id.clone() })?;
-            if self.cluster_state(c, now).0.is_terminated() {
-                return Err(Error::validation("Targets", spec.cluster_id.as_str(), "the cluster has no running nodes"));
-            }
-            let nodes: Vec<String> = (0..c.nodes).map(|i| format!("{}-node-{i}", c.id)).collect();
-            let n = st.next();
-            let id = format!("cmd-{n:012x}");
-            let fails = unit(self.config.seed, &["command", &id], 0) < self.config.fail_stack_rate;
-            st.commands.insert(id.clone(), (now, nodes, fails));
-            Ok((fault, id))
-        })()?;
-        Self::applied(fault, "SendCommand", value).await
+        ssm::send_command(self, spec).await
     }
-
     async fn command_invocations(&self, command_id: &str) -> Result<Vec<CommandInvocation>> {
-        tokio::task::yield_now().await;
-        let now = self.clock.now();
-        let mut st = self.lock();
-        self.gate(&mut st, "ListCommandInvocations", command_id, false)?;
-        let (sent, nodes, fails) =
-            st.commands.get(command_id).ok_or_else(|| Error::NotFound { kind: "command", name: command_id.into() })?;
-        let done = now >= sent.plus(self.config.timings.command);
-        Ok(nodes
-            .iter()
-            .map(|n| CommandInvocation {
-                instance_id: n.clone(),
-                status: match (done, fails) {
-                    (false, _) => CommandStatus::InProgress,
-                    (true, true) => CommandStatus::Failed,
-                    (true, false) => CommandStatus::Success,
-                },
-            })
-            .collect())
+        ssm::command_invocations(self, command_id).await
     }
-
     async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {
-        tokio::task::yield_now().await;
-        let mut st = self.lock();
-        self.gate(&mut st, "DescribeSpotPriceHistory", instance_type, false)?;
-        let u = unit(self.config.seed, &["spot", instance_type, availability_zone], 0);
-        Ok(Some(((0.05 + u * 0.5) * 10_000.0).round() / 10_000.0))
-    }
-}
-
-impl SimCloud {
-    fn push_steps(&self, cluster_id: &str, steps: &[StepSpec], now: Timestamp) -> Result<Vec<String>> {
-        let mut st = self.lock();
-        let seed = self.config.seed;
-        let rate = self.config.fail_step_rate;
-        let mut ids = Vec::new();
-        let mut new_steps = Vec::new();
-        for s in steps {
-            let n = st.next();
-            let id = format!("s-{n:013X}");
-            let fails = unit(seed, &["step", cluster_id, &s.name], 0) < rate;
-            new_steps.push(SimStep { id: id.clone(), name: s.name.clone(), added: now, fails });
-            ids.push(id);
-        }
-        let c = st
-            .clusters
-            .get_mut(cluster_id)
-            .ok_or_else(|| Error::NotFound { kind: "cluster", name: cluster_id.into() })?;
-        if c.state.at(now).is_some_and(ClusterState::is_terminated) {
-            return Err(Error::validation("JobFlowId", cluster_id, "the cluster is terminated"));
-        }
-        c.steps.extend(new_steps);
-        Ok(ids)
+        ec2::spot_price(self, instance_type, availability_zone).await
     }
 }
 
@@ -863,7 +359,8 @@ impl SimCloud {
 mod tests {
     use super::*;
     use crate::clock::VirtualClock;
-    use crate::model::StackParameter;
+    use crate::cloud::{CommandStatus, StepState};
+    use crate::model::{LAUNCH_ID_TAG, StackParameter, Tag};
 
     const INSTANCE: &str = "Resources:\n  EC2Instance: {Type: AWS::EC2::Instance}\n  Vol: {Type: AWS::EC2::Volume}\n";
     const CLUSTER: &str = "Resources:\n  SPARK: {Type: AWS::EMR::Cluster}\n";

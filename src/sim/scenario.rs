@@ -9,16 +9,16 @@
 //! never looks like hours passing.
 
 use super::replica::{Life, ReplicaCloud, ReplicaStore};
-use super::{SimCloud, SimConfig};
-use crate::clock::{Clock, Timestamp, VirtualClock};
-use crate::cloud::Cloud;
-use crate::engine::{Action, Engine, EngineConfig, RefreshConfig};
-use crate::error::{Error, Result};
-use crate::lifecycle::{Phase, Resource, ResourceKind};
-use crate::model::{Catalog, GroupMatch, LaunchId, Market, Principal};
-use crate::plan::{ClusterOptions, LaunchRequest};
-use crate::secret::Secret;
-use crate::store::{MemoryStore, ResourceFilter, StateStore};
+use mliy_core::clock::{Clock, Timestamp, VirtualClock};
+use mliy_core::cloud::Cloud;
+use mliy_core::engine::{Action, Engine, EngineConfig, RefreshConfig};
+use mliy_core::error::{Error, Result};
+use mliy_core::lifecycle::{Phase, Resource, ResourceKind};
+use mliy_core::model::{Catalog, GroupMatch, LaunchId, Market, Principal};
+use mliy_core::plan::{ClusterOptions, LaunchRequest};
+use mliy_core::secret::Secret;
+use mliy_core::sim::{SimCloud, SimConfig};
+use mliy_core::store::{MemoryStore, ResourceFilter, StateStore};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;

@@ -4,16 +4,16 @@
 //! process. The wrappers also count calls in flight, so that virtual time can stand still
 //! while a real database works.
 
-use crate::clock::Timestamp;
-use crate::cloud::{
+use async_trait::async_trait;
+use mliy_core::clock::Timestamp;
+use mliy_core::cloud::{
     Cloud, ClusterInfo, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, Page, StackInfo,
     StackResource, StepInfo,
 };
-use crate::error::{Error, Result};
-use crate::lifecycle::{LifecycleEvent, Resource};
-use crate::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec, StepSpec};
-use crate::store::{ResourceChange, ResourceFilter, StateStore};
-use async_trait::async_trait;
+use mliy_core::error::{Error, Result};
+use mliy_core::lifecycle::{LifecycleEvent, Resource};
+use mliy_core::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec, StepSpec};
+use mliy_core::store::{ResourceChange, ResourceFilter, StateStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;

@@ -2,15 +2,15 @@
 //! straight into the simulated cloud and the store, a share of it changed outside mliy, then
 //! one refresh pass, measured.
 
-use super::{SimCloud, SimConfig};
-use crate::clock::{Clock, Timestamp, VirtualClock};
-use crate::cloud::{Cloud, InstanceFilter};
-use crate::engine::{Engine, RefreshConfig, RefreshReport};
-use crate::error::{Error, Result};
-use crate::lifecycle::{Phase, Resource, ResourceKind};
-use crate::model::{Catalog, ClusterSpec, LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Principal, StackSpec, Tag};
-use crate::plan::{LaunchRequest, Planner};
-use crate::store::{MemoryStore, StateStore};
+use mliy_core::clock::{Clock, Timestamp, VirtualClock};
+use mliy_core::cloud::{Cloud, InstanceFilter};
+use mliy_core::engine::{Engine, RefreshConfig, RefreshReport};
+use mliy_core::error::{Error, Result};
+use mliy_core::lifecycle::{Phase, Resource, ResourceKind};
+use mliy_core::model::{Catalog, ClusterSpec, LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Principal, StackSpec, Tag};
+use mliy_core::plan::{LaunchRequest, Planner};
+use mliy_core::sim::{SimCloud, SimConfig};
+use mliy_core::store::{MemoryStore, StateStore};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn a_pass_over_a_fleet_stays_within_its_call_bound() {
-        let catalog = super::super::scenario::tests::catalog();
+        let catalog = crate::sim::scenario::tests::catalog();
         let config = FleetConfig { instances: 2_000, clusters: 120, changed: 0.01, seed: 3 };
         let r = refresh_only(catalog, &config).unwrap();
         assert_eq!(r.changed_outside, 21, "{r:?}");

@@ -1,0 +1,216 @@
+//! CloudFormation: stacks, and the instances, volumes and clusters their templates declare.
+
+use super::faults::unit;
+use super::journal::Mutation;
+use super::objects::{SimInstance, SimStack, Timeline};
+use super::{Doom, SimCloud, State, ip, page};
+use crate::cloud::{InstanceState, Page, StackInfo, StackResource, StackStatus};
+use crate::error::{Error, Result};
+use crate::model::{StackSpec, Tag};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<String> {
+    let token = spec.client_request_token.clone();
+    sim.mutate(
+        "CreateStack",
+        &token,
+        || Mutation::CreateStack(spec.clone()),
+        |st, now| {
+            if let Some(existing) = st.stacks.iter().find(|s| s.token == token) {
+                return Ok(existing.id.clone());
+            }
+            if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
+                return Err(Error::Conflict(format!("AlreadyExistsException: stack {} already exists", spec.name)));
+            }
+            let types = resource_types(st, spec)?;
+            let has_instance = types.iter().any(|(_, t)| t == "AWS::EC2::Instance");
+            let has_cluster = types.iter().any(|(_, t)| t == "AWS::EMR::Cluster");
+            let doom = sim.doom(&token, has_instance);
+            let n = st.next();
+            let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{n:08x}-sim", spec.name);
+            let t = &sim.config.timings;
+            let ready_after = if has_cluster { t.cluster_ready } else { t.stack_create };
+            let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
+            let mut stack_tags = spec.tags.clone();
+            stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
+            let mut resources = Vec::new();
+            for (logical, ty) in types.iter() {
+                let m = st.next();
+                let physical = match ty.as_str() {
+                    "AWS::EC2::Instance" => {
+                        let instance =
+                            new_instance(sim, m, logical, &stack_tags, param("InstanceType"), doom, ready_after, now);
+                        let iid = instance.id.clone();
+                        st.instances.insert(iid.clone(), instance);
+                        iid
+                    }
+                    "AWS::EC2::Volume" => format!("vol-{m:017x}"),
+                    "AWS::EMR::Cluster" => {
+                        let core = param("paramCoreInstanceCount").and_then(|c| c.parse().ok()).unwrap_or(2);
+                        let name = param("paramClusterName").unwrap_or_else(|| spec.name.clone());
+                        sim.new_cluster(st, &name, stack_tags.clone(), 1 + core, doom.is_some(), now)
+                    }
+                    _ => format!("{logical}-{m:08x}"),
+                };
+                resources.push((logical.clone(), ty.clone(), physical));
+            }
+            st.stacks.push(SimStack {
+                id: id.clone(),
+                name: spec.name.clone(),
+                token: token.clone(),
+                tags: stack_tags,
+                created: now,
+                ready_after,
+                doom,
+                deleted: None,
+                delete_takes: t.stack_delete,
+                resources,
+                user_data: param("UserData"),
+            });
+            *st.created_per_token.entry(token.clone()).or_default() += 1;
+            Ok(id)
+        },
+    )
+    .await
+}
+
+/// A stack's instance: running after its boot time, unless the seed dooms it.
+#[allow(clippy::too_many_arguments)]
+fn new_instance(
+    sim: &SimCloud,
+    m: u64,
+    logical: &str,
+    stack_tags: &[Tag],
+    instance_type: Option<String>,
+    doom: Option<Doom>,
+    ready_after: Duration,
+    now: crate::clock::Timestamp,
+) -> SimInstance {
+    let t = &sim.config.timings;
+    let iid = format!("i-{m:017x}");
+    let state = match doom {
+        Some(Doom::StackFails) => Timeline(vec![
+            (now, InstanceState::Pending),
+            (now.plus(ready_after / 2), InstanceState::ShuttingDown),
+            (now.plus(ready_after), InstanceState::Terminated),
+        ]),
+        Some(Doom::Vanishes) => Timeline(vec![
+            (now, InstanceState::Pending),
+            (now.plus(t.instance_boot), InstanceState::Running),
+            (now.plus(ready_after + Duration::from_secs(60)), InstanceState::ShuttingDown),
+            (now.plus(ready_after + Duration::from_secs(90)), InstanceState::Terminated),
+        ]),
+        None => Timeline(vec![(now, InstanceState::Pending), (now.plus(t.instance_boot), InstanceState::Running)]),
+    };
+    let hidden = unit(sim.config.seed, &["hidden", &iid], 0) < 0.5;
+    let mut tags = stack_tags.to_vec();
+    tags.push(Tag::new("aws:cloudformation:logical-id", logical));
+    SimInstance {
+        id: iid,
+        instance_type: instance_type.unwrap_or_else(|| "m5.large".into()),
+        ip: ip(m),
+        tags,
+        state,
+        visible_from: if hidden { now.plus(sim.config.consistency_delay) } else { now },
+    }
+}
+
+/// The template's resources (logical id, type), parsed once per template.
+fn resource_types(st: &mut State, spec: &StackSpec) -> Result<Arc<Vec<(String, String)>>> {
+    if let Some(found) = st.resource_types.get(&*spec.template_body) {
+        return Ok(Arc::clone(found));
+    }
+    let template = crate::template::Template::parse(&spec.name, &spec.template_body)
+        .map_err(|e| Error::validation("TemplateBody", &spec.name, format!("Template format error: {e}")))?;
+    let types = Arc::new(template.resources);
+    st.resource_types.insert(spec.template_body.clone(), Arc::clone(&types));
+    Ok(types)
+}
+
+fn stack_info(s: &SimStack, now: crate::clock::Timestamp) -> StackInfo {
+    let status = s.status(now);
+    let outputs = if status == StackStatus::CreateComplete {
+        s.resources
+            .iter()
+            .filter_map(|(_, ty, physical)| match ty.as_str() {
+                "AWS::EC2::Instance" => Some(("InstanceId".to_string(), physical.clone())),
+                "AWS::EMR::Cluster" => Some(("ClusterID".to_string(), physical.clone())),
+                _ => None,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let reason = status.is_failed_creation().then(|| {
+        let failed: Vec<&str> = s.resources.iter().map(|(l, ..)| l.as_str()).collect();
+        format!("The following resource(s) failed to create: [{}] (simulated)", failed.join(", "))
+    });
+    StackInfo { id: s.id.clone(), name: s.name.clone(), status, reason, outputs, tags: s.tags.clone() }
+}
+
+pub(super) async fn describe_stack(sim: &SimCloud, name_or_id: &str) -> Result<Option<StackInfo>> {
+    sim.read("DescribeStacks", name_or_id, |st, now| {
+        Ok(st.stack_index(name_or_id, now).map(|i| stack_info(&st.stacks[i], now)))
+    })
+    .await
+}
+
+pub(super) async fn list_stacks(sim: &SimCloud, next: Option<String>) -> Result<Page<StackInfo>> {
+    sim.read("ListStacks", next.as_deref().unwrap_or(""), |st, now| {
+        let live: Vec<StackInfo> = st.stacks.iter().filter(|s| s.is_live(now)).map(|s| stack_info(s, now)).collect();
+        Ok(page(live, next.clone(), 100))
+    })
+    .await
+}
+
+pub(super) async fn stack_resources(sim: &SimCloud, stack_id: &str) -> Result<Vec<StackResource>> {
+    sim.read("DescribeStackResources", stack_id, |st, now| {
+        let i =
+            st.stack_index(stack_id, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack_id.into() })?;
+        let s = &st.stacks[i];
+        let status = match s.status(now) {
+            StackStatus::CreateComplete => "CREATE_COMPLETE",
+            StackStatus::CreateInProgress => "CREATE_IN_PROGRESS",
+            StackStatus::DeleteInProgress => "DELETE_IN_PROGRESS",
+            StackStatus::DeleteComplete => "DELETE_COMPLETE",
+            _ => "CREATE_FAILED",
+        };
+        Ok(s.resources
+            .iter()
+            .map(|(logical, ty, physical)| StackResource {
+                logical_id: logical.clone(),
+                resource_type: ty.clone(),
+                physical_id: Some(physical.clone()),
+                status: status.to_string(),
+            })
+            .collect())
+    })
+    .await
+}
+
+pub(super) async fn delete_stack(sim: &SimCloud, stack_id: &str) -> Result<()> {
+    sim.mutate(
+        "DeleteStack",
+        stack_id,
+        || Mutation::DeleteStack(stack_id.to_string()),
+        |st, now| {
+            let Some(i) = st.stack_index(stack_id, now).filter(|i| st.stacks[*i].deleted.is_none()) else {
+                st.double_actions += u64::from(st.stack_index(stack_id, now).is_some());
+                return Ok(());
+            };
+            st.stacks[i].deleted = Some(now);
+            let half = sim.config.timings.stack_delete / 2;
+            let resources = st.stacks[i].resources.clone();
+            for (_, ty, physical) in resources {
+                match ty.as_str() {
+                    "AWS::EC2::Instance" => super::ec2::shut_down(st, &physical, now, half),
+                    "AWS::EMR::Cluster" => super::emr::shut_down(st, &physical, now, half),
+                    _ => {}
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
+}

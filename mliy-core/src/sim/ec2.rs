@@ -1,0 +1,131 @@
+//! EC2: instances (created by stacks) and spot prices.
+
+use super::faults::unit;
+use super::journal::Mutation;
+use super::objects::SimInstance;
+use super::{SimCloud, State, page};
+use crate::clock::Timestamp;
+use crate::cloud::{InstanceFilter, InstanceInfo, InstanceState, Page};
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+pub(super) async fn describe_instances(
+    sim: &SimCloud,
+    filter: &InstanceFilter,
+    next: Option<String>,
+) -> Result<Page<InstanceInfo>> {
+    let key = format!("{}|{:?}|{}", filter.ids.join(","), filter.tag, next.as_deref().unwrap_or(""));
+    sim.read("DescribeInstances", &key, |st, now| {
+        let matching: Vec<&SimInstance> = st
+            .instances
+            .values()
+            .filter(|i| i.visible_from <= now)
+            .filter(|i| filter.ids.is_empty() || filter.ids.contains(&i.id))
+            .filter(|i| filter.tag.as_ref().is_none_or(|(k, v)| i.tags.iter().any(|t| t.key == *k && t.value == *v)))
+            .collect();
+        // Only the page's instances are built.
+        let Page { items, next } = page(matching, next.clone(), 1000);
+        Ok(Page { items: items.into_iter().map(|i| info(i, now)).collect(), next })
+    })
+    .await
+}
+
+fn info(i: &SimInstance, now: Timestamp) -> InstanceInfo {
+    let state = i.state.at(now).unwrap_or(InstanceState::Pending);
+    InstanceInfo {
+        id: i.id.clone(),
+        state,
+        instance_type: i.instance_type.clone(),
+        private_ip: matches!(state, InstanceState::Running | InstanceState::Stopping | InstanceState::Stopped)
+            .then(|| i.ip.clone()),
+        availability_zone: Some("us-east-1a".into()),
+        tags: i.tags.clone(),
+    }
+}
+
+pub(super) async fn start_instances(sim: &SimCloud, ids: &[String]) -> Result<()> {
+    let t = sim.config.timings.instance_start;
+    with_instances(sim, "StartInstances", Mutation::StartInstances, ids, |i, now| match i.state.at(now) {
+        Some(InstanceState::Stopped) => {
+            i.state.then(now, &[(Duration::ZERO, InstanceState::Pending), (t, InstanceState::Running)]);
+            Ok(false)
+        }
+        Some(InstanceState::Running | InstanceState::Pending) => Ok(true),
+        Some(other) => Err(incorrect_state(&i.id, other)),
+        None => Ok(false),
+    })
+    .await
+}
+
+pub(super) async fn stop_instances(sim: &SimCloud, ids: &[String]) -> Result<()> {
+    let t = sim.config.timings.instance_stop;
+    with_instances(sim, "StopInstances", Mutation::StopInstances, ids, |i, now| match i.state.at(now) {
+        Some(InstanceState::Running | InstanceState::Pending) => {
+            i.state.then(now, &[(Duration::ZERO, InstanceState::Stopping), (t, InstanceState::Stopped)]);
+            Ok(false)
+        }
+        Some(InstanceState::Stopping | InstanceState::Stopped) => Ok(true),
+        None => Ok(false),
+        Some(other) => Err(incorrect_state(&i.id, other)),
+    })
+    .await
+}
+
+pub(super) async fn reboot_instances(sim: &SimCloud, ids: &[String]) -> Result<()> {
+    with_instances(sim, "RebootInstances", Mutation::RebootInstances, ids, |i, now| match i.state.at(now) {
+        Some(InstanceState::Running) | None => Ok(false),
+        Some(other) => Err(incorrect_state(&i.id, other)),
+    })
+    .await
+}
+
+/// Applies `f` to each instance (all must exist; `f` says whether the instance already was
+/// as asked, which counts as a double action).
+async fn with_instances(
+    sim: &SimCloud,
+    op: &'static str,
+    mutation: fn(Vec<String>) -> Mutation,
+    ids: &[String],
+    f: impl Fn(&mut SimInstance, Timestamp) -> Result<bool>,
+) -> Result<()> {
+    sim.mutate(
+        op,
+        &ids.join(","),
+        || mutation(ids.to_vec()),
+        |st, now| {
+            if let Some(missing) = ids.iter().find(|id| !st.instances.contains_key(*id)) {
+                return Err(Error::NotFound { kind: "instance", name: missing.clone() });
+            }
+            for id in ids {
+                if let Some(instance) = st.instances.get_mut(id)
+                    && f(instance, now)?
+                {
+                    st.double_actions += 1;
+                }
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// Shuts an instance down with its stack: terminated after `takes`.
+pub(super) fn shut_down(st: &mut State, id: &str, now: Timestamp, takes: Duration) {
+    if let Some(inst) = st.instances.get_mut(id)
+        && inst.state.at(now) != Some(InstanceState::Terminated)
+    {
+        inst.state.then(now, &[(Duration::ZERO, InstanceState::ShuttingDown), (takes, InstanceState::Terminated)]);
+    }
+}
+
+fn incorrect_state(id: &str, state: InstanceState) -> Error {
+    Error::Conflict(format!("IncorrectInstanceState: instance {id} is {state:?}"))
+}
+
+pub(super) async fn spot_price(sim: &SimCloud, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {
+    sim.read("DescribeSpotPriceHistory", instance_type, |_, _| {
+        let u = unit(sim.config.seed, &["spot", instance_type, availability_zone], 0);
+        Ok(Some(((0.05 + u * 0.5) * 10_000.0).round() / 10_000.0))
+    })
+    .await
+}

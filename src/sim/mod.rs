@@ -1,0 +1,10 @@
+//! The `mliy sim` harness: fleets launched, driven and audited on [`SimCloud`] in virtual
+//! time ([`scenario`]), and one refresh pass over a standing fleet ([`fleet`]). It is a
+//! program on top of the engine, not part of the core: the simulated cloud itself is
+//! [`mliy_core::sim`], re-exported here.
+
+pub mod fleet;
+mod replica;
+pub mod scenario;
+
+pub use mliy_core::sim::*;
