@@ -92,6 +92,22 @@ impl Route53Dns {
             .map(String::as_str)
     }
 
+    /// Whether the zone holds an A record `name`.
+    async fn exists(&self, zone: &str, name: &str) -> Result<bool> {
+        let out = self
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(zone)
+            .start_record_name(name)
+            .start_record_type(RrType::A)
+            .max_items(1)
+            .send()
+            .await
+            .map_err(|e| map_error("ListResourceRecordSets", e))?;
+        let wanted = format!("{}.", name.trim_end_matches('.'));
+        Ok(out.resource_record_sets.iter().any(|r| r.r#type == RrType::A && r.name.eq_ignore_ascii_case(&wanted)))
+    }
+
     async fn change(&self, action: ChangeAction, name: &str, ip: &str) -> Result<()> {
         let bad = |e: aws_sdk_route53::error::BuildError| Error::validation("record", name, e.to_string());
         let record = ResourceRecord::builder().value(ip).build().map_err(bad)?;
@@ -110,9 +126,11 @@ impl Route53Dns {
             Ok(out) => out,
             Err(e) => {
                 let e = map_error("ChangeResourceRecordSets", e);
-                // Deleting what is not there (any more) is done.
-                let missing = e.to_string().contains("not found");
-                return if action == ChangeAction::Delete && missing { Ok(()) } else { Err(e) };
+                // Deleting what is not there (any more) is done: Route53 says "not found",
+                // other implementations other things, so the zone is asked.
+                let done = action == ChangeAction::Delete
+                    && (e.to_string().contains("not found") || !self.exists(zone, name).await?);
+                return if done { Ok(()) } else { Err(e) };
             }
         };
         let (Some(poll), Some(info)) = (self.wait, out.change_info) else { return Ok(()) };

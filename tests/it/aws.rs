@@ -259,3 +259,31 @@ async fn outages_and_throttling_are_retried_then_ridden_out() {
     assert!(err.is_retryable());
     assert_eq!(proxy.requests() - seen, 6);
 }
+
+/// The `Cloud` suite on moto, with what moto does not emulate named as gaps (see the top of
+/// this file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_cloud_passes_the_cloud_suite() {
+    use mliy::testkit::cloud::{CloudSuite, Gap};
+    let Some(moto) = Moto::start() else { return };
+    let account = moto.account();
+    let aws = cloud(&moto).await;
+    let template = format!(
+        r#"{{"Resources": {{"EC2Instance": {{"Type": "AWS::EC2::Instance", "Properties": {{
+            "ImageId": "ami-12c6146b", "InstanceType": "t3.micro", "SubnetId": "{}"}}}}}}}}"#,
+        account.subnet_id
+    );
+    let mut cluster = mliy::model::ClusterSpec::spark("conf-cloud-cluster", vec![]);
+    cluster.subnet_id = Some(account.subnet_id.clone());
+    CloudSuite {
+        cloud: aws.as_ref(),
+        clock: &mliy::clock::SystemClock,
+        poll: (Duration::from_millis(200), 100),
+        instance_template: template,
+        parameters: vec![],
+        cluster,
+        gaps: vec![Gap::InstantStates, Gap::StepsNeverFinish, Gap::CommandInvocations, Gap::AutoTermination],
+    }
+    .run_all()
+    .await;
+}

@@ -5,6 +5,7 @@ use mliy::dns::DnsProvider;
 use mliy::plugins::aws::AwsOptions;
 use mliy::plugins::route53::Route53Dns;
 use mliy::secret::Secret;
+use mliy::testkit::dns::DnsLookup;
 use std::time::Duration;
 
 fn options(moto: &Moto) -> AwsOptions {
@@ -50,4 +51,26 @@ async fn route53_records_are_made_moved_and_deleted() {
     let e = nowhere.upsert("mliy-x.no-such-zone.test", "10.0.0.7").await.unwrap_err();
     assert_eq!(e.kind(), "not_found", "{e}");
     assert!(Route53Dns::connect(options(&moto), " ").await.is_err());
+}
+
+/// The zone as boto3 lists it from moto.
+struct Listed<'a>(&'a Moto, &'a str);
+
+#[async_trait::async_trait]
+impl DnsLookup for Listed<'_> {
+    async fn resolve(&self, name: &str) -> Option<String> {
+        let sets: Vec<(String, Option<u64>, Vec<String>)> =
+            serde_json::from_str(records(self.0, self.1).trim()).unwrap();
+        sets.into_iter()
+            .find(|(n, ..)| n.trim_end_matches('.') == name)
+            .and_then(|(_, _, values)| values.first().cloned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route53_passes_the_dns_suite() {
+    let Some(moto) = Moto::start() else { return };
+    moto.boto3("boto3.client('route53', **kw).create_hosted_zone(Name='suite.example.test', CallerReference='t2')\n");
+    let dns = Route53Dns::connect(options(&moto), "suite.example.test").await.unwrap();
+    mliy::testkit::dns::run_all(&dns, &Listed(&moto, "suite.example.test")).await;
 }

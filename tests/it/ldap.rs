@@ -271,3 +271,20 @@ async fn tls_with_certificate_validation() {
         .unwrap_err();
     assert!(missing.to_string().starts_with("ca_file"), "{missing}");
 }
+
+#[tokio::test]
+async fn ldap_passes_the_auth_suite_in_both_modes() {
+    use mliy::auth::Credentials;
+    use mliy::model::Principal;
+    let Some(server) = Slapd::start(&slapd::directory()) else { return };
+    let password = |user: &str, pw: &str| Credentials::Password { username: user.into(), password: Secret::new(pw) };
+    let openldap = auth(&server, DirectoryKind::OpenLdap);
+    let alice = Principal::new("alice", [group("data-science")]);
+    mliy::testkit::auth::run_all(&openldap, &password("alice", "alice-Pw-1"), &alice).await;
+    let ad = auth(&server, DirectoryKind::ActiveDirectory);
+    let alice = Principal::new("alice", [group("analytics"), group("data-science")]);
+    mliy::testkit::auth::run_all(&ad, &password("alice", "alice-Pw-1"), &alice).await;
+    let carol = ad.check("carol", &Secret::new("carol-Pw-3")).await.unwrap();
+    assert!(carol.admin);
+    mliy::testkit::auth::run_all(&ad, &password("carol", "carol-Pw-3"), &carol).await;
+}

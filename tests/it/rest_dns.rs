@@ -3,6 +3,7 @@
 use mliy::dns::DnsProvider;
 use mliy::plugins::rest_dns::{Payload, RestDns};
 use mliy::secret::Secret;
+use mliy::testkit::dns::DnsLookup;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -137,4 +138,29 @@ async fn a_redirect_to_another_host_gets_no_api_key() {
     assert!(e.to_string().contains("redirect"), "{e}");
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert!(seen_elsewhere.lock().unwrap().is_empty(), "the other host was never asked, so never got the key");
+}
+
+/// The zone as the server's log leaves it: each PUT sets its `fqdn`, each DELETE removes it.
+struct Logged(Arc<Mutex<Vec<Seen>>>);
+
+#[async_trait::async_trait]
+impl DnsLookup for Logged {
+    async fn resolve(&self, name: &str) -> Option<String> {
+        let mut ip = None;
+        for seen in self.0.lock().unwrap().iter() {
+            let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+            if body["fqdn"] == name {
+                ip = seen.head.starts_with("PUT ").then(|| body["ip"].as_str().unwrap().to_string());
+            }
+        }
+        ip
+    }
+}
+
+#[tokio::test]
+async fn rest_dns_passes_the_dns_suite() {
+    let (url, seen) = server(Arc::new(Mutex::new(200))).await;
+    let dns = RestDns::builder(&url, "analytics.example.test").allow_plain_http().build().unwrap();
+    mliy::testkit::dns::run_all(&dns, &Logged(seen.clone())).await;
+    assert!(seen.lock().unwrap().len() >= 8, "every change reached the server");
 }

@@ -1064,41 +1064,10 @@ mod refresh_more {
 
 mod dns {
     use super::*;
-    use crate::dns::DnsProvider;
+    pub(super) use crate::dns::MemoryDns;
     use crate::engine::RefreshConfig;
-    use std::collections::BTreeMap;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
-    /// Records in memory; fails every change while `down`. (A stand-in for a DNS service:
-    /// the real ones, Route53 and a REST API, are tested in the integration tests.)
-    #[derive(Debug, Default)]
-    pub(super) struct Records {
-        pub(super) names: std::sync::Mutex<BTreeMap<String, String>>,
-        down: AtomicBool,
-    }
-
-    #[async_trait::async_trait]
-    impl DnsProvider for Records {
-        fn display_name(&self, id: &str, _ip: &str) -> Option<String> {
-            Some(format!("mliy-{id}.example.test"))
-        }
-        async fn upsert(&self, name: &str, ip: &str) -> crate::Result<()> {
-            if self.down.load(Ordering::SeqCst) {
-                return Err(crate::Error::Unavailable("dns down".into()));
-            }
-            self.names.lock().unwrap().insert(name.into(), ip.into());
-            Ok(())
-        }
-        async fn delete(&self, name: &str, _ip: &str) -> crate::Result<()> {
-            if self.down.load(Ordering::SeqCst) {
-                return Err(crate::Error::Unavailable("dns down".into()));
-            }
-            self.names.lock().unwrap().remove(name);
-            Ok(())
-        }
-    }
-
-    pub(super) fn engine_with(rig: &Rig, dns: Arc<Records>, keep: bool) -> Engine {
+    pub(super) fn engine_with(rig: &Rig, dns: Arc<MemoryDns>, keep: bool) -> Engine {
         Engine::builder()
             .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
             .cloud(rig.cloud.clone())
@@ -1111,9 +1080,9 @@ mod dns {
     }
 
     /// A ready instance on an engine with in-memory DNS.
-    async fn ready_with_dns(keep_when_stopped: bool) -> (Rig, Arc<Records>, Engine, Resource) {
+    async fn ready_with_dns(keep_when_stopped: bool) -> (Rig, Arc<MemoryDns>, Engine, Resource) {
         let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
-        let dns = Arc::new(Records::default());
+        let dns = Arc::new(MemoryDns::new("example.test"));
         let engine = engine_with(&rig, dns.clone(), keep_when_stopped);
         let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
         let ready = wait_phase(&engine, &id, "ready").await;
@@ -1126,18 +1095,18 @@ mod dns {
         let id = ready.id.clone();
         let name = format!("mliy-{id}.example.test");
         assert_eq!(ready.dns_name.as_deref(), Some(name.as_str()));
-        assert_eq!(dns.names.lock().unwrap().get(&name), ready.private_ip.as_ref());
+        assert_eq!(dns.records().get(&name), ready.private_ip.as_ref());
 
         engine.act(&alice(), &id, Action::Stop).await.unwrap();
         wait_phase(&engine, &id, "stopped").await;
-        assert!(dns.names.lock().unwrap().is_empty(), "deleted on stop");
+        assert!(dns.records().is_empty(), "deleted on stop");
         engine.act(&alice(), &id, Action::Start).await.unwrap();
         wait_phase(&engine, &id, "ready").await;
-        assert!(dns.names.lock().unwrap().contains_key(&name), "made again on start");
+        assert!(dns.records().contains_key(&name), "made again on start");
 
         // Down while the instance is stopped and started outside mliy: the failure is an
         // event, not a failure of the resource; the next pass makes the record.
-        dns.down.store(true, Ordering::SeqCst);
+        dns.set_down(true);
         let r = engine.get(&alice(), &id).await.unwrap();
         rig.cloud.stop_instances(&[r.instance_id.clone().unwrap()]).await.unwrap();
         rig.clock.sleep(Duration::from_secs(300)).await;
@@ -1150,15 +1119,15 @@ mod dns {
         assert_eq!(up.phase, Phase::Ready);
         let events = engine.events(&alice(), &id).await.unwrap();
         assert!(events.iter().any(|e| e.reason.contains("DNS upsert of") && e.reason.contains("failed")), "{events:?}");
-        dns.down.store(false, Ordering::SeqCst);
+        dns.set_down(false);
         let before = engine.get(&alice(), &id).await.unwrap();
         let pass = engine.refresh(&config).await.unwrap();
         assert_eq!(pass.changes, 1, "{pass:?} {before:?} {events:?}");
-        assert!(dns.names.lock().unwrap().contains_key(&name), "retried on the next pass");
+        assert!(dns.records().contains_key(&name), "retried on the next pass");
 
         engine.act(&alice(), &id, Action::Terminate).await.unwrap();
         wait_phase(&engine, &id, "terminated").await;
-        assert!(dns.names.lock().unwrap().is_empty(), "deleted on terminate");
+        assert!(dns.records().is_empty(), "deleted on terminate");
     }
 
     #[tokio::test(start_paused = true)]
@@ -1167,12 +1136,12 @@ mod dns {
         let id = ready.id;
         engine.act(&alice(), &id, Action::Stop).await.unwrap();
         wait_phase(&engine, &id, "stopped").await;
-        assert_eq!(dns.names.lock().unwrap().len(), 1);
+        assert_eq!(dns.records().len(), 1);
     }
 }
 
 mod vanishing {
-    use super::dns::{Records, engine_with};
+    use super::dns::{MemoryDns, engine_with};
     use super::*;
     use crate::engine::RefreshConfig;
 
@@ -1180,11 +1149,11 @@ mod vanishing {
     #[tokio::test(start_paused = true)]
     async fn two_absent_passes_end_the_record_its_bill_and_its_name() {
         let rig = Rig::new(SimConfig::default());
-        let names = Arc::new(Records::default());
+        let names = Arc::new(MemoryDns::new("example.test"));
         let engine = engine_with(&rig, names.clone(), false);
         let id = engine.launch_cluster(&alice(), job_flow()).await.unwrap().resource.id;
         let up = wait_phase(&engine, &id, "waiting").await;
-        assert_eq!(names.names.lock().unwrap().len(), 1, "the master's name");
+        assert_eq!(names.records().len(), 1, "the master's name");
         rig.cloud.terminate_clusters(&[up.cluster_id.clone().unwrap()]).await.unwrap();
         rig.clock.sleep(Duration::from_secs(600)).await;
         let config = RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() };
@@ -1193,7 +1162,7 @@ mod vanishing {
         engine.refresh(&config).await.unwrap();
         let end = engine.get(&alice(), &id).await.unwrap();
         assert_eq!(end.phase, Phase::Terminated);
-        assert!(names.names.lock().unwrap().is_empty(), "name deleted");
+        assert!(names.records().is_empty(), "name deleted");
         let bills = rig.store.billing(Some(&id)).await.unwrap();
         assert!(!bills.is_empty() && bills.iter().all(|b| b.end.is_some()), "{bills:?}");
     }

@@ -547,3 +547,27 @@ mod tests {
         assert_eq!(cloud.live_stacks().len(), 1, "a rolled-back stack still exists until deleted");
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use super::*;
+    use crate::clock::VirtualClock;
+    use crate::testkit::cloud::CloudSuite;
+
+    #[tokio::test(start_paused = true)]
+    async fn sim_cloud_passes_the_cloud_suite() {
+        let clock = Arc::new(VirtualClock::starting_at(Timestamp(0)));
+        let cloud = SimCloud::new(clock.clone(), SimConfig::default());
+        CloudSuite {
+            cloud: &cloud,
+            clock: clock.as_ref(),
+            poll: (Duration::from_secs(15), 120),
+            instance_template: "Resources:\n  EC2Instance: {Type: AWS::EC2::Instance}\n".into(),
+            parameters: vec![crate::model::StackParameter::new("InstanceType", "t3.large")],
+            cluster: ClusterSpec::spark("conf-cloud-cluster", vec![]),
+            gaps: vec![],
+        }
+        .run_all()
+        .await;
+    }
+}

@@ -8,6 +8,9 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod auth;
+pub mod cloud;
+pub mod dns;
 mod logs;
 pub mod store;
 
