@@ -3,7 +3,7 @@
 //! one refresh pass, measured.
 
 use mliy_core::clock::{Clock, Timestamp, VirtualClock};
-use mliy_core::cloud::{Cloud, InstanceFilter};
+use mliy_core::cloud::{Cloud, CloudExt, InstanceFilter};
 use mliy_core::engine::{Engine, RefreshConfig, RefreshReport};
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{Phase, Resource, ResourceKind};
@@ -122,17 +122,9 @@ impl Fleet {
         clock.sleep(Duration::from_secs(3600)).await;
         let mut by_launch = HashMap::new();
         let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.into(), MANAGED_TAG.1.into())) };
-        let mut next = None;
-        loop {
-            let page = cloud.describe_instances(&filter, next).await?;
-            for i in page.items {
-                if let Some(t) = i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG) {
-                    by_launch.insert(t.value.clone(), (i.id.clone(), i.private_ip.clone()));
-                }
-            }
-            next = page.next;
-            if next.is_none() {
-                break;
+        for i in cloud.all_instances(&filter).await?.0 {
+            if let Some(t) = i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG) {
+                by_launch.insert(t.value.clone(), (i.id.clone(), i.private_ip.clone()));
             }
         }
         for r in &mut records {

@@ -3,7 +3,10 @@
 //! Implementations: [`SimCloud`](crate::sim::SimCloud) here (deterministic, in virtual time)
 //! and `AwsCloud` in `mliy-plugins` (feature `aws`).
 
+mod ext;
 mod types;
+
+pub use ext::{CloudExt, all_pages};
 
 pub use types::{
     ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceInfo,

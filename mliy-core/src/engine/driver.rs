@@ -3,7 +3,7 @@
 
 use super::Inner;
 use crate::clock::Timestamp;
-use crate::cloud::{ClusterState, InstanceFilter, InstanceInfo, InstanceState, StackStatus};
+use crate::cloud::{CloudExt, ClusterState, InstanceInfo, InstanceState, StackStatus};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
 use crate::model::{LaunchId, OnBootstrapTimeout};
@@ -256,8 +256,7 @@ impl Inner {
 
     async fn describe_instance(&self, r: &Resource) -> Result<Option<InstanceInfo>> {
         let Some(id) = &r.instance_id else { return Ok(None) };
-        let filter = InstanceFilter { ids: vec![id.clone()], tag: None };
-        Ok(self.cloud.describe_instances(&filter, None).await?.items.into_iter().find(|i| i.id == *id))
+        self.cloud.describe_instance(id).await
     }
 
     /// Fails the resource when its instance is gone; true if it did.

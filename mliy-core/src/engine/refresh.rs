@@ -10,7 +10,7 @@
 //! and across replicas sharing a store one refresher at a time (the store lease `refresh`).
 
 use super::{Engine, Inner};
-use crate::cloud::{ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
+use crate::cloud::{CloudExt, ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
 use crate::error::Result;
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
 use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
@@ -91,31 +91,17 @@ fn seen<'a, T>(listing: &'a Option<HashMap<String, T>>, id: Option<&String>) -> 
 impl Inner {
     async fn list_managed_instances(&self, calls: &AtomicU64) -> Result<HashMap<String, InstanceInfo>> {
         let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.to_string(), MANAGED_TAG.1.to_string())) };
-        let (mut all, mut next) = (HashMap::new(), None);
-        loop {
-            calls.fetch_add(1, Ordering::Relaxed);
-            let page = self.cloud.describe_instances(&filter, next).await?;
-            all.extend(page.items.into_iter().map(|i| (i.id.clone(), i)));
-            next = page.next;
-            if next.is_none() {
-                return Ok(all);
-            }
-        }
+        let (items, pages) = self.cloud.all_instances(&filter).await?;
+        calls.fetch_add(pages, Ordering::Relaxed);
+        Ok(items.into_iter().map(|i| (i.id.clone(), i)).collect())
     }
 
     async fn list_live_clusters(&self, calls: &AtomicU64) -> Result<HashMap<String, ClusterInfo>> {
         use ClusterState as S;
         let live = [S::Starting, S::Bootstrapping, S::Running, S::Waiting, S::Terminating];
-        let (mut all, mut next) = (HashMap::new(), None);
-        loop {
-            calls.fetch_add(1, Ordering::Relaxed);
-            let page = self.cloud.list_clusters(&live, next).await?;
-            all.extend(page.items.into_iter().map(|c| (c.id.clone(), c)));
-            next = page.next;
-            if next.is_none() {
-                return Ok(all);
-            }
-        }
+        let (items, pages) = self.cloud.all_clusters(&live).await?;
+        calls.fetch_add(pages, Ordering::Relaxed);
+        Ok(items.into_iter().map(|c| (c.id.clone(), c)).collect())
     }
 
     /// Ends `r` as gone outside mliy: Terminated, bill closed, DNS record deleted, and
@@ -196,8 +182,7 @@ impl Inner {
         match r.kind {
             ResourceKind::Instance => {
                 let Some(id) = &r.instance_id else { return Ok(false) };
-                let filter = InstanceFilter { ids: vec![id.clone()], tag: None };
-                let found = self.cloud.describe_instances(&filter, None).await?.items.into_iter().find(|i| i.id == *id);
+                let found = self.cloud.describe_instance(id).await?;
                 match found {
                     Some(info) => self.refresh_instance(r, &info).await,
                     None => self.vanished(r, format!("instance {id} no longer exists")).await.map(|()| true),
@@ -401,14 +386,10 @@ impl Engine {
         catalog.group_config(&adoption.group_config)?;
         catalog.software_config(&adoption.software_config)?;
         let id = &adoption.instance_id;
-        let filter = InstanceFilter { ids: vec![id.clone()], tag: None };
         let info = inner
             .cloud
-            .describe_instances(&filter, None)
+            .describe_instance(id)
             .await?
-            .items
-            .into_iter()
-            .find(|i| i.id == *id)
             .ok_or_else(|| Error::NotFound { kind: "instance", name: id.clone() })?;
         let tag = |k: &str| info.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
         if tag(MANAGED_TAG.0).as_deref() != Some(MANAGED_TAG.1) {

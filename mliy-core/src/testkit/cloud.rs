@@ -5,7 +5,7 @@
 //! are skipped and the skip is printed, so a gap is never silent.
 
 use crate::clock::Clock;
-use crate::cloud::{Cloud, ClusterState, CommandSpec, InstanceFilter, InstanceState, StackStatus, StepState};
+use crate::cloud::{Cloud, CloudExt, ClusterState, CommandSpec, InstanceFilter, InstanceState, StackStatus, StepState};
 use crate::model::{ClusterSpec, LAUNCH_ID_TAG, StackParameter, StackSpec, StepSpec, Tag};
 use std::time::Duration;
 
@@ -110,16 +110,7 @@ impl CloudSuite<'_> {
         assert!(info.tags.iter().any(|t| t.key == LAUNCH_ID_TAG && t.value == "conf-cloud-1"), "{info:?}");
         let resources = cloud.stack_resources(&id).await.unwrap();
         let instance = resources.iter().find(|r| r.resource_type == "AWS::EC2::Instance").expect("an instance");
-        let mut listed = Vec::new();
-        let mut next = None;
-        loop {
-            let page = cloud.list_stacks(next).await.unwrap();
-            listed.extend(page.items);
-            next = page.next;
-            if next.is_none() {
-                break;
-            }
-        }
+        let (listed, _) = cloud.all_stacks().await.unwrap();
         assert!(listed.iter().any(|s| s.id == id), "ListStacks has it");
         (id, instance.physical_id.clone().expect("a physical id"))
     }
@@ -167,16 +158,7 @@ impl CloudSuite<'_> {
         let info = cloud.describe_cluster(&id).await.unwrap().expect("the cluster");
         assert_eq!(info.name, spec.name);
         assert!(info.tags.iter().any(|t| t.key == LAUNCH_ID_TAG && t.value == "conf-cloud-3"), "{info:?}");
-        let mut listed = Vec::new();
-        let mut next = None;
-        loop {
-            let page = cloud.list_clusters(&[], next).await.unwrap();
-            listed.extend(page.items);
-            next = page.next;
-            if next.is_none() {
-                break;
-            }
-        }
+        let (listed, _) = cloud.all_clusters(&[]).await.unwrap();
         assert!(listed.iter().any(|c| c.id == id), "ListClusters has it");
         self.eventually("waiting", async || {
             let c = cloud.describe_cluster(&id).await.unwrap()?;
