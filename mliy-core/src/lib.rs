@@ -1,9 +1,15 @@
 //! mliy-core: the pure logic of mliy, a library that lets an in-house portal offer
 //! self-service analytics environments (EC2 instances and EMR clusters) on AWS.
 //!
-//! It holds the admin [catalog](model::Catalog), CloudFormation [template](template::Template)
-//! inspection, [user-data](userdata) token rendering and the [launch planner](plan::Planner).
-//! Nothing here opens a socket: the AWS, DNS, LDAP and SQL backends live in `mliy-plugins`.
+//! It holds the [`model`] (the admin [catalog](model::Catalog) and every shared type),
+//! CloudFormation [template](template::Template) inspection, [user-data](userdata) rendering,
+//! the [launch planner](plan::Planner), the [lifecycle], the four plugin traits
+//! ([`Cloud`](cloud::Cloud), [`StateStore`](store::StateStore),
+//! [`DnsProvider`](dns::DnsProvider), [`AuthProvider`](auth::AuthProvider)), the
+//! [engine](engine::Engine), and in-memory implementations of each trait (the simulated cloud
+//! is [`sim::SimCloud`]); `testkit` (feature) holds a conformance suite per trait. Nothing
+//! here opens a socket: the AWS, DNS, LDAP and SQL backends live in `mliy-plugins`. The
+//! repository's `ARCHITECTURE.md` shows the floors and where to add what.
 //!
 //! ```
 //! use mliy_core::template::Template;

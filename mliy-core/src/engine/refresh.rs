@@ -204,7 +204,7 @@ impl Inner {
 }
 
 impl Engine {
-    /// One refresh pass (see the [module docs](self)).
+    /// One refresh pass: list, diff, write back what changed (see `engine::refresh`).
     ///
     /// # Errors
     /// The store's; cloud failures only make resources Unknown for this pass.
