@@ -324,13 +324,7 @@ fn main() -> ExitCode {
 }
 
 fn error_json(e: &Error) -> Value {
-    let mut body = json!({"kind": e.kind(), "message": e.to_string()});
-    if let Error::Validation(v) = e {
-        body["field"] = json!(v.field);
-        body["value"] = json!(v.value);
-        body["rule"] = json!(v.rule);
-    }
-    json!({ "error": body })
+    json!({ "error": e })
 }
 
 fn read(path: &Path) -> Result<String, Error> {

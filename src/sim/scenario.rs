@@ -552,7 +552,7 @@ async fn launch_all(
             match result {
                 Err(e) if e.is_retryable() => tokio::task::yield_now().await,
                 // A dead process may have stored the launch before it died.
-                Err(Error::Conflict(_)) if engine.get(&owner, &request.launch_id).await.is_ok() => {
+                Err(Error::AlreadyExists(_)) if engine.get(&owner, &request.launch_id).await.is_ok() => {
                     break None;
                 }
                 other => break Some(other?),

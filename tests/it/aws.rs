@@ -208,7 +208,7 @@ async fn create_stack_is_idempotent_and_misses_are_none() {
     let again = aws.create_stack(&stack_spec("queue-stack", "l-one")).await.unwrap();
     assert_eq!(first, again);
     let other = aws.create_stack(&stack_spec("queue-stack", "l-two")).await.unwrap_err();
-    assert_eq!(other.kind(), "conflict", "{other}");
+    assert_eq!(other.kind(), "already_exists", "{other}");
     assert!(aws.describe_stack("no-such-stack").await.unwrap().is_none());
     assert!(aws.describe_cluster("j-NOSUCHCLUSTER").await.unwrap().is_none());
     let unknown = InstanceFilter { ids: vec!["i-0123456789abcdef0".into()], tag: None };

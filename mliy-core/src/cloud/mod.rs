@@ -33,7 +33,9 @@ use std::time::Duration;
 /// # Contract
 /// - `create_stack` is idempotent by `spec.client_request_token`: a second call with the same
 ///   token returns the first stack's id and creates nothing. A live stack of the same name
-///   and another token is an [`Error::Conflict`](crate::Error::Conflict).
+///   and another token is [`Error::AlreadyExists`](crate::Error::AlreadyExists). A call the
+///   object's state does not allow (starting a stopping instance) is
+///   [`Error::WrongState`](crate::Error::WrongState).
 /// - `describe_*` return `Ok(None)` (or no item) for something that does not exist, and an
 ///   error only when the call itself failed: a failed call never means "gone".
 /// - `delete_stack`, `stop_instances`, `start_instances`, `terminate_clusters` are

@@ -140,7 +140,8 @@ impl Engine {
                 let details = bad.failure_details.as_deref().unwrap_or("no details");
                 let why = format!("step {} ({}) ended {:?}: {details}", bad.name, bad.id, bad.state);
                 inner.note_latest(id, Actor::Engine, &why).await?;
-                return Err(Error::Backend { backend: "emr", source: why.into() });
+                let (step, reason) = (format!("{} ({})", bad.name, bad.id), format!("{:?}: {details}", bad.state));
+                return Err(Error::StepFailed { cluster: cluster.clone(), step, reason });
             }
             if ours.len() == ids.len() && ours.iter().all(|s| s.state == StepState::Completed) {
                 return Ok(ours);

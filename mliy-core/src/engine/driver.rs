@@ -44,9 +44,12 @@ pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) 
                 tracing::debug!(target: "mliy::cloud", error = %e, ?wait, "retrying");
                 Flow::Wait(wait)
             }
-            // Another writer changed the record, or the cloud's state is not the one expected
-            // yet: look again shortly.
-            Err(Error::Conflict(_)) => Flow::Wait(inner.config.instance_poll),
+            // Another writer changed the record (so the step's phase may be outdated too), or
+            // the cloud's object has not settled yet: look again shortly. Something that
+            // exists already (another launch's stack name) will not go away: it fails below.
+            Err(Error::Stale(_) | Error::InvalidTransition(_) | Error::WrongState(_)) => {
+                Flow::Wait(inner.config.instance_poll)
+            }
             Err(e) => match inner.fail_by_id(&id, &e).await {
                 Ok(()) => Flow::Again,
                 Err(_) => Flow::Wait(inner.config.retry_max),

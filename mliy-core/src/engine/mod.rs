@@ -270,8 +270,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Unauthenticated`] without a principal, everything [`Planner::plan`] refuses,
-    /// [`Error::Forbidden`] past the group's `max_running_per_user`, [`Error::Conflict`] when
-    /// the launch id was used before.
+    /// [`Error::Forbidden`] past the group's `max_running_per_user`, [`Error::AlreadyExists`]
+    /// when the launch id was used before.
     pub async fn launch_instance(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
         if request.cluster.is_some() {
             return Err(Error::validation("request.cluster", "present", "use launch_cluster for clusters"));
@@ -379,7 +379,7 @@ impl Engine {
                     Inner::ensure_driver(&self.inner, id);
                     return Ok(next.redacted());
                 }
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Stale(_)) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -389,8 +389,8 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Forbidden`] for a wrong token (or one used after the bootstrap finished),
-    /// [`Error::Validation`] for a percentage over 100, [`Error::Conflict`] when the resource
-    /// is not bootstrapping.
+    /// [`Error::Validation`] for a percentage over 100, [`Error::InvalidTransition`] when the
+    /// resource is not bootstrapping.
     pub async fn report_progress(&self, id: &LaunchId, token: &str, percent: u8, message: &str) -> Result<Resource> {
         self.inner.alive()?;
         Ok(progress::report(&self.inner, id, token, percent, message).await?.redacted())

@@ -80,7 +80,7 @@ pub(crate) async fn report(
         }
         let current = match &r.phase {
             Phase::Bootstrapping { percent, .. } => *percent,
-            other => return Err(Error::Conflict(format!("resource {id} is {other}, not bootstrapping"))),
+            other => return Err(Error::InvalidTransition(format!("resource {id} is {other}, not bootstrapping"))),
         };
         if percent < current {
             // Reports can arrive out of order; progress never goes back.
@@ -102,7 +102,7 @@ pub(crate) async fn report(
                 Inner::ensure_driver(inner, id);
                 return Ok(next);
             }
-            Err(Error::Conflict(_)) => continue,
+            Err(Error::Stale(_)) => continue,
             Err(e) => return Err(e),
         }
     }

@@ -16,8 +16,8 @@ impl Inner {
     /// Applies `event` to `r`, edits the result, and stores both; returns the stored record.
     ///
     /// # Errors
-    /// [`Error::Conflict`] when the event is not legal in `r`'s phase or another writer
-    /// changed the record first.
+    /// [`Error::InvalidTransition`] when the event is not legal in `r`'s phase,
+    /// [`Error::Stale`] when another writer changed the record first.
     pub(crate) async fn transition(
         &self,
         r: &Resource,
@@ -26,7 +26,8 @@ impl Inner {
         reason: impl Into<String>,
         edit: impl FnOnce(&mut Resource),
     ) -> Result<Resource> {
-        let to = lifecycle::transition(r.kind, &r.phase, &event).map_err(|e| Error::Conflict(e.to_string()))?;
+        let to =
+            lifecycle::transition(r.kind, &r.phase, &event).map_err(|e| Error::InvalidTransition(e.to_string()))?;
         self.write(r, Some(to), actor, reason.into(), edit).await
     }
 
@@ -58,7 +59,7 @@ impl Inner {
         loop {
             let Some(r) = self.store.get_resource(id).await? else { return Ok(()) };
             match self.note(&r, actor.clone(), reason, |_| {}).await {
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Stale(_)) => continue,
                 other => return other.map(drop),
             }
         }

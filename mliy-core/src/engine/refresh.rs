@@ -299,7 +299,7 @@ impl Engine {
                 }
                 Ok(false) => {}
                 // Another writer got there first, or the cloud did not answer: next pass.
-                Err(e) if e.is_retryable() || matches!(e, crate::Error::Conflict(_)) => report.unknown += 1,
+                Err(e) if e.is_retryable() || e.is_conflict() => report.unknown += 1,
                 Err(e) => return Err(e),
             }
         }
@@ -372,8 +372,8 @@ impl Engine {
     /// [`Error::Forbidden`](crate::Error::Forbidden) unless the principal is an admin;
     /// [`Error::NotFound`](crate::Error::NotFound) for an unknown instance, group or software
     /// config; [`Error::Validation`](crate::Error::Validation) for an instance without the
-    /// managed tag or already terminated; [`Error::Conflict`](crate::Error::Conflict) when the
-    /// store knows it.
+    /// managed tag or already terminated; [`Error::AlreadyExists`](crate::Error::AlreadyExists)
+    /// when the store knows it.
     pub async fn adopt(&self, principal: &crate::model::Principal, adoption: &Adoption) -> Result<Resource> {
         use crate::error::Error;
         let inner = &self.inner;
@@ -404,7 +404,7 @@ impl Engine {
         };
         let all = inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
         if all.iter().any(|r| r.instance_id.as_deref() == Some(id.as_str())) {
-            return Err(Error::Conflict(format!("instance {id} is already managed")));
+            return Err(Error::AlreadyExists(format!("instance {id} is already managed")));
         }
         let launch_id = tag(LAUNCH_ID_TAG)
             .and_then(|t| LaunchId::parse(&t).ok())

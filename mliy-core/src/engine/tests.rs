@@ -400,7 +400,7 @@ async fn progress_tokens_are_checked() {
     let tok_b = b.progress_token.clone().unwrap();
     assert_ne!(tok_a, tok_b);
     assert!(
-        matches!(engine.report_progress(&ida, tok_a.expose(), 10, "early").await, Err(Error::Conflict(_))),
+        matches!(engine.report_progress(&ida, tok_a.expose(), 10, "early").await, Err(Error::InvalidTransition(_))),
         "not bootstrapping yet"
     );
     wait_phase(&engine, &ida, "bootstrapping").await;
@@ -573,7 +573,7 @@ async fn a_reused_launch_id_is_refused() {
     let engine = rig.engine();
     let first = engine.launch_instance(&alice(), instance()).await.unwrap();
     let again = instance().with_launch_id(first.resource.id.clone());
-    assert!(matches!(engine.launch_instance(&alice(), again).await, Err(Error::Conflict(_))));
+    assert!(matches!(engine.launch_instance(&alice(), again).await, Err(Error::AlreadyExists(_))));
     assert!(matches!(engine.launch_cluster(&alice(), instance()).await, Err(Error::Validation(_))));
 }
 
@@ -855,8 +855,10 @@ async fn a_failed_step_ends_the_wait_with_its_details() {
     wait_phase(&engine, &id, "waiting").await;
     let step = StepSpec { name: "etl".into(), jar: "command-runner.jar".into(), args: vec![] };
     let err = bounded(engine.run_steps(&alice(), &id, vec![step])).await.unwrap_err();
-    assert_eq!(err.kind(), "backend");
+    assert_eq!(err.kind(), "step_failed");
     assert!(err.to_string().contains("step etl") && err.to_string().contains("exited with status 1"), "{err}");
+    let Error::StepFailed { cluster, .. } = &err else { unreachable!() };
+    assert!(cluster.starts_with("j-"), "{err:?}");
     let events = engine.events(&alice(), &id).await.unwrap();
     assert!(events.iter().any(|e| e.reason.contains("ended Failed")), "{events:?}");
 }
@@ -1021,7 +1023,7 @@ mod refresh {
         let adopted = engine.adopt(&root, &adoption).await.unwrap();
         assert_eq!((adopted.id.clone(), adopted.phase.clone()), (foreign.id.clone(), Phase::Ready));
         assert!(adopted.stack_id.is_some() && adopted.private_ip.is_some(), "{adopted:?}");
-        assert_eq!(engine.adopt(&root, &adoption).await.unwrap_err().kind(), "conflict");
+        assert_eq!(engine.adopt(&root, &adoption).await.unwrap_err().kind(), "already_exists");
         assert!(engine.refresh(&every_time()).await.unwrap().unmanaged.is_empty());
         engine.act(&alice(), &adopted.id, Action::Terminate).await.unwrap();
         wait_phase(&engine, &adopted.id, "terminated").await;

@@ -21,7 +21,7 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
                 return Ok(existing.id.clone());
             }
             if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
-                return Err(Error::Conflict(format!("AlreadyExistsException: stack {} already exists", spec.name)));
+                return Err(Error::AlreadyExists(format!("AlreadyExistsException: stack {}", spec.name)));
             }
             let types = resource_types(st, spec)?;
             let has_instance = types.iter().any(|(_, t)| t == "AWS::EC2::Instance");

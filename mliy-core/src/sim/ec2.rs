@@ -119,7 +119,7 @@ pub(super) fn shut_down(st: &mut State, id: &str, now: Timestamp, takes: Duratio
 }
 
 fn incorrect_state(id: &str, state: InstanceState) -> Error {
-    Error::Conflict(format!("IncorrectInstanceState: instance {id} is {state:?}"))
+    Error::WrongState(format!("IncorrectInstanceState: instance {id} is {state:?}"))
 }
 
 pub(super) async fn spot_price(sim: &SimCloud, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {

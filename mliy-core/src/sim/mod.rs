@@ -389,7 +389,7 @@ mod tests {
         let (clock, cloud) = sim(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
         let id = cloud.create_stack(&spec("s1", "t1", INSTANCE)).await.unwrap();
         assert_eq!(cloud.create_stack(&spec("s1", "t1", INSTANCE)).await.unwrap(), id, "same token, same stack");
-        assert!(matches!(cloud.create_stack(&spec("s1", "t2", INSTANCE)).await, Err(Error::Conflict(_))));
+        assert!(matches!(cloud.create_stack(&spec("s1", "t2", INSTANCE)).await, Err(Error::AlreadyExists(_))));
         assert_eq!(cloud.describe_stack("s1").await.unwrap().unwrap().status, StackStatus::CreateInProgress);
         let res = cloud.stack_resources(&id).await.unwrap();
         let iid = res.iter().find(|r| r.resource_type == "AWS::EC2::Instance").unwrap().physical_id.clone().unwrap();
@@ -405,7 +405,7 @@ mod tests {
 
         cloud.stop_instances(std::slice::from_ref(&iid)).await.unwrap();
         assert_eq!(cloud.describe_instances(&filter, None).await.unwrap().items[0].state, InstanceState::Stopping);
-        assert!(matches!(cloud.start_instances(std::slice::from_ref(&iid)).await, Err(Error::Conflict(_))));
+        assert!(matches!(cloud.start_instances(std::slice::from_ref(&iid)).await, Err(Error::WrongState(_))));
         wait(&clock, 30).await;
         assert_eq!(cloud.describe_instances(&filter, None).await.unwrap().items[0].state, InstanceState::Stopped);
         cloud.start_instances(std::slice::from_ref(&iid)).await.unwrap();

@@ -114,7 +114,7 @@ impl StateStore for MemoryStore {
         check_event(resource, event)?;
         let mut inner = self.open()?;
         if inner.resources.contains_key(&resource.id) {
-            return Err(Error::Conflict(format!("resource {} exists", resource.id)));
+            return Err(Error::AlreadyExists(format!("resource {}", resource.id)));
         }
         inner.resources.insert(resource.id.clone(), resource.clone());
         inner.order.push(resource.id.clone());
@@ -131,7 +131,7 @@ impl StateStore for MemoryStore {
             .get(&resource.id)
             .ok_or_else(|| Error::NotFound { kind: "resource", name: resource.id.to_string() })?;
         if stored.version != expected {
-            return Err(Error::Conflict(format!(
+            return Err(Error::Stale(format!(
                 "resource {} is at version {}, not {expected}",
                 resource.id, stored.version
             )));
@@ -156,7 +156,7 @@ impl StateStore for MemoryStore {
                 .get(&c.resource.id)
                 .ok_or_else(|| Error::NotFound { kind: "resource", name: c.resource.id.to_string() })?;
             if stored.version != c.expected_version || c.resource.version != c.expected_version + 1 {
-                return Err(Error::Conflict(format!(
+                return Err(Error::Stale(format!(
                     "resource {} is at version {}, not {}",
                     c.resource.id, stored.version, c.expected_version
                 )));

@@ -46,12 +46,12 @@ pub struct ResourceChange {
 /// Where the engine keeps its state.
 ///
 /// # Contract
-/// - `insert_resource` fails with [`Error::Conflict`](crate::Error::Conflict) when the id
+/// - `insert_resource` fails with [`Error::AlreadyExists`](crate::Error::AlreadyExists) when the id
 ///   exists, and stores the resource and (when given) its first event together.
 /// - `update_resource` is a compare-and-set: it succeeds only when the stored version equals
 ///   `expected_version`, stores the resource (whose `version` the caller has set to
 ///   `expected_version + 1`) and appends the event in the same step; otherwise
-///   [`Error::Conflict`](crate::Error::Conflict) and nothing changes. Of several concurrent
+///   [`Error::Stale`](crate::Error::Stale) and nothing changes. Of several concurrent
 ///   updates from the same version exactly one wins.
 /// - Events are append-only and listed in `seq` order. Nothing here deletes a resource, an
 ///   event or a billing segment.
@@ -78,7 +78,7 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     /// what changed this way).
     ///
     /// # Errors
-    /// [`Error::Conflict`](crate::Error::Conflict) or [`Error::NotFound`](crate::Error::NotFound)
+    /// [`Error::Stale`](crate::Error::Stale) or [`Error::NotFound`](crate::Error::NotFound)
     /// for the first change whose record is not at its expected version; nothing is stored then.
     async fn update_resources(&self, changes: &[ResourceChange]) -> Result<()>;
     /// One resource.

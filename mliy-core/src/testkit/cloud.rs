@@ -99,7 +99,7 @@ impl CloudSuite<'_> {
         let again = cloud.create_stack(&self.spec("conf-cloud-stack", "conf-cloud-1")).await.unwrap();
         assert_eq!(id, again, "one token, one stack");
         let other = cloud.create_stack(&self.spec("conf-cloud-stack", "conf-cloud-2")).await.unwrap_err();
-        assert_eq!(other.kind(), "conflict", "{other}");
+        assert_eq!(other.kind(), "already_exists", "{other}");
         let info = self
             .eventually("CREATE_COMPLETE", async || {
                 let info = cloud.describe_stack("conf-cloud-stack").await.unwrap().unwrap();

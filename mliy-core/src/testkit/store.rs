@@ -41,7 +41,7 @@ pub async fn insert_get_and_duplicates(store: &dyn StateStore) {
     store.insert_resource(&r, Some(&event(&r, 1, Phase::Requested, Phase::Requested))).await.unwrap();
     assert_eq!(store.get_resource(&r.id).await.unwrap(), Some(r.clone()));
     let again = store.insert_resource(&r, None).await;
-    assert!(matches!(again, Err(Error::Conflict(_))), "a second insert must conflict: {again:?}");
+    assert!(matches!(again, Err(Error::AlreadyExists(_))), "a second insert must conflict: {again:?}");
     assert_eq!(store.events(&r.id).await.unwrap().len(), 1);
 }
 
@@ -56,7 +56,7 @@ pub async fn compare_and_set(store: &dyn StateStore) {
     r.phase = Phase::Terminating;
     r.version = 2;
     let stale = store.update_resource(&r, 1, Some(&event(&r, 2, Phase::Requested, Phase::Terminating))).await;
-    assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+    assert!(matches!(stale, Err(Error::Stale(_))), "{stale:?}");
     let stored = store.get_resource(&r.id).await.unwrap().unwrap();
     assert_eq!((stored.phase, stored.version), (Phase::CreatingStack, 2));
     assert_eq!(store.events(&r.id).await.unwrap().len(), 1);
@@ -226,7 +226,7 @@ pub async fn cancelled_writes_leave_it_usable(store: &dyn StateStore) {
         let e = event(&last, last.version, Phase::Requested, Phase::Requested);
         match store.update_resource(&last, now.version, Some(&e)).await {
             Ok(()) => break,
-            Err(Error::Conflict(_)) => tokio::task::yield_now().await,
+            Err(Error::Stale(_)) => tokio::task::yield_now().await,
             Err(other) => panic!("the store failed after cancelled writes: {other:?}"),
         }
     }
@@ -259,7 +259,7 @@ pub async fn batches_are_all_or_nothing(store: &dyn StateStore) {
     let mut stale: Vec<_> = good.iter().take(4).map(|c| change(&c.resource, c.resource.version)).collect();
     stale.push(change(&good[4].resource, good[4].resource.version - 1));
     let refused = store.update_resources(&stale).await;
-    assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+    assert!(matches!(refused, Err(Error::Stale(_))), "{refused:?}");
     for c in &good {
         assert_eq!(
             store.get_resource(&c.resource.id).await.unwrap().unwrap(),

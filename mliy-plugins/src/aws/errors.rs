@@ -80,7 +80,9 @@ pub(crate) fn classify(op: &'static str, f: &Failure) -> Error {
     } else if f.status.is_some_and(|s| s >= 500) {
         Error::Unavailable(text)
     } else if f.code() == "AlreadyExistsException" {
-        Error::Conflict(text)
+        Error::AlreadyExists(text)
+    } else if f.code() == "IncorrectInstanceState" {
+        Error::WrongState(text)
     } else if matches!(f.code(), "ValidationError" | "InvalidParameterValue" | "InvalidParameterCombination")
         || f.code().starts_with("InvalidParameter")
     {
@@ -118,7 +120,8 @@ mod tests {
         assert_eq!(classify("X", &failure("Whatever", 429)).kind(), "throttled");
         assert_eq!(classify("X", &failure("InternalFailure", 500)).kind(), "unavailable");
         assert_eq!(classify("X", &failure("ServiceUnavailable", 503)).kind(), "unavailable");
-        assert_eq!(classify("X", &failure("AlreadyExistsException", 400)).kind(), "conflict");
+        assert_eq!(classify("X", &failure("AlreadyExistsException", 400)).kind(), "already_exists");
+        assert_eq!(classify("X", &failure("IncorrectInstanceState", 400)).kind(), "wrong_state");
         assert_eq!(classify("X", &failure("ValidationError", 400)).kind(), "validation");
         assert_eq!(classify("X", &failure("UnauthorizedOperation", 403)).kind(), "forbidden");
         assert_eq!(classify("X", &failure("InsufficientCapacity", 400)).kind(), "backend");

@@ -70,7 +70,7 @@ pub(crate) fn db_error(backend: &'static str, e: sqlx::Error) -> Error {
                 // PostgreSQL: serialization failure, deadlock, a transaction left aborted.
                 "40001" | "40P01" | "25P02" => Error::Unavailable(format!("{backend}: {text}")),
                 // Unique violation (PostgreSQL 23505, SQLite 1555/2067).
-                "23505" | "1555" | "2067" => Error::Conflict(format!("{backend}: {text}")),
+                "23505" | "1555" | "2067" => Error::AlreadyExists(format!("{backend}: {text}")),
                 _ => Error::Backend { backend, source: Box::new(e) },
             }
         }
@@ -159,7 +159,7 @@ impl SqlStore {
         .await
         .map_err(self.err())?;
         if inserted.rows_affected() != 1 {
-            return Err(Error::Conflict(format!("resource {} exists", r.id)));
+            return Err(Error::AlreadyExists(format!("resource {}", r.id)));
         }
         if let Some(e) = event {
             self.append_event(&mut tx, e).await?;
@@ -211,7 +211,7 @@ impl SqlStore {
                 .map_err(self.err())?;
             return Err(match exists {
                 None => Error::NotFound { kind: "resource", name: r.id.to_string() },
-                Some(_) => Error::Conflict(format!("resource {} is not at version {expected}", r.id)),
+                Some(_) => Error::Stale(format!("resource {} is not at version {expected}", r.id)),
             });
         }
         if let Some(e) = event {
