@@ -2,7 +2,7 @@
 //! tag is looked for before every submission), steps, and deployments through SSM.
 
 use super::driver::Flow;
-use super::{Engine, Inner};
+use super::{Engine, Shared};
 use crate::cloud::{ClusterInfo, StepInfo, StepState};
 use crate::deploy::{DeployReport, Deployment};
 use crate::error::{Error, Result};
@@ -10,7 +10,7 @@ use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
 use crate::model::{LAUNCH_ID_TAG, LaunchId, Principal, StepSpec};
 use std::time::Duration;
 
-impl Inner {
+impl Shared {
     /// The cluster a launch already submitted, if any: ListClusters (every state, since a
     /// cluster that died young still counts) narrowed by name, then DescribeCluster for the
     /// launch-id tag (ListClusters gives no tags).

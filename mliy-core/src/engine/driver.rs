@@ -1,7 +1,7 @@
 //! Driving one resource through its phases: one step at a time, each persisted before the
 //! cloud call it leads to, each wait bounded by a deadline.
 
-use super::Inner;
+use super::Shared;
 use crate::clock::Timestamp;
 use crate::cloud::{CloudExt, ClusterState, InstanceInfo, InstanceState, StackStatus};
 use crate::error::{Error, Result};
@@ -26,7 +26,7 @@ fn idle(r: &Resource) -> bool {
     !r.needs_driving() || matches!(r.phase, Phase::Ready | Phase::Stopped | Phase::Waiting)
 }
 
-pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) {
+pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>) {
     let span = tracing::info_span!(target: "mliy::launch", "resource", %id);
     let _enter = span.enter();
     let mut failures = 0u32;
@@ -70,7 +70,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) 
                 if let Ok(Some(r)) = inner.store.get_resource(&id).await
                     && !idle(&r)
                 {
-                    Inner::ensure_driver(&inner, &id);
+                    Shared::ensure_driver(&inner, &id);
                 }
                 return;
             }
@@ -78,7 +78,7 @@ pub(crate) async fn drive(inner: Arc<Inner>, id: LaunchId, notify: Arc<Notify>) 
     }
 }
 
-impl Inner {
+impl Shared {
     async fn fail_by_id(&self, id: &LaunchId, error: &Error) -> Result<()> {
         if let Some(r) = self.store.get_resource(id).await?
             && !r.phase.is_terminal()
@@ -287,7 +287,7 @@ impl Inner {
                         n.deadline = deadline;
                     })
                     .await?;
-                self.register_dns(next).await?;
+                self.follow_dns(next, true).await?;
                 Ok(Flow::Again)
             }
             (InstanceState::Stopping | InstanceState::Stopped, _) => {
@@ -328,9 +328,7 @@ impl Inner {
                         n.deadline = None;
                     })
                     .await?;
-                if moved || next.dns_name.is_none() {
-                    self.register_dns(next).await?;
-                }
+                self.follow_dns(next, moved).await?;
                 Ok(Flow::Again)
             }
             _ => Ok(Flow::Wait(poll)),
@@ -353,7 +351,7 @@ impl Inner {
                         n.deadline = None;
                     })
                     .await?;
-                self.stopped_dns(stopped).await?;
+                self.follow_dns(stopped, false).await?;
                 Ok(Flow::Again)
             }
             _ => Ok(Flow::Wait(poll)),
@@ -405,9 +403,7 @@ impl Inner {
                 }
             })
             .await?;
-        if usable {
-            self.register_dns(next).await?;
-        }
+        self.follow_dns(next, usable).await?;
         Ok(Flow::Again)
     }
 
@@ -457,7 +453,7 @@ impl Inner {
                 },
             )
             .await?;
-        self.unregister_dns(done).await?;
+        self.follow_dns(done, false).await?;
         Ok(Flow::Again)
     }
 
@@ -467,7 +463,7 @@ impl Inner {
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
         let clean = self.note(&r, Actor::Engine, "cleanup done", |n| n.cleanup_pending = false).await?;
-        self.unregister_dns(clean).await?;
+        self.follow_dns(clean, false).await?;
         Ok(Flow::Again)
     }
 }

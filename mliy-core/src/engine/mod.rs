@@ -46,9 +46,14 @@
 //! ```
 
 mod access;
+mod actions;
+mod adoption;
+mod billing;
 mod clusters;
 mod config;
+mod dns;
 mod driver;
+mod launch;
 mod outgoing;
 mod progress;
 mod quota;
@@ -57,16 +62,19 @@ mod refresh;
 #[cfg(test)]
 mod tests;
 
+pub use actions::Action;
+pub use adoption::Adoption;
 pub use config::EngineConfig;
-pub use refresh::{Adoption, RefreshConfig, RefreshReport, Unmanaged};
+pub use launch::Launched;
+pub use refresh::{RefreshConfig, RefreshReport, Unmanaged};
 
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;
 use crate::dns::{DnsProvider, NoDns};
 use crate::error::{Error, Result};
-use crate::lifecycle::{Actor, Event, LifecycleEvent, Phase, Resource, ResourceKind};
-use crate::model::{Catalog, LaunchId, Principal, StackSpec};
-use crate::plan::{LaunchRequest, Planner};
+use crate::lifecycle::{LifecycleEvent, Phase, Resource};
+use crate::model::{Catalog, LaunchId, Principal};
+use crate::plan::Planner;
 use crate::secret::Secret;
 use crate::store::{ResourceFilter, StateStore};
 use std::collections::HashMap;
@@ -74,51 +82,6 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{Notify, broadcast};
 use tokio_stream::{Stream, StreamExt, wrappers::BroadcastStream};
-
-/// What a user can do to a resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// Start a stopped instance.
-    Start,
-    /// Stop a ready instance.
-    Stop,
-    /// Reboot a ready instance.
-    Restart,
-    /// Terminate: delete its stack.
-    Terminate,
-    /// Hide a finished resource from default listings.
-    Archive,
-}
-
-impl Action {
-    /// The action's name: `start`, `stop`, `restart`, `terminate`, `archive`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Restart => "restart",
-            Action::Terminate => "terminate",
-            Action::Archive => "archive",
-        }
-    }
-}
-
-fn kind_name(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Instance => "instance",
-        ResourceKind::Cluster => "cluster",
-    }
-}
-
-/// A launch that was accepted.
-#[derive(Debug, Clone)]
-pub struct Launched {
-    /// The stored resource (phase Requested).
-    pub resource: Resource,
-    /// The progress secret, already in the user data; also for a portal that reports
-    /// progress itself. `None` when the software config has no progress bar.
-    pub progress_token: Option<Secret>,
-}
 
 /// A stream of lifecycle events.
 pub type EventStream = Pin<Box<dyn Stream<Item = LifecycleEvent> + Send>>;
@@ -131,7 +94,11 @@ pub(crate) struct Published {
     owner_groups: Arc<[String]>,
 }
 
-pub(crate) struct Inner {
+/// What every [`Engine`] handle and every driver task share: the plugins, the planner, the
+/// configuration, the running drivers, the event channel and refresh's memory. The engine's
+/// rooms (`launch`, `actions`, `progress`, `driver`, `refresh`, `adoption`, `billing`, `dns`,
+/// `records`) each add the methods of their concern to it.
+pub(crate) struct Shared {
     pub(crate) cloud: Arc<dyn Cloud>,
     pub(crate) store: Arc<dyn StateStore>,
     pub(crate) dns: Arc<dyn DnsProvider>,
@@ -149,14 +116,14 @@ pub(crate) struct Inner {
     pub(crate) refresh: tokio::sync::Mutex<refresh::RefreshState>,
 }
 
-impl std::fmt::Debug for Inner {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("cloud", &self.cloud).field("store", &self.store).finish_non_exhaustive()
     }
 }
 
 /// Aborts the drivers when the last [`Engine`] handle goes.
-struct Guard(Weak<Inner>);
+struct Guard(Weak<Shared>);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -170,7 +137,7 @@ impl Drop for Guard {
 /// background work (what is stored stays, and [`Engine::resume`] picks it up).
 #[derive(Clone)]
 pub struct Engine {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
     _guard: Arc<Guard>,
 }
 
@@ -238,7 +205,7 @@ impl EngineBuilder {
         let planner = Planner::new(self.catalog.ok_or_else(|| missing("catalog"))?)?;
         let (events, _) = broadcast::channel(4096);
         let progress_key = self.config.progress_key.clone().unwrap_or_else(progress::new_key);
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(Shared {
             progress_key,
             cloud: self.cloud.ok_or_else(|| missing("cloud"))?,
             store: self.store.ok_or_else(|| missing("store"))?,
@@ -264,125 +231,6 @@ impl Engine {
     /// The catalog the engine plans with.
     pub fn catalog(&self) -> &Catalog {
         self.inner.planner.catalog()
-    }
-
-    /// Launches an instance for `principal`.
-    ///
-    /// # Errors
-    /// [`Error::Unauthenticated`] without a principal, everything [`Planner::plan`] refuses,
-    /// [`Error::Forbidden`] past the group's `max_running_per_user`, [`Error::AlreadyExists`]
-    /// when the launch id was used before.
-    pub async fn launch_instance(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
-        if request.cluster.is_some() {
-            return Err(Error::validation("request.cluster", "present", "use launch_cluster for clusters"));
-        }
-        self.launch(principal, request).await
-    }
-
-    /// Launches a cluster for `principal` (`request.cluster` must be set).
-    ///
-    /// # Errors
-    /// As [`Engine::launch_instance`].
-    pub async fn launch_cluster(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
-        if request.cluster.is_none() {
-            return Err(Error::validation("request.cluster", "absent", "a cluster launch needs the cluster options"));
-        }
-        self.launch(principal, request).await
-    }
-
-    async fn launch(&self, principal: &Principal, mut request: LaunchRequest) -> Result<Launched> {
-        self.inner.alive()?;
-        access::authenticated(principal)?;
-        let inner = &self.inner;
-        let software = inner.planner.catalog().software_config(&request.software_config)?;
-        let kind = if request.cluster.is_some() { ResourceKind::Cluster } else { ResourceKind::Instance };
-        let progress_bar = software.has_progress_bar && kind == ResourceKind::Instance;
-        // The stored user data holds a placeholder; the secret goes in only when CreateStack
-        // is sent (see outgoing.rs).
-        let secret = progress_bar.then(|| progress::derive(&inner.progress_key, &request.launch_id));
-        if secret.is_some() {
-            request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_TOKEN", progress::PLACEHOLDER));
-            if let Some(url) = &inner.config.progress_url {
-                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
-                request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_URL", url));
-            }
-        }
-        let plan = inner.planner.plan(principal, &request)?;
-        let group = inner.planner.catalog().group_config(&request.group_config)?;
-        let now = inner.clock.now();
-        let resource = Resource {
-            owner: principal.username.clone(),
-            owner_groups: principal.groups.clone(),
-            group_config: plan.group_config.clone(),
-            software_config: plan.software_config.clone(),
-            instance_type: plan.instance_type.clone(),
-            progress_bar,
-            progress_open: progress_bar,
-            job_flow: plan.job_flow.clone(),
-            ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
-        };
-        let event = LifecycleEvent {
-            resource: resource.id.clone(),
-            seq: 1,
-            at: now,
-            actor: Actor::User(principal.username.clone()),
-            from: Phase::Requested,
-            to: Phase::Requested,
-            reason: format!("{} launch of {} requested", kind_name(kind), plan.software_config),
-        };
-        inner.insert_within_quota(principal, group, &resource, &event).await?;
-        inner.publish(&resource, event);
-        Inner::ensure_driver(&self.inner, &resource.id);
-        Ok(Launched { resource: resource.redacted(), progress_token: secret })
-    }
-
-    /// Does `action` to a resource for `principal`.
-    ///
-    /// # Errors
-    /// [`Error::Forbidden`] unless the principal owns the resource, manages its owner's
-    /// group, or is an admin; [`Error::Validation`] for an action the resource's kind or phase
-    /// does not allow.
-    pub async fn act(&self, principal: &Principal, id: &LaunchId, action: Action) -> Result<Resource> {
-        let inner = &self.inner;
-        inner.alive()?;
-        let actor = Actor::User(principal.username.clone());
-        loop {
-            let r = self.get_stored(principal, id).await?;
-            let event = match action {
-                Action::Archive if !r.phase.is_terminal() => {
-                    return Err(Error::validation("action", "archive", format!("not allowed while {}", r.phase)));
-                }
-                Action::Archive => {
-                    return Ok(inner.note(&r, actor, "archived", |n| n.archived = true).await?.redacted());
-                }
-                Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
-                    return Err(Error::validation(
-                        "action",
-                        action.name(),
-                        "EMR clusters cannot be stopped, started or rebooted; terminate them",
-                    ));
-                }
-                Action::Start => Event::Start,
-                Action::Stop => Event::Stop,
-                Action::Restart => Event::Reboot,
-                Action::Terminate => Event::Terminate,
-            };
-            if let Err(illegal) = crate::lifecycle::transition(r.kind, &r.phase, &event) {
-                return Err(Error::validation("action", action.name(), illegal.to_string()));
-            }
-            let timeout =
-                if action == Action::Terminate { inner.config.terminate_timeout } else { inner.config.action_timeout };
-            let deadline = inner.clock.now().plus(timeout);
-            let reason = format!("{} requested by {}", action.name(), principal.username);
-            match inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline)).await {
-                Ok(next) => {
-                    Inner::ensure_driver(&self.inner, id);
-                    return Ok(next.redacted());
-                }
-                Err(Error::Stale(_)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
     }
 
     /// Records bootstrap progress reported with the launch's secret; 100 means ready.
@@ -412,7 +260,7 @@ impl Engine {
             })
             .await?;
         for r in &todo {
-            Inner::ensure_driver(&self.inner, &r.id);
+            Shared::ensure_driver(&self.inner, &r.id);
         }
         Ok(todo.len())
     }
@@ -521,7 +369,7 @@ impl Engine {
     }
 }
 
-impl Inner {
+impl Shared {
     fn alive(&self) -> Result<()> {
         if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::Unavailable("the engine is shut down".into()));
@@ -557,7 +405,7 @@ impl Inner {
     }
 
     /// Starts the resource's driver unless one runs; wakes it if it does.
-    pub(crate) fn ensure_driver(this: &Arc<Inner>, id: &LaunchId) {
+    pub(crate) fn ensure_driver(this: &Arc<Shared>, id: &LaunchId) {
         if this.alive().is_err() {
             return;
         }

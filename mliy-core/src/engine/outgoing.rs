@@ -1,13 +1,13 @@
 //! What the stored stack spec leaves out, put back only when CreateStack is sent: the
 //! launch's progress secret in the user data, and NoEcho values from the catalog.
 
-use super::{Inner, progress};
+use super::{Shared, progress};
 use crate::error::{Error, Result};
 use crate::lifecycle::Resource;
 use crate::model::{ConfigKind, ParamRef, StackSpec, USER_DATA_KEY};
 use base64::Engine as _;
 
-impl Inner {
+impl Shared {
     /// The CreateStack request for `r`, with its secrets.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! Bootstrap progress: a secret per launch, derived from the engine's progress key (nothing
 //! secret is stored; a resumed engine derives it again), checked in constant time.
 
-use super::Inner;
+use super::Shared;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource};
 use crate::model::LaunchId;
@@ -58,7 +58,7 @@ fn clean(message: &str) -> String {
 }
 
 pub(crate) async fn report(
-    inner: &std::sync::Arc<Inner>,
+    inner: &std::sync::Arc<Shared>,
     id: &LaunchId,
     token: &str,
     percent: u8,
@@ -99,7 +99,7 @@ pub(crate) async fn report(
             .await;
         match result {
             Ok(next) => {
-                Inner::ensure_driver(inner, id);
+                Shared::ensure_driver(inner, id);
                 return Ok(next);
             }
             Err(Error::Stale(_)) => continue,

@@ -2,7 +2,7 @@
 //! happen under a store lease per (user, group config), so concurrent launches — in one
 //! process or across replicas sharing the store — cannot both pass the check.
 
-use super::Inner;
+use super::Shared;
 use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Resource};
 use crate::model::{GroupConfig, Principal};
@@ -16,7 +16,7 @@ const WAIT: Duration = Duration::from_secs(20);
 /// Between tries.
 const RETRY: Duration = Duration::from_millis(25);
 
-impl Inner {
+impl Shared {
     /// Stores `resource` (and its first event) unless the owner already has the group's
     /// `max_running_per_user` unfinished resources.
     ///

@@ -1,18 +1,12 @@
 //! Persisting changes: every transition is stored (compare-and-set, with its event) before
 //! the engine acts on the cloud.
 
-use super::Inner;
+use super::Shared;
+use super::billing::billable;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Actor, Event, LifecycleEvent, Phase, Resource};
-use crate::model::BillingSegment;
 
-/// Whether the machine runs (and costs its hourly price) in this phase: from the end of
-/// provisioning until a stop or termination begins.
-fn billable(phase: &Phase) -> bool {
-    matches!(phase, Phase::Bootstrapping { .. } | Phase::Ready | Phase::Rebooting | Phase::Running | Phase::Waiting)
-}
-
-impl Inner {
+impl Shared {
     /// Applies `event` to `r`, edits the result, and stores both; returns the stored record.
     ///
     /// # Errors
@@ -98,63 +92,6 @@ impl Inner {
         tracing::info!(target: "mliy::launch", id = %r.id, from = %event.from, to = %event.to, reason = %event.reason);
         self.publish(&next, event);
         Ok(next)
-    }
-
-    /// Makes the billing match the phase: an open segment while the machine runs, none
-    /// otherwise. Idempotent, so the driver also calls it to reconcile after a crash.
-    pub(crate) async fn settle_bill(&self, r: &Resource) -> Result<()> {
-        if billable(&r.phase) {
-            let open = self.store.billing(Some(&r.id)).await?.iter().any(|s| s.end.is_none());
-            if !open {
-                self.open_bill(r).await?;
-            }
-            Ok(())
-        } else {
-            self.close_bill(r).await
-        }
-    }
-
-    async fn open_bill(&self, r: &Resource) -> Result<()> {
-        let segment = BillingSegment {
-            resource: r.id.clone(),
-            price_per_hour: None,
-            description: r.instance_type.clone(),
-            start: self.clock.now(),
-            end: None,
-        };
-        self.store.open_billing(&segment).await
-    }
-
-    async fn close_bill(&self, r: &Resource) -> Result<()> {
-        self.store.close_billing(&r.id, self.clock.now()).await.map(|_| ())
-    }
-
-    /// Registers the resource's DNS name for its IP; a failure is recorded, never fatal.
-    pub(crate) async fn register_dns(&self, r: Resource) -> Result<Resource> {
-        let Some(ip) = r.private_ip.clone() else { return Ok(r) };
-        let Some(name) = self.dns.display_name(r.id.as_str(), &ip) else { return Ok(r) };
-        match self.dns.upsert(&name, &ip).await {
-            Ok(()) => self.update(&r, |n| n.dns_name = Some(name)).await,
-            Err(e) => {
-                tracing::warn!(target: "mliy::dns", id = %r.id, error = %e, "DNS upsert failed");
-                // Not known to be in place: a refresh pass tries again.
-                self.note(&r, Actor::Engine, format!("DNS upsert of {name} failed: {e}"), |n| n.dns_name = None).await
-            }
-        }
-    }
-
-    /// Removes the resource's DNS name; a failure is recorded, never fatal.
-    pub(crate) async fn unregister_dns(&self, r: Resource) -> Result<Resource> {
-        let (Some(name), Some(ip)) = (r.dns_name.clone(), r.private_ip.clone()) else { return Ok(r) };
-        match self.dns.delete(&name, &ip).await {
-            Ok(()) => self.update(&r, |n| n.dns_name = None).await,
-            Err(e) => self.note(&r, Actor::Engine, format!("DNS delete of {name} failed: {e}"), |_| {}).await,
-        }
-    }
-
-    /// A stopped instance's DNS record goes, unless the config keeps it.
-    pub(crate) async fn stopped_dns(&self, r: Resource) -> Result<Resource> {
-        if self.config.keep_dns_when_stopped { Ok(r) } else { self.unregister_dns(r).await }
     }
 
     /// Fails `r` for `reason`: Failed, with cleanup of whatever may have been created.

@@ -9,7 +9,7 @@
 //! others have a driver watching them. One pass at a time, a minimum interval between passes,
 //! and across replicas sharing a store one refresher at a time (the store lease `refresh`).
 
-use super::{Engine, Inner};
+use super::{Engine, Shared};
 use crate::cloud::{CloudExt, ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
 use crate::error::Result;
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
@@ -75,20 +75,66 @@ pub(crate) struct RefreshState {
 }
 
 /// What the listings said of one resource.
-enum Seen<'a, T> {
-    Present(&'a T),
+enum Seen<'a> {
+    Present(Listed<'a>),
     Absent,
     Unknown,
 }
 
-fn seen<'a, T>(listing: &'a Option<HashMap<String, T>>, id: Option<&String>) -> Seen<'a, T> {
-    match (listing, id) {
-        (None, _) | (_, None) => Seen::Unknown,
-        (Some(map), Some(id)) => map.get(id).map_or(Seen::Absent, Seen::Present),
+/// A resource as its listing shows it.
+enum Listed<'a> {
+    Instance(&'a InstanceInfo),
+    Cluster(&'a ClusterInfo),
+}
+
+/// This pass's listings by id; `None` where the listing failed.
+struct Listings {
+    instances: Option<HashMap<String, InstanceInfo>>,
+    clusters: Option<HashMap<String, ClusterInfo>>,
+}
+
+impl Listings {
+    fn seen(&self, r: &Resource) -> Seen<'_> {
+        fn look<'a, T>(
+            listing: &'a Option<HashMap<String, T>>,
+            id: Option<&String>,
+            as_listed: fn(&'a T) -> Listed<'a>,
+        ) -> Seen<'a> {
+            match (listing, id) {
+                (None, _) | (_, None) => Seen::Unknown,
+                (Some(map), Some(id)) => map.get(id).map_or(Seen::Absent, |info| Seen::Present(as_listed(info))),
+            }
+        }
+        match r.kind {
+            ResourceKind::Instance => look(&self.instances, r.instance_id.as_ref(), Listed::Instance),
+            ResourceKind::Cluster => look(&self.clusters, r.cluster_id.as_ref(), Listed::Cluster),
+        }
+    }
+
+    /// Listed machines with the managed tag that no record knows (and that are not gone).
+    fn unmanaged(&self, records: &[Resource]) -> Vec<Unmanaged> {
+        let Some(listed) = &self.instances else { return Vec::new() };
+        let known: HashSet<&str> = records.iter().filter_map(|r| r.instance_id.as_deref()).collect();
+        listed
+            .values()
+            .filter(|i| !known.contains(i.id.as_str()) && i.state != InstanceState::Terminated)
+            .map(|i| Unmanaged {
+                instance_id: i.id.clone(),
+                launch_id: i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value.clone()),
+                tags: i.tags.clone(),
+            })
+            .collect()
     }
 }
 
-impl Inner {
+/// Only resources waiting for a user are refreshed: the others have a driver watching them.
+fn waiting_for_users(r: &Resource) -> bool {
+    !r.phase.is_terminal()
+        && !r.cleanup_pending
+        && matches!(r.phase, Phase::Ready | Phase::Stopped | Phase::Waiting | Phase::Running)
+}
+
+impl Shared {
     async fn list_managed_instances(&self, calls: &AtomicU64) -> Result<HashMap<String, InstanceInfo>> {
         let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.to_string(), MANAGED_TAG.1.to_string())) };
         let (items, pages) = self.cloud.all_instances(&filter).await?;
@@ -104,6 +150,21 @@ impl Inner {
         Ok(items.into_iter().map(|c| (c.id.clone(), c)).collect())
     }
 
+    /// DNS changes that failed before are tried again, on each named record as it is now;
+    /// returns how many names went.
+    async fn retry_dns(&self, records: &[Resource]) -> Result<usize> {
+        let mut changes = 0;
+        for id in records.iter().filter(|r| r.dns_name.is_some()).map(|r| &r.id) {
+            let Some(r) = self.store.get_resource(id).await? else { continue };
+            if r.dns_name.is_some()
+                && let Ok(done) = self.follow_dns(r, false).await
+            {
+                changes += usize::from(done.dns_name.is_none());
+            }
+        }
+        Ok(changes)
+    }
+
     /// Ends `r` as gone outside mliy: Terminated, bill closed, DNS record deleted, and
     /// whatever its stack still holds cleaned up by the driver.
     async fn vanished(&self, r: &Resource, what: String) -> Result<()> {
@@ -115,7 +176,7 @@ impl Inner {
                 n.progress_open = false;
             })
             .await?;
-        self.unregister_dns(done).await?;
+        self.follow_dns(done, false).await?;
         Ok(())
     }
 
@@ -127,7 +188,7 @@ impl Inner {
                 let stopped = self
                     .transition(r, Event::Stopped, Actor::Engine, outside("stopped"), |n| n.deadline = None)
                     .await?;
-                self.stopped_dns(stopped).await?;
+                self.follow_dns(stopped, false).await?;
             }
             (Phase::Stopped, InstanceState::Running) => {
                 let ip = info.private_ip.clone();
@@ -142,7 +203,7 @@ impl Inner {
                         },
                     )
                     .await?;
-                self.register_dns(next).await?;
+                self.follow_dns(next, true).await?;
             }
             (_, InstanceState::ShuttingDown | InstanceState::Terminated) => {
                 self.vanished(r, format!("instance {} terminated", info.id)).await?;
@@ -151,11 +212,11 @@ impl Inner {
                 let ip = info.private_ip.clone();
                 let why = format!("instance {} moved to {}", info.id, ip.as_deref().unwrap_or("-"));
                 let next = self.note(r, Actor::Engine, why, |n| n.private_ip = ip).await?;
-                self.register_dns(next).await?;
+                self.follow_dns(next, true).await?;
             }
             // A DNS change that failed before is tried again.
             (Phase::Ready, InstanceState::Running) if r.dns_name.is_none() && r.private_ip.is_some() => {
-                let next = self.register_dns(r.clone()).await?;
+                let next = self.follow_dns(r.clone(), false).await?;
                 return Ok(next.dns_name.is_some());
             }
             _ => return Ok(false),
@@ -231,57 +292,29 @@ impl Engine {
     async fn pass(&self, config: &RefreshConfig, state: &mut RefreshState) -> Result<RefreshReport> {
         let inner = &self.inner;
         let calls = AtomicU64::new(0);
-        let instances = inner.list_managed_instances(&calls).await.ok();
-        let clusters = inner.list_live_clusters(&calls).await.ok();
+        let listings = Listings {
+            instances: inner.list_managed_instances(&calls).await.ok(),
+            clusters: inner.list_live_clusters(&calls).await.ok(),
+        };
         let records =
             inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
-        let mut report = RefreshReport::default();
-        let known: HashSet<&str> = records.iter().filter_map(|r| r.instance_id.as_deref()).collect();
-        if let Some(listed) = &instances {
-            report.unmanaged = listed
-                .values()
-                .filter(|i| !known.contains(i.id.as_str()) && i.state != InstanceState::Terminated)
-                .map(|i| Unmanaged {
-                    instance_id: i.id.clone(),
-                    launch_id: i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value.clone()),
-                    tags: i.tags.clone(),
-                })
-                .collect();
-        }
-        let waiting_for_users = |r: &&Resource| {
-            !r.phase.is_terminal()
-                && !r.cleanup_pending
-                && matches!(r.phase, Phase::Ready | Phase::Stopped | Phase::Waiting | Phase::Running)
-        };
-        for r in records.iter().filter(waiting_for_users) {
+        let mut report = RefreshReport { unmanaged: listings.unmanaged(&records), ..RefreshReport::default() };
+        for r in records.iter().filter(|r| waiting_for_users(r)) {
             report.checked += 1;
-            let verdict = match r.kind {
-                ResourceKind::Instance => match seen(&instances, r.instance_id.as_ref()) {
-                    Seen::Present(info) => {
-                        state.absent.remove(&r.id);
-                        Some(inner.refresh_instance(r, info).await)
-                    }
-                    Seen::Absent => None,
-                    Seen::Unknown => {
-                        report.unknown += 1;
-                        continue;
-                    }
-                },
-                ResourceKind::Cluster => match seen(&clusters, r.cluster_id.as_ref()) {
-                    Seen::Present(info) => {
-                        state.absent.remove(&r.id);
-                        Some(inner.refresh_cluster(r, info).await)
-                    }
-                    Seen::Absent => None,
-                    Seen::Unknown => {
-                        report.unknown += 1;
-                        continue;
-                    }
-                },
-            };
-            let changed = match verdict {
-                Some(result) => result,
-                None => {
+            let changed = match listings.seen(r) {
+                Seen::Unknown => {
+                    report.unknown += 1;
+                    continue;
+                }
+                Seen::Present(Listed::Instance(info)) => {
+                    state.absent.remove(&r.id);
+                    inner.refresh_instance(r, info).await
+                }
+                Seen::Present(Listed::Cluster(info)) => {
+                    state.absent.remove(&r.id);
+                    inner.refresh_cluster(r, info).await
+                }
+                Seen::Absent => {
                     let count = state.absent.entry(r.id.clone()).or_default();
                     *count += 1;
                     if *count < config.absent_passes {
@@ -295,7 +328,7 @@ impl Engine {
             match changed {
                 Ok(true) => {
                     report.changes += 1;
-                    super::Inner::ensure_driver(&self.inner, &r.id);
+                    Shared::ensure_driver(&self.inner, &r.id);
                 }
                 Ok(false) => {}
                 // Another writer got there first, or the cloud did not answer: next pass.
@@ -303,17 +336,7 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
-        // DNS deletions that failed before are tried again (on the record as it is now).
-        for id in records.iter().filter(|r| r.dns_name.is_some()).map(|r| &r.id) {
-            let Some(r) = inner.store.get_resource(id).await? else { continue };
-            let stale = r.phase.is_terminal() || (r.phase == Phase::Stopped && !inner.config.keep_dns_when_stopped);
-            if stale
-                && r.dns_name.is_some()
-                && let Ok(done) = inner.unregister_dns(r).await
-            {
-                report.changes += usize::from(done.dns_name.is_none());
-            }
-        }
+        report.changes += inner.retry_dns(&records).await?;
         report.cloud_calls = calls.load(Ordering::Relaxed);
         Ok(report)
     }
@@ -344,103 +367,5 @@ impl Engine {
                 }
             }
         })
-    }
-}
-
-/// What [`Engine::adopt`] needs to take over an unmanaged machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Adoption {
-    /// The EC2 instance, as [`RefreshReport::unmanaged`] names it.
-    pub instance_id: String,
-    /// Who owns it from now on.
-    pub owner: String,
-    /// The owner's groups (for group managers' rights).
-    pub owner_groups: Vec<String>,
-    /// The group config it counts under.
-    pub group_config: String,
-    /// The software config it runs.
-    pub software_config: String,
-}
-
-impl Engine {
-    /// Brings a machine with mliy's managed tag that the store does not know under
-    /// management (a fleet launched by MLiy carries `LaunchedBy=MLIY`): a record in Ready or
-    /// Stopped, keeping its launch-id tag when it has a usable one, its stack from the
-    /// CloudFormation tags. Admins only.
-    ///
-    /// # Errors
-    /// [`Error::Forbidden`](crate::Error::Forbidden) unless the principal is an admin;
-    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown instance, group or software
-    /// config; [`Error::Validation`](crate::Error::Validation) for an instance without the
-    /// managed tag or already terminated; [`Error::AlreadyExists`](crate::Error::AlreadyExists)
-    /// when the store knows it.
-    pub async fn adopt(&self, principal: &crate::model::Principal, adoption: &Adoption) -> Result<Resource> {
-        use crate::error::Error;
-        let inner = &self.inner;
-        inner.alive()?;
-        super::access::authenticated(principal)?;
-        if !principal.admin {
-            return Err(Error::Forbidden(format!("{} may not adopt machines: admins only", principal.username)));
-        }
-        let catalog = inner.planner.catalog();
-        catalog.group_config(&adoption.group_config)?;
-        catalog.software_config(&adoption.software_config)?;
-        let id = &adoption.instance_id;
-        let info = inner
-            .cloud
-            .describe_instance(id)
-            .await?
-            .ok_or_else(|| Error::NotFound { kind: "instance", name: id.clone() })?;
-        let tag = |k: &str| info.tags.iter().find(|t| t.key == k).map(|t| t.value.clone());
-        if tag(MANAGED_TAG.0).as_deref() != Some(MANAGED_TAG.1) {
-            return Err(Error::validation("instance_id", id, "has no LaunchedBy=MLIY tag: not a managed machine"));
-        }
-        let phase = match info.state {
-            InstanceState::Pending | InstanceState::Running => Phase::Ready,
-            InstanceState::Stopping | InstanceState::Stopped => Phase::Stopped,
-            InstanceState::ShuttingDown | InstanceState::Terminated => {
-                return Err(Error::validation("instance_id", id, "is terminated"));
-            }
-        };
-        let all = inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
-        if all.iter().any(|r| r.instance_id.as_deref() == Some(id.as_str())) {
-            return Err(Error::AlreadyExists(format!("instance {id} is already managed")));
-        }
-        let launch_id = tag(LAUNCH_ID_TAG)
-            .and_then(|t| LaunchId::parse(&t).ok())
-            .filter(|l| all.iter().all(|r| r.id != *l))
-            .unwrap_or_else(LaunchId::new_random);
-        let now = inner.clock.now();
-        let stack = crate::model::StackSpec {
-            name: tag("aws:cloudformation:stack-name").unwrap_or_default(),
-            template_body: std::sync::Arc::from(""),
-            parameters: Vec::new(),
-            tags: info.tags.clone(),
-            client_request_token: launch_id.to_string(),
-        };
-        let mut r = Resource::requested(launch_id, ResourceKind::Instance, stack, now);
-        r.owner = adoption.owner.clone();
-        r.owner_groups = adoption.owner_groups.clone();
-        r.group_config = adoption.group_config.clone();
-        r.software_config = adoption.software_config.clone();
-        r.instance_type = info.instance_type.clone();
-        r.stack_id = tag("aws:cloudformation:stack-id");
-        r.instance_id = Some(info.id.clone());
-        r.private_ip = info.private_ip.clone();
-        r.phase = phase.clone();
-        let event = crate::lifecycle::LifecycleEvent {
-            resource: r.id.clone(),
-            seq: 1,
-            at: now,
-            actor: Actor::User(principal.username.clone()),
-            from: Phase::Requested,
-            to: phase,
-            reason: format!("instance {id} adopted by {} for {}", principal.username, adoption.owner),
-        };
-        inner.store.insert_resource(&r, Some(&event)).await?;
-        inner.publish(&r, event);
-        let r = inner.register_dns(r).await?;
-        inner.settle_bill(&r).await?;
-        Ok(r)
     }
 }

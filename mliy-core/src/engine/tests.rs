@@ -4,8 +4,9 @@
 use super::*;
 use crate::clock::{Timestamp, VirtualClock};
 use crate::cloud::{Cloud, StepState};
+use crate::lifecycle::{Actor, ResourceKind};
 use crate::model::{Market, OnBootstrapTimeout, StepSpec};
-use crate::plan::ClusterOptions;
+use crate::plan::{ClusterOptions, LaunchRequest};
 use crate::secret::Secret;
 use crate::sim::{SimCloud, SimConfig, SimTimings};
 use crate::store::MemoryStore;

@@ -38,14 +38,19 @@ impl Values {
     }
 }
 
-pub(crate) fn assemble(
-    catalog: &Catalog,
-    principal: &Principal,
-    request: &LaunchRequest,
-    checked: &Checked<'_>,
-    template: &Template,
-    body: &Arc<str>,
-) -> Result<LaunchPlan> {
+/// What the planner knows of a launch once its request passed the policy checks.
+pub(crate) struct Launch<'a> {
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) principal: &'a Principal,
+    pub(crate) request: &'a LaunchRequest,
+    pub(crate) checked: &'a Checked<'a>,
+    pub(crate) template: &'a Template,
+}
+
+/// The plan of a checked launch: its user data rendered, the template's parameters
+/// assembled and checked, its stack name and tags.
+pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPlan> {
+    let Launch { principal, request, checked, template, .. } = *launch;
     let (group, software) = (checked.group, checked.software);
     if template.parameters.is_empty() {
         return Err(Error::validation(
@@ -54,135 +59,16 @@ pub(crate) fn assemble(
             "declares no Parameters, so mliy cannot pass the instance type, network or user data",
         ));
     }
-    let mut warnings = Vec::new();
-
-    // Built-in tokens: who launches (after the request's own tokens) and the volume's device
-    // (after the catalog's, so an admin can override it). What the user or the directory
-    // gave is escaped for where it lands in the script; the catalog's values are literal.
-    let email = principal.email.as_deref().unwrap_or_default();
-    let launch_tokens = [
-        ("MLIY_USER", principal.username.as_str()),
-        ("MLIY_DISPLAY_NAME", principal.shown_name()),
-        ("MLIY_EMAIL", email),
-        ("MLIY_LAUNCH_ID", request.launch_id.as_str()),
-    ];
-    let volume_tokens = [("EBS_DEVICE", software.volume.device_path.as_str())];
-    let sources: [&dyn TokenSource; 6] = [
-        &UserTokens(&request.tokens),
-        &UserTokens(&launch_tokens),
-        &group.params,
-        &software.params,
-        &catalog.replacement_tokens,
-        &volume_tokens,
-    ];
-    let rendered = software
-        .user_data
-        .as_ref()
-        .map(|source| {
-            let script = source.text().ok_or_else(|| {
-                Error::validation(
-                    format!("software_configs[{}].user_data", software.name),
-                    source.describe(),
-                    "the file was not read: load the catalog with Catalog::from_path or call load_sources",
-                )
-            })?;
-            Ok::<_, Error>(userdata::render(script, &sources)?)
-        })
-        .transpose()?;
-
-    let mut values = Values::default();
-    let mut cluster_name = None;
-    let kind;
-    match &request.cluster {
-        None => {
-            kind = PlanKind::Instance;
-            values.set("KeyName", &group.key_name);
-            values.set("ImageId", &software.ami_id);
-            values.set("InstanceType", &request.instance_type);
-            values.set("IamInstanceProfile", &group.iam_instance_profile);
-            values.set("SecurityGroupIds", checked.security_groups.join(","));
-            values.set("SubnetId", group.network.subnet_id.clone().unwrap_or_default());
-            values.set("AvailabilityZone", group.network.availability_zone.clone().unwrap_or_default());
-            values.set("EBSVolumeDeviceName", &software.volume.device_path);
-            values.set("VolumeSize", request.volume_size.unwrap_or(software.volume.default_size).to_string());
-            values.set("KmsKeyId", &software.volume.kms_key);
-            if let Some(snapshot) = software.params.iter().find(|p| p.token == SNAPSHOT_TOKEN) {
-                values.set("SnapshotId", &snapshot.value);
-            }
-            if let Some(r) = &rendered {
-                values.set("UserData", r.to_base64("UserData")?);
-            }
-        }
+    let rendered = render_user_data(launch)?;
+    let (kind, values, cluster_name) = match &request.cluster {
+        None => (PlanKind::Instance, instance_values(request, checked, rendered.as_ref())?, None),
         Some(options) => {
-            kind = PlanKind::Cluster;
-            let rule = template.parameter("paramClusterName");
-            let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
-            let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
-            let name = fitted_cluster_name(principal, request, checked, options, (min, max));
-            values.set("paramClusterName", &name);
-            cluster_name = Some(name);
-            values.set("paramEnvironment", &group.sdlc);
-            values.set("paramTimeZone", group.time_zone.clone().unwrap_or_default());
-            values.set("paramAGS", &group.ags);
-            values.set("paramInstanceType", &request.instance_type);
-            values.set("paramCoreInstanceCount", options.core_nodes.to_string());
-            values.set("paramTaskInstanceCount", options.task_nodes.to_string());
-            if let Market::Spot { bid: Some(bid) } = options.market {
-                values.set("paramBidPrice", bid.to_string());
-            }
-            values.set("paramMarketType", options.market.emr_name());
-            values.set("paramSubnetID", group.network.subnet_id.clone().unwrap_or_default());
-            values.set("paramEc2KeyName", &group.key_name);
-            values
-                .set("paramEMRManagedMasterSecurityGroup", software.master_security_group.clone().unwrap_or_default());
-            values.set("paramEMRManagedSlaveSecurityGroup", software.slave_security_group.clone().unwrap_or_default());
-            values.set_list("paramAdditionalMasterSecurityGroups", &software.additional_master_security_groups);
-            values.set_list("paramAdditionalSlaveSecurityGroups", &software.additional_slave_security_groups);
-            if let Some(minutes) = group.settings.cluster_auto_termination_minutes {
-                values.set("paramIdleSeconds", (u64::from(minutes) * 60).to_string());
-            }
-            values.set("paramJobFlowRole", &group.iam_instance_profile);
+            let (values, name) = cluster_values(launch, options);
+            (PlanKind::Cluster, values, Some(name))
         }
-    }
-
-    // Every declared parameter, in template order: custom params (group config, then software
-    // config) win over generated values; nothing is sent twice.
-    let mut parameters = Vec::new();
-    for decl in &template.parameters {
-        let custom = [(ValueSource::GroupConfig, &group.params), (ValueSource::SoftwareConfig, &software.params)]
-            .into_iter()
-            .find_map(|(source, params)| {
-                params.iter().find(|p| p.token == decl.name).map(|p| (source, p.value.clone()))
-            });
-        let generated = values.get(&decl.name);
-        let (source, value) = match (custom, generated) {
-            (Some((source, value)), generated) => {
-                if generated.is_some_and(|g| g != value) {
-                    warnings.push(format!(
-                        "parameter {}: the {} param overrides the generated value",
-                        decl.name,
-                        if source == ValueSource::GroupConfig { "group config" } else { "software config" }
-                    ));
-                }
-                (source, value)
-            }
-            (None, Some(value)) => (ValueSource::Generated, value.to_string()),
-            (None, None) => {
-                if decl.default.is_none() {
-                    return Err(Error::validation(
-                        &decl.name,
-                        "",
-                        "required: the template has no Default and the catalog gives no value \
-                         (set it in the group config, or as a software config param)",
-                    ));
-                }
-                continue;
-            }
-        };
-        decl.check(&value)?;
-        parameters.push(PlanParameter::new(&decl.name, value, decl.no_echo, source));
-    }
-
+    };
+    let mut warnings = Vec::new();
+    let parameters = template_parameters(template, checked, &values, &mut warnings)?;
     find_in_map_warnings(template, &parameters, &mut warnings);
     warnings.extend(software.progress_warning());
     if let Some(r) = &rendered {
@@ -192,7 +78,6 @@ pub(crate) fn assemble(
                 .map(|t| format!("user data token {{{{{{{t}}}}}}} has no value and stays in the script")),
         );
     }
-
     let name_tag =
         if group.override_instance_name.is_empty() { &software.instance_name } else { &group.override_instance_name };
     let stack_name = match &cluster_name {
@@ -200,7 +85,6 @@ pub(crate) fn assemble(
         None => naming::instance_stack_name(&group.override_instance_name, &group.ags, &request.launch_id),
     };
     let tags = launch_tags(principal, request, checked, cluster_name.as_deref().unwrap_or(name_tag))?;
-
     Ok(LaunchPlan {
         launch_id: request.launch_id.clone(),
         kind,
@@ -219,6 +103,146 @@ pub(crate) fn assemble(
         template_body: Arc::clone(body),
         job_flow: None,
     })
+}
+
+/// The software config's user-data script with its tokens filled in, if it has one.
+///
+/// Built-in tokens: who launches (after the request's own tokens) and the volume's device
+/// (after the catalog's, so an admin can override it). What the user or the directory gave is
+/// escaped for where it lands in the script; the catalog's values are literal.
+fn render_user_data(launch: &Launch<'_>) -> Result<Option<userdata::Rendered>> {
+    let Launch { catalog, principal, request, checked, .. } = *launch;
+    let (group, software) = (checked.group, checked.software);
+    let Some(source) = &software.user_data else { return Ok(None) };
+    let email = principal.email.as_deref().unwrap_or_default();
+    let launch_tokens = [
+        ("MLIY_USER", principal.username.as_str()),
+        ("MLIY_DISPLAY_NAME", principal.shown_name()),
+        ("MLIY_EMAIL", email),
+        ("MLIY_LAUNCH_ID", request.launch_id.as_str()),
+    ];
+    let volume_tokens = [("EBS_DEVICE", software.volume.device_path.as_str())];
+    let sources: [&dyn TokenSource; 6] = [
+        &UserTokens(&request.tokens),
+        &UserTokens(&launch_tokens),
+        &group.params,
+        &software.params,
+        &catalog.replacement_tokens,
+        &volume_tokens,
+    ];
+    let script = source.text().ok_or_else(|| {
+        Error::validation(
+            format!("software_configs[{}].user_data", software.name),
+            source.describe(),
+            "the file was not read: load the catalog with Catalog::from_path or call load_sources",
+        )
+    })?;
+    Ok(Some(userdata::render(script, &sources)?))
+}
+
+/// MLiy's generated values for an instance template.
+fn instance_values(
+    request: &LaunchRequest,
+    checked: &Checked<'_>,
+    rendered: Option<&userdata::Rendered>,
+) -> Result<Values> {
+    let (group, software) = (checked.group, checked.software);
+    let mut values = Values::default();
+    values.set("KeyName", &group.key_name);
+    values.set("ImageId", &software.ami_id);
+    values.set("InstanceType", &request.instance_type);
+    values.set("IamInstanceProfile", &group.iam_instance_profile);
+    values.set("SecurityGroupIds", checked.security_groups.join(","));
+    values.set("SubnetId", group.network.subnet_id.clone().unwrap_or_default());
+    values.set("AvailabilityZone", group.network.availability_zone.clone().unwrap_or_default());
+    values.set("EBSVolumeDeviceName", &software.volume.device_path);
+    values.set("VolumeSize", request.volume_size.unwrap_or(software.volume.default_size).to_string());
+    values.set("KmsKeyId", &software.volume.kms_key);
+    if let Some(snapshot) = software.params.iter().find(|p| p.token == SNAPSHOT_TOKEN) {
+        values.set("SnapshotId", &snapshot.value);
+    }
+    if let Some(r) = rendered {
+        values.set("UserData", r.to_base64("UserData")?);
+    }
+    Ok(values)
+}
+
+/// MLiy's generated values for a cluster template, and the cluster's name.
+fn cluster_values(launch: &Launch<'_>, options: &ClusterOptions) -> (Values, String) {
+    let Launch { principal, request, checked, template, .. } = *launch;
+    let (group, software) = (checked.group, checked.software);
+    let mut values = Values::default();
+    let rule = template.parameter("paramClusterName");
+    let min = rule.and_then(|p| p.min_length).map_or(CLUSTER_NAME_LENGTH.0, |n| n as usize);
+    let max = rule.and_then(|p| p.max_length).map_or(CLUSTER_NAME_LENGTH.1, |n| n as usize);
+    let name = fitted_cluster_name(principal, request, checked, options, (min, max));
+    values.set("paramClusterName", &name);
+    values.set("paramEnvironment", &group.sdlc);
+    values.set("paramTimeZone", group.time_zone.clone().unwrap_or_default());
+    values.set("paramAGS", &group.ags);
+    values.set("paramInstanceType", &request.instance_type);
+    values.set("paramCoreInstanceCount", options.core_nodes.to_string());
+    values.set("paramTaskInstanceCount", options.task_nodes.to_string());
+    if let Market::Spot { bid: Some(bid) } = options.market {
+        values.set("paramBidPrice", bid.to_string());
+    }
+    values.set("paramMarketType", options.market.emr_name());
+    values.set("paramSubnetID", group.network.subnet_id.clone().unwrap_or_default());
+    values.set("paramEc2KeyName", &group.key_name);
+    values.set("paramEMRManagedMasterSecurityGroup", software.master_security_group.clone().unwrap_or_default());
+    values.set("paramEMRManagedSlaveSecurityGroup", software.slave_security_group.clone().unwrap_or_default());
+    values.set_list("paramAdditionalMasterSecurityGroups", &software.additional_master_security_groups);
+    values.set_list("paramAdditionalSlaveSecurityGroups", &software.additional_slave_security_groups);
+    if let Some(minutes) = group.settings.cluster_auto_termination_minutes {
+        values.set("paramIdleSeconds", (u64::from(minutes) * 60).to_string());
+    }
+    values.set("paramJobFlowRole", &group.iam_instance_profile);
+    (values, name)
+}
+
+/// Every declared parameter, in template order, checked against its constraints: custom
+/// params (group config, then software config) win over generated values; nothing is sent
+/// twice; a parameter without a value or a Default is refused.
+fn template_parameters(
+    template: &Template,
+    checked: &Checked<'_>,
+    values: &Values,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PlanParameter>> {
+    let (group, software) = (checked.group, checked.software);
+    let mut parameters = Vec::new();
+    for decl in &template.parameters {
+        let custom = [(ValueSource::GroupConfig, &group.params), (ValueSource::SoftwareConfig, &software.params)]
+            .into_iter()
+            .find_map(|(source, params)| {
+                params.iter().find(|p| p.token == decl.name).map(|p| (source, p.value.clone()))
+            });
+        let (source, value) = match (custom, values.get(&decl.name)) {
+            (Some((source, value)), generated) => {
+                if generated.is_some_and(|g| g != value) {
+                    warnings.push(format!(
+                        "parameter {}: the {} param overrides the generated value",
+                        decl.name,
+                        if source == ValueSource::GroupConfig { "group config" } else { "software config" }
+                    ));
+                }
+                (source, value)
+            }
+            (None, Some(value)) => (ValueSource::Generated, value.to_string()),
+            (None, None) if decl.default.is_none() => {
+                return Err(Error::validation(
+                    &decl.name,
+                    "",
+                    "required: the template has no Default and the catalog gives no value \
+                     (set it in the group config, or as a software config param)",
+                ));
+            }
+            (None, None) => continue,
+        };
+        decl.check(&value)?;
+        parameters.push(PlanParameter::new(&decl.name, value, decl.no_echo, source));
+    }
+    Ok(parameters)
 }
 
 /// The tags of every launch: MLiy's, the managed marker and the launch id.

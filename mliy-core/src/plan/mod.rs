@@ -253,7 +253,8 @@ impl Planner {
         let (template, body) = self.templates.get(&checked.software.name).ok_or_else(|| {
             Error::validation("software_config", &checked.software.name, "the software config has no template")
         })?;
-        assemble::assemble(&self.catalog, principal, request, &checked, template, body)
+        let launch = assemble::Launch { catalog: &self.catalog, principal, request, checked: &checked, template };
+        assemble::assemble(&launch, body)
     }
 }
 

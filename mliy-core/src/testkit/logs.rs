@@ -32,7 +32,11 @@ impl CapturedLogs {
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .finish();
-        CapturedLogs { buffer, _guard: tracing::subscriber::set_default(subscriber) }
+        let guard = tracing::subscriber::set_default(subscriber);
+        // A callsite another test thread registered while this subscriber was being set up
+        // may have cached "never"; ask every callsite again now that it is in place.
+        tracing::callsite::rebuild_interest_cache();
+        CapturedLogs { buffer, _guard: guard }
     }
 
     /// What was logged so far.

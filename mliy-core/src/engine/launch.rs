@@ -1,0 +1,97 @@
+//! Launches: plan, store (within the group's quota), then hand the resource to its driver.
+
+use super::{Engine, Shared, access, progress};
+use crate::error::{Error, Result};
+use crate::lifecycle::{Actor, LifecycleEvent, Phase, Resource, ResourceKind};
+use crate::model::{Principal, StackSpec};
+use crate::plan::LaunchRequest;
+use crate::secret::Secret;
+
+fn kind_name(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Instance => "instance",
+        ResourceKind::Cluster => "cluster",
+    }
+}
+
+/// A launch that was accepted.
+#[derive(Debug, Clone)]
+pub struct Launched {
+    /// The stored resource (phase Requested).
+    pub resource: Resource,
+    /// The progress secret, already in the user data; also for a portal that reports
+    /// progress itself. `None` when the software config has no progress bar.
+    pub progress_token: Option<Secret>,
+}
+
+impl Engine {
+    /// Launches an instance for `principal`.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] without a principal, everything [`Planner::plan`] refuses,
+    /// [`Error::Forbidden`] past the group's `max_running_per_user`, [`Error::AlreadyExists`]
+    /// when the launch id was used before.
+    pub async fn launch_instance(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
+        if request.cluster.is_some() {
+            return Err(Error::validation("request.cluster", "present", "use launch_cluster for clusters"));
+        }
+        self.launch(principal, request).await
+    }
+
+    /// Launches a cluster for `principal` (`request.cluster` must be set).
+    ///
+    /// # Errors
+    /// As [`Engine::launch_instance`].
+    pub async fn launch_cluster(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
+        if request.cluster.is_none() {
+            return Err(Error::validation("request.cluster", "absent", "a cluster launch needs the cluster options"));
+        }
+        self.launch(principal, request).await
+    }
+
+    async fn launch(&self, principal: &Principal, mut request: LaunchRequest) -> Result<Launched> {
+        self.inner.alive()?;
+        access::authenticated(principal)?;
+        let inner = &self.inner;
+        let software = inner.planner.catalog().software_config(&request.software_config)?;
+        let kind = if request.cluster.is_some() { ResourceKind::Cluster } else { ResourceKind::Instance };
+        let progress_bar = software.has_progress_bar && kind == ResourceKind::Instance;
+        // The stored user data holds a placeholder; the secret goes in only when CreateStack
+        // is sent (see outgoing.rs).
+        let secret = progress_bar.then(|| progress::derive(&inner.progress_key, &request.launch_id));
+        if secret.is_some() {
+            request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_TOKEN", progress::PLACEHOLDER));
+            if let Some(url) = &inner.config.progress_url {
+                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
+                request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_URL", url));
+            }
+        }
+        let plan = inner.planner.plan(principal, &request)?;
+        let group = inner.planner.catalog().group_config(&request.group_config)?;
+        let now = inner.clock.now();
+        let resource = Resource {
+            owner: principal.username.clone(),
+            owner_groups: principal.groups.clone(),
+            group_config: plan.group_config.clone(),
+            software_config: plan.software_config.clone(),
+            instance_type: plan.instance_type.clone(),
+            progress_bar,
+            progress_open: progress_bar,
+            job_flow: plan.job_flow.clone(),
+            ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
+        };
+        let event = LifecycleEvent {
+            resource: resource.id.clone(),
+            seq: 1,
+            at: now,
+            actor: Actor::User(principal.username.clone()),
+            from: Phase::Requested,
+            to: Phase::Requested,
+            reason: format!("{} launch of {} requested", kind_name(kind), plan.software_config),
+        };
+        inner.insert_within_quota(principal, group, &resource, &event).await?;
+        inner.publish(&resource, event);
+        Shared::ensure_driver(&self.inner, &resource.id);
+        Ok(Launched { resource: resource.redacted(), progress_token: secret })
+    }
+}
