@@ -111,6 +111,16 @@ impl Names {
         Names(rows.iter().filter(|r| r.model == model).map(|r| (r.pk.clone(), r.str(field))).collect())
     }
 
+    /// The names the row's many-to-many `field` refers to.
+    fn many(&self, row: &Row<'_>, field: &str, model: &str, hint: &str) -> Result<Vec<String>> {
+        self.resolve(row, field, &row.pks(field), model, hint)
+    }
+
+    /// The name the row's foreign key `field` refers to, if it has one.
+    fn one(&self, row: &Row<'_>, field: &str, model: &str) -> Result<Option<String>> {
+        Ok(self.resolve(row, field, &row.fk(field).into_iter().collect::<Vec<_>>(), model, "")?.pop())
+    }
+
     fn resolve(&self, row: &Row<'_>, field: &str, pks: &[String], model: &str, hint: &str) -> Result<Vec<String>> {
         pks.iter()
             .map(|pk| {
@@ -125,6 +135,35 @@ impl Names {
             .collect()
     }
 }
+
+/// The fixture's rows and the look-ups the catalog's configs are built with.
+struct Fixture<'a> {
+    all: Vec<Row<'a>>,
+    params: HashMap<String, Param>,
+    types: Names,
+    sgs: Names,
+    groups: Names,
+    group_configs: Names,
+    templates: HashMap<String, String>,
+    scripts: HashMap<String, String>,
+    /// Said when an instance type does not resolve.
+    types_hint: &'static str,
+}
+
+const SG: &str = "mliyweb.securitygroup";
+const TYPE: &str = "mliyweb.instancetype";
+
+/// The models the catalog is made of; rows of any other are skipped with a note.
+const KNOWN: [&str; 8] = [
+    "auth.group",
+    "mliyweb.param",
+    "mliyweb.software_config",
+    SG,
+    "mliyweb.groupconfig",
+    TYPE,
+    "mliyweb.cloudformation",
+    "mliyweb.userdatascript",
+];
 
 /// Imports MLiy's fixture (`simpledb.json` text) into a catalog.
 ///
@@ -143,46 +182,90 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
     if let Some(doc) = &types_doc {
         all.extend(rows("instance types fixture", doc)?);
     }
-    let of = |model: &'static str| all.iter().filter(move |r| r.model == model);
+    let f = Fixture::new(all, types_doc.is_none());
     let mut notes = Vec::new();
+    let group_configs =
+        f.of("mliyweb.groupconfig").map(|r| f.group_config(r, options, &mut notes)).collect::<Result<Vec<_>>>()?;
+    let software_configs = f
+        .of("mliyweb.software_config")
+        .map(|r| f.software_config(r, options, &mut notes))
+        .collect::<Result<Vec<_>>>()?;
+    for (given, what) in [(&options.templates, "template"), (&options.user_data, "user data")] {
+        if let Some(unknown) = given.keys().find(|n| !software_configs.iter().any(|s| &s.name == *n)) {
+            return Err(Error::validation(
+                what,
+                unknown.as_str(),
+                "NAME=PATH must name a software config of the fixture",
+            ));
+        }
+    }
+    for r in f.all.iter().filter(|r| !KNOWN.contains(&r.model)) {
+        notes.push(format!("{}: not part of the catalog, skipped", r.what()));
+    }
+    let catalog = Catalog {
+        instance_types: f
+            .of(TYPE)
+            .map(|r| InstanceType {
+                name: r.str("aws_name"),
+                description: r.str("description"),
+                ebs_optimizable: r.bool("ebs_optimizable"),
+            })
+            .collect(),
+        security_groups: f.of(SG).map(|r| SecurityGroup { id: r.str("sgid"), name: r.str("name") }).collect(),
+        params: f.param_library(),
+        replacement_tokens: Vec::new(),
+        software_configs,
+        group_configs,
+    };
+    catalog.validate()?;
+    Ok(Imported { catalog, notes })
+}
 
-    let instance_types: Vec<InstanceType> = of("mliyweb.instancetype")
-        .map(|r| InstanceType {
-            name: r.str("aws_name"),
-            description: r.str("description"),
-            ebs_optimizable: r.bool("ebs_optimizable"),
-        })
-        .collect();
-    let security_groups: Vec<SecurityGroup> =
-        of("mliyweb.securitygroup").map(|r| SecurityGroup { id: r.str("sgid"), name: r.str("name") }).collect();
-    let params: HashMap<String, Param> =
-        of("mliyweb.param").map(|r| (r.pk.clone(), Param::new(r.str("token"), r.str("replacement")))).collect();
-    let mut param_library: Vec<(u64, String, Param)> =
-        params.iter().map(|(pk, p)| (pk.parse().unwrap_or(u64::MAX), pk.clone(), p.clone())).collect();
-    param_library.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+impl<'a> Fixture<'a> {
+    fn new(all: Vec<Row<'a>>, types_missing: bool) -> Self {
+        let bodies =
+            |model: &str| all.iter().filter(|r| r.model == model).map(|r| (r.pk.clone(), r.str("body"))).collect();
+        Fixture {
+            params: all
+                .iter()
+                .filter(|r| r.model == "mliyweb.param")
+                .map(|r| (r.pk.clone(), Param::new(r.str("token"), r.str("replacement"))))
+                .collect(),
+            types: Names::of(&all, TYPE, "aws_name"),
+            sgs: Names::of(&all, SG, "sgid"),
+            groups: Names::of(&all, "auth.group", "name"),
+            group_configs: Names::of(&all, "mliyweb.groupconfig", "name"),
+            templates: bodies("mliyweb.cloudformation"),
+            scripts: bodies("mliyweb.userdatascript"),
+            types_hint: if types_missing { " (give the instance types fixture)" } else { "" },
+            all,
+        }
+    }
 
-    let types = Names::of(&all, "mliyweb.instancetype", "aws_name");
-    let sgs = Names::of(&all, "mliyweb.securitygroup", "sgid");
-    let groups = Names::of(&all, "auth.group", "name");
-    let group_configs_by_pk = Names::of(&all, "mliyweb.groupconfig", "name");
-    let bodies =
-        |model: &'static str| -> HashMap<String, String> { of(model).map(|r| (r.pk.clone(), r.str("body"))).collect() };
-    let (template_bodies, script_bodies) = (bodies("mliyweb.cloudformation"), bodies("mliyweb.userdatascript"));
-    let types_hint = if types_doc.is_none() { " (give the instance types fixture)" } else { "" };
+    fn of(&self, model: &'static str) -> impl Iterator<Item = &Row<'a>> {
+        self.all.iter().filter(move |r| r.model == model)
+    }
 
-    let mut group_configs = Vec::new();
-    for r in of("mliyweb.groupconfig") {
-        let group = groups.resolve(r, "group", &r.fk("group").into_iter().collect::<Vec<_>>(), "auth.group", "")?;
+    /// Every param, in the order of their primary keys.
+    fn param_library(&self) -> Vec<Param> {
+        let mut library: Vec<(u64, &String, &Param)> =
+            self.params.iter().map(|(pk, p)| (pk.parse().unwrap_or(u64::MAX), pk, p)).collect();
+        library.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        library.into_iter().map(|(_, _, p)| p.clone()).collect()
+    }
+
+    fn group_config(&self, r: &Row<'_>, options: &MliyImport, notes: &mut Vec<String>) -> Result<GroupConfig> {
+        let group = self.groups.one(r, "group", "auth.group")?;
         // MLiy provisioned members of `AD_groupname` into the Django group; here the directory
         // group itself is matched, by its CN.
         let ad = r.str("AD_groupname");
         let (group, group_match) = if ad.trim().is_empty() {
-            (group.into_iter().next().unwrap_or_default(), GroupMatch::Name)
+            (group.unwrap_or_default(), GroupMatch::Name)
         } else {
             notes.push(format!("{}: members of directory group {ad:?} (matched by CN) may use it", r.what()));
             (ad, GroupMatch::Cn)
         };
-        group_configs.push(GroupConfig {
+        Ok(GroupConfig {
             name: r.str("name"),
             group,
             group_match,
@@ -193,27 +276,9 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
             sdlc: r.str("sdlc"),
             key_name: r.str("key_name"),
             iam_instance_profile: r.str("iam_instance_profile_name"),
-            excluded_instance_types: types.resolve(
-                r,
-                "exclInstances",
-                &r.pks("exclInstances"),
-                "mliyweb.instancetype",
-                types_hint,
-            )?,
-            default_security_groups: sgs.resolve(
-                r,
-                "default_security_grps",
-                &r.pks("default_security_grps"),
-                "mliyweb.securitygroup",
-                "",
-            )?,
-            optional_security_groups: sgs.resolve(
-                r,
-                "optional_security_grps",
-                &r.pks("optional_security_grps"),
-                "mliyweb.securitygroup",
-                "",
-            )?,
+            excluded_instance_types: self.types.many(r, "exclInstances", TYPE, self.types_hint)?,
+            default_security_groups: self.sgs.many(r, "default_security_grps", SG, "")?,
+            optional_security_groups: self.sgs.many(r, "optional_security_grps", SG, "")?,
             network: Network {
                 subnet_id: options.subnet_id.clone(),
                 availability_zone: options.availability_zone.clone(),
@@ -221,11 +286,10 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
             time_zone: None,
             params: Vec::new(),
             settings: GroupSettings::default(),
-        });
+        })
     }
 
-    let mut software_configs = Vec::new();
-    for r in of("mliyweb.software_config") {
+    fn software_config(&self, r: &Row<'_>, options: &MliyImport, notes: &mut Vec<String>) -> Result<SoftwareConfig> {
         let name = r.str("name");
         let source = |field: &str, given: &BTreeMap<String, PathBuf>, stored: &HashMap<String, String>| {
             given
@@ -233,22 +297,19 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
                 .map(|p| Source::path(p.clone()))
                 .or_else(|| r.fk(field).and_then(|pk| stored.get(&pk)).map(|body| Source::inline(body.clone())))
         };
-        let template = source("cloud_formation", &options.templates, &template_bodies);
+        let template = source("cloud_formation", &options.templates, &self.templates);
         if template.is_none() {
             notes.push(format!("software config {name}: no template (give one with --template {name}=PATH)"));
         }
-        let one = |field: &str| -> Result<Option<String>> {
-            Ok(sgs.resolve(r, field, &r.fk(field).into_iter().collect::<Vec<_>>(), "mliyweb.securitygroup", "")?.pop())
-        };
         let ami = r.str("ami_id");
         if !r.bool("emr_config") && AwsType::ImageId.check(&ami).is_err() {
             notes.push(format!("software config {name}: ami_id {ami:?} is not an AMI id (ami- and 8 or 17 hex digits); set it before launching"));
         }
-        software_configs.push(SoftwareConfig {
+        Ok(SoftwareConfig {
             emr: r.bool("emr_config"),
             template,
             job_flow: None,
-            user_data: source("user_data", &options.user_data, &script_bodies),
+            user_data: source("user_data", &options.user_data, &self.scripts),
             ami_id: ami,
             volume: VolumeSettings {
                 kms_key: r.str("addtl_volume_kms_key"),
@@ -260,85 +321,30 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
             html_description: r.str("html_description"),
             has_progress_bar: r.bool("has_progress_bar"),
             on_bootstrap_timeout: Default::default(),
-            params: r
-                .pks("params")
-                .iter()
-                .map(|pk| {
-                    params.get(pk).cloned().ok_or_else(|| {
-                        Error::validation(
-                            format!("{}.params", r.what()),
-                            pk.as_str(),
-                            "must be the pk of a mliyweb.param row",
-                        )
-                    })
-                })
-                .collect::<Result<_>>()?,
-            compatible_instance_types: types.resolve(
-                r,
-                "compatible_instancetypes",
-                &r.pks("compatible_instancetypes"),
-                "mliyweb.instancetype",
-                types_hint,
-            )?,
-            permitted_group_configs: group_configs_by_pk.resolve(
-                r,
-                "permitted_groups",
-                &r.pks("permitted_groups"),
-                "mliyweb.groupconfig",
-                "",
-            )?,
-            master_security_group: one("master_security_group")?,
-            slave_security_group: one("slave_security_group")?,
-            additional_master_security_groups: sgs.resolve(
-                r,
-                "additional_master_security_groups",
-                &r.pks("additional_master_security_groups"),
-                "mliyweb.securitygroup",
-                "",
-            )?,
-            additional_slave_security_groups: sgs.resolve(
-                r,
-                "additional_slave_security_groups",
-                &r.pks("additional_slave_security_groups"),
-                "mliyweb.securitygroup",
-                "",
-            )?,
+            params: self.software_params(r)?,
+            compatible_instance_types: self.types.many(r, "compatible_instancetypes", TYPE, self.types_hint)?,
+            permitted_group_configs: self.group_configs.many(r, "permitted_groups", "mliyweb.groupconfig", "")?,
+            master_security_group: self.sgs.one(r, "master_security_group", SG)?,
+            slave_security_group: self.sgs.one(r, "slave_security_group", SG)?,
+            additional_master_security_groups: self.sgs.many(r, "additional_master_security_groups", SG, "")?,
+            additional_slave_security_groups: self.sgs.many(r, "additional_slave_security_groups", SG, "")?,
             custom_url_format: r.str("custom_url_format"),
             name,
-        });
+        })
     }
 
-    for (given, what) in [(&options.templates, "template"), (&options.user_data, "user data")] {
-        if let Some(unknown) = given.keys().find(|n| !software_configs.iter().any(|s| &s.name == *n)) {
-            return Err(Error::validation(
-                what,
-                unknown.as_str(),
-                "NAME=PATH must name a software config of the fixture",
-            ));
-        }
+    fn software_params(&self, r: &Row<'_>) -> Result<Vec<Param>> {
+        r.pks("params")
+            .iter()
+            .map(|pk| {
+                self.params.get(pk).cloned().ok_or_else(|| {
+                    Error::validation(
+                        format!("{}.params", r.what()),
+                        pk.as_str(),
+                        "must be the pk of a mliyweb.param row",
+                    )
+                })
+            })
+            .collect()
     }
-    let known = [
-        "auth.group",
-        "mliyweb.param",
-        "mliyweb.software_config",
-        "mliyweb.securitygroup",
-        "mliyweb.groupconfig",
-        "mliyweb.instancetype",
-        "mliyweb.cloudformation",
-        "mliyweb.userdatascript",
-    ];
-    for r in all.iter().filter(|r| !known.contains(&r.model)) {
-        notes.push(format!("{}: not part of the catalog, skipped", r.what()));
-    }
-
-    let catalog = Catalog {
-        instance_types,
-        security_groups,
-        params: param_library.into_iter().map(|(_, _, p)| p).collect(),
-        replacement_tokens: Vec::new(),
-        software_configs,
-        group_configs,
-    };
-    catalog.validate()?;
-    Ok(Imported { catalog, notes })
 }
