@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 MOTO_VERSION=5.2.5
 apt_updated=0
 
-log() { printf '\n== %s\n' "$*"; }
+log() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
 
 apt_install() {
   if [ "$apt_updated" = 0 ]; then
@@ -148,3 +148,5 @@ elif [ "${MLIY_REQUIRE_SERVERS:-0}" = 1 ]; then
 else
   echo "SKIPPED: PostgreSQL not found; mliy sim on PostgreSQL did not run"
 fi
+
+log "done"

@@ -6,7 +6,8 @@ The test command checks each feature of `mliy` alone. Cargo resolves dependency 
 build, so `--features aws` alone would give tokio, rustls, hyper and the rest other features
 than the clippy run did, and check the whole AWS SDK a second time. With `--features
 aws,ci-unify` the SDK's dependencies get the full build's features and its check is reused;
-mliy's own code is still checked with `aws` alone. Run this after `cargo update`.
+mliy's own code is still checked with `aws` alone. Run it after `cargo update` or a change
+of dependencies, then `cargo check --features ci-unify` to bring Cargo.lock up to date.
 """
 import re
 import subprocess
@@ -52,7 +53,7 @@ def main():
         listed = ", ".join(f'"{f}"' for f in sorted(feats - {"default"}))
         lines.append(
             f'{re.sub("[^A-Za-z0-9_-]", "_", name + "-" + version[1:])} = {{ package = "{name}", '
-            f'version = "={version[1:]}", default-features = {str(default).lower()}, features = [{listed}] }}'
+            f'version = "={version[1:].split("+")[0]}", default-features = {str(default).lower()}, features = [{listed}] }}'
         )
     text = HEADER + "\n".join(lines) + "\n"
     with open(path, "w") as f:
