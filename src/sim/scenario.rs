@@ -2,7 +2,7 @@
 //! terminated by several users on [`SimCloud`] through one or more engine replicas sharing a
 //! store, in virtual time, with optional faults and crashes, then audited.
 //!
-//! Each replica is a simulated portal process ([`replica`](super::replica)): after every
+//! Each replica is a simulated portal process (`replica.rs`): after every
 //! `crash_every` resource writes it dies (its store and cloud calls fail from then on) and a
 //! new process with the same replica id takes over and resumes. With a store on a real
 //! database, virtual time stands still while store calls are under way, so that a slow disk

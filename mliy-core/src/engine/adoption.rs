@@ -11,7 +11,7 @@ use crate::store::ResourceFilter;
 /// What [`Engine::adopt`] needs to take over an unmanaged machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Adoption {
-    /// The EC2 instance, as [`RefreshReport::unmanaged`] names it.
+    /// The EC2 instance, as [`RefreshReport::unmanaged`](super::RefreshReport::unmanaged) names it.
     pub instance_id: String,
     /// Who owns it from now on.
     pub owner: String,

@@ -28,7 +28,7 @@ impl Engine {
     /// Launches an instance for `principal`.
     ///
     /// # Errors
-    /// [`Error::Unauthenticated`] without a principal, everything [`Planner::plan`] refuses,
+    /// [`Error::Unauthenticated`] without a principal, everything [`Planner::plan`](crate::plan::Planner::plan) refuses,
     /// [`Error::Forbidden`] past the group's `max_running_per_user`, [`Error::AlreadyExists`]
     /// when the launch id was used before.
     pub async fn launch_instance(&self, principal: &Principal, request: LaunchRequest) -> Result<Launched> {
