@@ -34,13 +34,13 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
             let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
             let mut stack_tags = spec.tags.clone();
             stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
+            let created = Created { doom, ready_after, now };
             let mut resources = Vec::new();
             for (logical, ty) in types.iter() {
                 let m = st.next();
                 let physical = match ty.as_str() {
                     "AWS::EC2::Instance" => {
-                        let instance =
-                            new_instance(sim, m, logical, &stack_tags, param("InstanceType"), doom, ready_after, now);
+                        let instance = new_instance(sim, &created, m, logical, &stack_tags, param("InstanceType"));
                         let iid = instance.id.clone();
                         st.instances.insert(iid.clone(), instance);
                         iid
@@ -75,18 +75,24 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
     .await
 }
 
+/// What every resource of a stack being created shares.
+struct Created {
+    doom: Option<Doom>,
+    /// How long after `now` the stack completes.
+    ready_after: Duration,
+    now: crate::clock::Timestamp,
+}
+
 /// A stack's instance: running after its boot time, unless the seed dooms it.
-#[allow(clippy::too_many_arguments)]
 fn new_instance(
     sim: &SimCloud,
+    created: &Created,
     m: u64,
     logical: &str,
     stack_tags: &[Tag],
     instance_type: Option<String>,
-    doom: Option<Doom>,
-    ready_after: Duration,
-    now: crate::clock::Timestamp,
 ) -> SimInstance {
+    let Created { doom, ready_after, now } = *created;
     let t = &sim.config.timings;
     let iid = format!("i-{m:017x}");
     let state = match doom {
