@@ -62,7 +62,7 @@ impl CloudSuite<'_> {
         skip
     }
 
-    /// Looks until `done` holds, sleeping `poll` between looks.
+    /// Calls `look` until it finds something, sleeping `poll.0` between looks, at most `poll.1` times.
     async fn eventually<T>(&self, what: &str, mut look: impl AsyncFnMut() -> Option<T>) -> T {
         for _ in 0..self.poll.1 {
             if let Some(found) = look().await {
