@@ -12,7 +12,9 @@
 //! assert!(t.parameter("A").unwrap().check("4").is_err());
 //! ```
 
+pub mod config;
 pub mod demo;
+pub mod registry;
 #[cfg(feature = "sim")]
 pub mod sim;
 

@@ -6,6 +6,7 @@ use crate::secret::Secret;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::fmt::Debug;
+use std::net::IpAddr;
 
 /// What a caller presents.
 #[derive(Debug, Clone)]
@@ -20,6 +21,56 @@ pub enum Credentials {
     },
     /// Headers set by a trusted reverse proxy that authenticated the user.
     Headers(HashMap<String, String>),
+    /// Headers with the address of the peer that sent them, so that a [`HeaderAuth`] with
+    /// [trusted proxies](HeaderAuth::with_trusted_proxies) can check it.
+    Proxied {
+        /// The TCP peer the request came from.
+        peer: IpAddr,
+        /// Its headers.
+        headers: HashMap<String, String>,
+    },
+}
+
+/// An address range (`10.0.0.0/8`, `::1/128`) or one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the text when it is neither.
+    pub fn parse(text: &str) -> Result<IpNet> {
+        let bad = || Error::validation("trusted_proxies", text, "an address or range such as 10.0.0.0/8 or ::1");
+        let (addr, prefix) = text.trim().split_once('/').map_or((text.trim(), None), |(a, p)| (a, Some(p)));
+        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, width: u8, prefix: u8) -> u128 {
+            let keep = if prefix == 0 { 0 } else { u128::MAX << (width - prefix) };
+            bits & keep
+        }
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u128::from(u32::from(net)), 32, self.prefix) == masked(u128::from(u32::from(ip)), 32, self.prefix)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), 128, self.prefix) == masked(u128::from(ip), 128, self.prefix)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Turns credentials into a [`Principal`].
@@ -81,13 +132,19 @@ pub struct HeaderAuth {
     user_header: String,
     groups_header: Option<String>,
     admin_group: Option<String>,
+    trusted_proxies: Vec<IpNet>,
 }
 
 impl HeaderAuth {
     /// Trusts `user_header` (e.g. `REMOTE_USER`) from a proxy that authenticates every
     /// request and strips these headers from clients. Groups are `;`-separated.
     pub fn trusting_proxy(user_header: impl Into<String>) -> Self {
-        HeaderAuth { user_header: user_header.into().to_ascii_lowercase(), groups_header: None, admin_group: None }
+        HeaderAuth {
+            user_header: user_header.into().to_ascii_lowercase(),
+            groups_header: None,
+            admin_group: None,
+            trusted_proxies: Vec::new(),
+        }
     }
 
     /// Reads groups from this header.
@@ -101,14 +158,37 @@ impl HeaderAuth {
         self.admin_group = Some(group.into());
         self
     }
+
+    /// Accepts headers only as [`Credentials::Proxied`] from a peer in one of these ranges
+    /// (without it, any [`Credentials::Headers`] are believed).
+    pub fn with_trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNet>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// The headers, if they came from a peer this provider trusts.
+    fn trusted<'a>(&self, credentials: &'a Credentials) -> Result<&'a HashMap<String, String>> {
+        match credentials {
+            Credentials::Headers(headers) if self.trusted_proxies.is_empty() => Ok(headers),
+            Credentials::Headers(_) => {
+                Err(Error::Unauthenticated("proxy headers without the peer's address are not trusted".into()))
+            }
+            Credentials::Proxied { peer, headers } => {
+                if self.trusted_proxies.is_empty() || self.trusted_proxies.iter().any(|n| n.contains(*peer)) {
+                    Ok(headers)
+                } else {
+                    Err(Error::Unauthenticated(format!("{peer} is not a trusted proxy")))
+                }
+            }
+            Credentials::Password { .. } => Err(Error::Unauthenticated("HeaderAuth takes proxy headers".into())),
+        }
+    }
 }
 
 #[async_trait]
 impl AuthProvider for HeaderAuth {
     async fn authenticate(&self, credentials: &Credentials) -> Result<Principal> {
-        let Credentials::Headers(headers) = credentials else {
-            return Err(Error::Unauthenticated("HeaderAuth takes proxy headers".into()));
-        };
+        let headers = self.trusted(credentials)?;
         let get = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
         let user = get(&self.user_header)
             .filter(|u| !u.is_empty())
@@ -158,5 +238,25 @@ mod tests {
         assert!(!p.admin);
         assert!(auth.authenticate(&h(&[("X-Groups", "cn=admins,dc=x")])).await.is_err());
         assert!(auth.authenticate(&h(&[("REMOTE_USER", " ")])).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn header_auth_believes_only_trusted_proxies() {
+        let nets = ["10.1.0.0/16", "::1"].map(|n| IpNet::parse(n).unwrap());
+        let auth = HeaderAuth::trusting_proxy("REMOTE_USER").with_trusted_proxies(nets);
+        let headers = HashMap::from([("REMOTE_USER".to_string(), "bob".to_string())]);
+        let from = |peer: &str| Credentials::Proxied { peer: peer.parse().unwrap(), headers: headers.clone() };
+        for ok in ["10.1.200.3", "::1"] {
+            assert_eq!(auth.authenticate(&from(ok)).await.unwrap().username, "bob", "{ok}");
+        }
+        for refused in ["10.2.0.1", "127.0.0.1", "::2"] {
+            assert!(matches!(auth.authenticate(&from(refused)).await, Err(Error::Unauthenticated(_))), "{refused}");
+        }
+        let bare = Credentials::Headers(headers.clone());
+        assert!(matches!(auth.authenticate(&bare).await, Err(Error::Unauthenticated(_))));
+        for bad in ["10.0.0.0/33", "nope", "::1/129", ""] {
+            assert!(matches!(IpNet::parse(bad), Err(Error::Validation(_))), "{bad}");
+        }
+        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("192.0.2.1".parse().unwrap()));
     }
 }

@@ -35,7 +35,21 @@ impl Engine {
         if request.cluster.is_some() {
             return Err(Error::validation("request.cluster", "present", "use launch_cluster for clusters"));
         }
-        self.launch(principal, request).await
+        self.launch(principal, principal, request).await
+    }
+
+    /// Launches for `owner` on an admin's behalf (an operator at the command line, a support
+    /// desk): planned, counted and owned as the owner's launch, with the admin recorded as
+    /// the one who asked. An instance or a cluster, as `request.cluster` says.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] unless `admin` is an admin; otherwise as [`Engine::launch_instance`].
+    pub async fn launch_for(&self, admin: &Principal, owner: &Principal, request: LaunchRequest) -> Result<Launched> {
+        access::authenticated(admin)?;
+        if !admin.admin {
+            return Err(Error::Forbidden(format!("{} may not launch for others: admins only", admin.username)));
+        }
+        self.launch(admin, owner, request).await
     }
 
     /// Launches a cluster for `principal` (`request.cluster` must be set).
@@ -46,10 +60,11 @@ impl Engine {
         if request.cluster.is_none() {
             return Err(Error::validation("request.cluster", "absent", "a cluster launch needs the cluster options"));
         }
-        self.launch(principal, request).await
+        self.launch(principal, principal, request).await
     }
 
-    async fn launch(&self, principal: &Principal, mut request: LaunchRequest) -> Result<Launched> {
+    /// `by` asks, `principal` owns.
+    async fn launch(&self, by: &Principal, principal: &Principal, mut request: LaunchRequest) -> Result<Launched> {
         self.inner.alive()?;
         access::authenticated(principal)?;
         let inner = &self.inner;
@@ -84,10 +99,19 @@ impl Engine {
             resource: resource.id.clone(),
             seq: 1,
             at: now,
-            actor: Actor::User(principal.username.clone()),
+            actor: Actor::User(by.username.clone()),
             from: Phase::Requested,
             to: Phase::Requested,
-            reason: format!("{} launch of {} requested", kind_name(kind), plan.software_config),
+            reason: match by.username == principal.username {
+                true => format!("{} launch of {} requested", kind_name(kind), plan.software_config),
+                false => format!(
+                    "{} launch of {} requested by {} for {}",
+                    kind_name(kind),
+                    plan.software_config,
+                    by.username,
+                    principal.username
+                ),
+            },
         };
         inner.insert_within_quota(principal, group, &resource, &event).await?;
         inner.publish(&resource, event);

@@ -369,6 +369,22 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Stops as [`Engine::shutdown`] does, then gives up the leases of the resources this
+    /// engine was driving, so that another process (or this one restarted under another
+    /// replica id) takes them over at once instead of after `lease_ttl`. For a clean exit,
+    /// on SIGTERM say.
+    pub async fn stop(&self) {
+        let driven: Vec<LaunchId> =
+            self.inner.drivers.lock().map(|d| d.keys().cloned().collect()).unwrap_or_default();
+        self.shutdown();
+        for id in driven {
+            let _ = self.inner.store.release_lease(&format!("resource:{id}"), &self.inner.config.replica_id).await;
+        }
+        let _ = self.inner.store.release_lease("refresh", &self.inner.config.replica_id).await;
+    }
+}
+
 impl Shared {
     fn alive(&self) -> Result<()> {
         if self.stopped.load(std::sync::atomic::Ordering::SeqCst) {

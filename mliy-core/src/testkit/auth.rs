@@ -52,6 +52,16 @@ fn impostors(good: &Credentials) -> Vec<Credentials> {
             empty.values_mut().for_each(|v| v.clear());
             vec![Credentials::Headers(HashMap::new()), Credentials::Headers(empty)]
         }
+        Credentials::Proxied { peer, headers } => {
+            let mut empty = headers.clone();
+            empty.values_mut().for_each(|v| v.clear());
+            let peer = *peer;
+            vec![
+                Credentials::Proxied { peer, headers: HashMap::new() },
+                Credentials::Proxied { peer, headers: empty },
+                Credentials::Headers(headers.clone()),
+            ]
+        }
     }
 }
 
@@ -67,7 +77,7 @@ pub async fn refuses_the_other_kind_of_credentials(auth: &dyn AuthProvider, good
         Credentials::Password { username, .. } => {
             Credentials::Headers(HashMap::from([("REMOTE_USER".to_string(), username.clone())]))
         }
-        Credentials::Headers(_) => Credentials::Password { username: "alice".into(), password: Secret::new("pw") },
+        Credentials::Headers(_) | Credentials::Proxied { .. } => Credentials::Password { username: "alice".into(), password: Secret::new("pw") },
     };
     let e = auth.authenticate(&other).await.expect_err("the other kind of credentials");
     assert_eq!(e.kind(), "unauthenticated", "{e}");
@@ -112,6 +122,9 @@ mod tests {
             admin: true,
             ..Principal::new("carol", ["cn=admins,dc=example,dc=com", "cn=ds,dc=example,dc=com"])
         };
-        run_all(&auth, &Credentials::Headers(headers), &carol).await;
+        run_all(&auth, &Credentials::Headers(headers.clone()), &carol).await;
+        let proxy = crate::auth::IpNet::parse("10.0.0.0/8").unwrap();
+        let auth = auth.with_trusted_proxies([proxy]);
+        run_all(&auth, &Credentials::Proxied { peer: "10.9.8.7".parse().unwrap(), headers }, &carol).await;
     }
 }

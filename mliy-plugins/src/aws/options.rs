@@ -21,6 +21,7 @@ use std::time::Duration;
 #[derive(Clone)]
 pub struct AwsOptions {
     sdk_config: Option<SdkConfig>,
+    profile: Option<String>,
     region: Option<String>,
     endpoint_url: Option<String>,
     credentials: Option<(String, Secret)>,
@@ -35,6 +36,7 @@ impl Default for AwsOptions {
     fn default() -> Self {
         AwsOptions {
             sdk_config: None,
+            profile: None,
             region: None,
             endpoint_url: None,
             credentials: None,
@@ -51,6 +53,7 @@ impl fmt::Debug for AwsOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AwsOptions")
             .field("sdk_config", &self.sdk_config.is_some())
+            .field("profile", &self.profile)
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
             .field("access_key_id", &self.credentials.as_ref().map(|(id, _)| id))
@@ -72,6 +75,13 @@ impl AwsOptions {
     /// Uses an `SdkConfig` the application already loaded (region, credentials, endpoint).
     pub fn sdk_config(mut self, config: SdkConfig) -> Self {
         self.sdk_config = Some(config);
+        self
+    }
+
+    /// Reads credentials and settings from this profile of the shared AWS config files
+    /// (`~/.aws/config`, `~/.aws/credentials`) instead of the default one.
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into());
         self
     }
 
@@ -138,7 +148,13 @@ impl AwsOptions {
     pub async fn load(&self) -> Result<SdkConfig> {
         let base = match &self.sdk_config {
             Some(config) => config.clone(),
-            None => aws_config::defaults(BehaviorVersion::latest()).load().await,
+            None => {
+                let mut loader = aws_config::defaults(BehaviorVersion::latest());
+                if let Some(profile) = &self.profile {
+                    loader = loader.profile_name(profile);
+                }
+                loader.load().await
+            }
         };
         let mut builder = base.into_builder();
         if let Some(region) = &self.region {

@@ -1,0 +1,366 @@
+//! The deployment config's sections: which backend does each job, with its settings.
+
+use super::duration;
+use super::one_of::one_of;
+use super::secret::SecretSource;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `cloud`: where environments are launched.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloudConfig {
+    /// The simulated cloud, in this process (settings in the `sim` section).
+    Sim,
+    /// AWS through the SDK (feature `aws`).
+    Aws(AwsSection),
+}
+
+one_of!(CloudConfig, "`sim` or `{aws: {region, endpoint_url, profile}}`", units: ["sim" => Sim], data: ["aws" => Aws]);
+
+/// `cloud: {aws: …}` (and what Route53 shares).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSection {
+    /// The region (else the environment's or the profile's).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Another endpoint, e.g. an emulator on loopback.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// A profile of the shared AWS config files.
+    #[serde(default)]
+    pub profile: Option<String>,
+}
+
+/// `sim`: the simulated cloud's settings (only with `cloud: sim`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSection {
+    /// How many times faster than real time the simulated cloud runs (1 to 3,600).
+    #[serde(default = "one")]
+    pub speed: u32,
+    /// Decides faults.
+    #[serde(default = "one_u64")]
+    pub seed: u64,
+    /// Share of API calls that fail (0 to 1).
+    #[serde(default)]
+    pub faults: f64,
+}
+
+impl Default for SimSection {
+    fn default() -> Self {
+        SimSection { speed: 1, seed: 1, faults: 0.0 }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+/// `store`: where state is kept.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreConfig {
+    /// In memory: lost when the process ends.
+    Memory,
+    /// A SQLite file (feature `sqlite`; relative to the config file's folder).
+    Sqlite(PathBuf),
+    /// PostgreSQL (feature `postgres`).
+    Postgres(PostgresSection),
+}
+
+one_of!(StoreConfig, "`memory`, `{sqlite: PATH}` or `{postgres: {url, password, tls}}`", units: ["memory" => Memory], data: ["sqlite" => Sqlite, "postgres" => Postgres]);
+
+/// `store: {postgres: …}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSection {
+    /// `postgres://USER@HOST:PORT/DB`, without a password.
+    pub url: String,
+    /// The password, if the server wants one.
+    #[serde(default)]
+    pub password: Option<SecretSource>,
+    /// TLS to the server.
+    #[serde(default)]
+    pub tls: Option<PostgresTls>,
+}
+
+/// `tls: {mode, ca_file}` of a PostgreSQL store.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresTls {
+    /// libpq's `sslmode`: `disable`, `prefer`, `require`, `verify-ca` or `verify-full`.
+    pub mode: String,
+    /// The CA certificates (PEM) for `verify-ca` and `verify-full`.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `dns`: the names environments get.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsConfig {
+    /// No names.
+    #[default]
+    None,
+    /// Route53 (feature `route53`, with the `cloud: {aws}` connection settings).
+    Route53(Route53Section),
+    /// A REST DNS API, MLiy's `DnsApiUrl` (feature `dns-api`).
+    Rest(RestSection),
+}
+
+one_of!(DnsConfig, "`none`, `{route53: {domain, prefix, ttl}}` or `{rest: {url, domain, data, api_key}}`", units: ["none" => None], data: ["route53" => Route53, "rest" => Rest]);
+
+/// `dns: {route53: …}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route53Section {
+    /// The hosted zone's domain.
+    pub domain: String,
+    /// What names start with (`mliy-` by default).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The records' TTL in seconds (300 by default).
+    #[serde(default)]
+    pub ttl: Option<u32>,
+}
+
+/// `dns: {rest: …}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestSection {
+    /// The API's URL (https; http only with `allow_plain_http`).
+    pub url: String,
+    /// The domain names are made in.
+    pub domain: String,
+    /// What names start with (`mliy-` by default).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Fixed fields sent with every record (MLiy's `DnsApiData`).
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+    /// The API key and the header it goes in.
+    #[serde(default)]
+    pub api_key: Option<ApiKey>,
+    /// `json` (default) or `form`.
+    #[serde(default)]
+    pub payload: Option<String>,
+    /// Time allowed per request.
+    #[serde(default, with = "duration::option")]
+    pub timeout: Option<Duration>,
+    /// Allow an `http://` URL (the key then travels in clear).
+    #[serde(default)]
+    pub allow_plain_http: bool,
+}
+
+/// `api_key: {header, value}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKey {
+    /// The header, e.g. `X-Api-Key`.
+    pub header: String,
+    /// The key.
+    pub value: SecretSource,
+}
+
+/// `auth`: who is calling (for the HTTP API; the CLI's operator is an admin).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthConfig {
+    /// Fixed users, for demos and tests.
+    Static(StaticSection),
+    /// Headers of a trusted reverse proxy.
+    Header(HeaderSection),
+    /// LDAP or Active Directory (feature `ldap`).
+    Ldap(LdapSection),
+}
+
+one_of!(AuthConfig, "`{static: {users}}`, `{header: {user, groups, trusted_proxies}}` or `{ldap: {…}}`", units: [], data: ["static" => Static, "header" => Header, "ldap" => Ldap]);
+
+/// `auth: {static: …}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticSection {
+    /// The users.
+    pub users: Vec<StaticUser>,
+}
+
+/// One static user.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticUser {
+    /// The login name.
+    pub username: String,
+    /// The password.
+    pub password: SecretSource,
+    /// Groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// The name people see.
+    #[serde(default)]
+    pub display_name: String,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Administers everything.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// `auth: {header: …}`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderSection {
+    /// The header naming the user (e.g. `REMOTE_USER`).
+    pub user: String,
+    /// The header listing groups, `;`-separated.
+    #[serde(default)]
+    pub groups: Option<String>,
+    /// Members of this group are admins.
+    #[serde(default)]
+    pub admin_group: Option<String>,
+    /// The proxies whose headers are believed (addresses or ranges; at least one).
+    pub trusted_proxies: Vec<String>,
+}
+
+/// `auth: {ldap: …}`: every `LdapAuth` option.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSection {
+    /// `ldap://host:port` or `ldaps://host:port`.
+    pub url: String,
+    /// `openldap` or `ad`.
+    pub mode: String,
+    /// Where users are searched.
+    pub base_dn: String,
+    /// The service account.
+    pub bind_dn: String,
+    /// Its password.
+    pub bind_password: SecretSource,
+    /// The attribute users are searched by (the mode's default otherwise).
+    #[serde(default)]
+    pub user_attribute: Option<String>,
+    /// Members of this group are admins.
+    #[serde(default)]
+    pub admin_group: Option<String>,
+    /// Upgrade `ldap://` with StartTLS.
+    #[serde(default)]
+    pub starttls: bool,
+    /// CA certificates (PEM) to trust instead of the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Check the server's certificate (only a throwaway test server may turn it off).
+    #[serde(default = "yes")]
+    pub tls_verify: bool,
+    /// Time to connect.
+    #[serde(default, with = "duration::option")]
+    pub connect_timeout: Option<Duration>,
+    /// Time per bind or search.
+    #[serde(default, with = "duration::option")]
+    pub operation_timeout: Option<Duration>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `engine`: waits, deadlines, leases and progress (unset values keep the defaults of
+/// `EngineConfig`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineSection {
+    /// This process's name in leases (random by default; give each replica its own).
+    #[serde(default)]
+    pub replica_id: Option<String>,
+    /// Stack creation gives up after this.
+    #[serde(default, with = "duration::option")]
+    pub stack_timeout: Option<Duration>,
+    /// A created instance or cluster must come up within this.
+    #[serde(default, with = "duration::option")]
+    pub provision_timeout: Option<Duration>,
+    /// The bootstrap must report done within this.
+    #[serde(default, with = "duration::option")]
+    pub bootstrap_timeout: Option<Duration>,
+    /// Stop, start and reboot must finish within this.
+    #[serde(default, with = "duration::option")]
+    pub action_timeout: Option<Duration>,
+    /// Termination must finish within this.
+    #[serde(default, with = "duration::option")]
+    pub terminate_timeout: Option<Duration>,
+    /// Steps and deployments must finish within this.
+    #[serde(default, with = "duration::option")]
+    pub work_timeout: Option<Duration>,
+    /// How often a stack is polled.
+    #[serde(default, with = "duration::option")]
+    pub stack_poll: Option<Duration>,
+    /// How often an instance is polled.
+    #[serde(default, with = "duration::option")]
+    pub instance_poll: Option<Duration>,
+    /// How often a cluster is polled.
+    #[serde(default, with = "duration::option")]
+    pub cluster_poll: Option<Duration>,
+    /// How long a driver's lease lasts without renewal.
+    #[serde(default, with = "duration::option")]
+    pub lease_ttl: Option<Duration>,
+    /// Keep a stopped instance's DNS record.
+    #[serde(default)]
+    pub keep_dns_when_stopped: Option<bool>,
+    /// The key progress secrets are derived from (at least 32 bytes; the same for every
+    /// replica and every restart).
+    #[serde(default)]
+    pub progress_key: Option<SecretSource>,
+    /// The portal's public progress endpoint.
+    #[serde(default)]
+    pub progress_url: Option<String>,
+    /// Members of this group manage the resources of users who share another group.
+    #[serde(default)]
+    pub manager_group: Option<String>,
+}
+
+/// `refresh`: keeping the store in line with the cloud (`mliy run`, `mliy refresh --watch`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSection {
+    /// Time between passes of `mliy run` (5 minutes by default).
+    #[serde(default = "five_minutes", with = "duration_required")]
+    pub interval: Duration,
+    /// Passes a resource must be missing before it is looked at and ended (at least 1).
+    #[serde(default = "two")]
+    pub absent_passes: u32,
+}
+
+impl Default for RefreshSection {
+    fn default() -> Self {
+        RefreshSection { interval: five_minutes(), absent_passes: two() }
+    }
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn two() -> u32 {
+    2
+}
+
+/// A required duration field.
+mod duration_required {
+    use super::duration;
+    use serde::{Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        duration::option::deserialize(d).map(Option::unwrap_or_default)
+    }
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&duration::show(*d))
+    }
+}

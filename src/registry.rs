@@ -1,0 +1,389 @@
+//! The one place a [`DeploymentConfig`] becomes plugins: the [`Cloud`], the [`StateStore`],
+//! the [`DnsProvider`], the [`AuthProvider`] and the [`Engine`] over them. The CLI, the
+//! quickstart and the simulator build their backends here and nowhere else. A backend whose
+//! Cargo feature this build lacks is a validation error naming the feature.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> mliy::Result<()> {
+//! use mliy::config::DeploymentConfig;
+//! let config = DeploymentConfig::from_yaml_str("cloud: sim\nstore: memory\n", std::path::Path::new("."))?;
+//! let services = mliy::registry::Registry::new(&config).catalog(mliy::demo::catalog()?).build().await?;
+//! assert!(services.sim.is_some());
+//! # Ok(()) }
+//! ```
+
+use crate::config::{AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, StoreConfig};
+use mliy_core::auth::{AuthProvider, HeaderAuth, IpNet, StaticAuth};
+use mliy_core::clock::{Clock, ScaledClock, SystemClock};
+use mliy_core::cloud::Cloud;
+use mliy_core::dns::{DnsProvider, NoDns};
+use mliy_core::engine::{Engine, EngineConfig, RefreshConfig};
+use mliy_core::error::{Error, Result};
+use mliy_core::model::{Catalog, Principal};
+use mliy_core::sim::{SimCloud, SimConfig};
+use mliy_core::store::{MemoryStore, StateStore};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a deployment runs on, built.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The engine over the plugins below.
+    pub engine: Engine,
+    /// The cloud.
+    pub cloud: Arc<dyn Cloud>,
+    /// The store.
+    pub store: Arc<dyn StateStore>,
+    /// DNS.
+    pub dns: Arc<dyn DnsProvider>,
+    /// Authentication, when the config has an `auth` section.
+    pub auth: Option<Arc<dyn AuthProvider>>,
+    /// The engine's clock.
+    pub clock: Arc<dyn Clock>,
+    /// The simulated cloud, with `cloud: sim`.
+    pub sim: Option<Arc<SimCloud>>,
+    /// How refresh passes behave.
+    pub refresh: RefreshConfig,
+    /// Time between background refresh passes.
+    pub refresh_interval: Duration,
+}
+
+/// Builds [`Services`] from a config.
+#[derive(Debug)]
+pub struct Registry<'a> {
+    config: &'a DeploymentConfig,
+    catalog: Option<Catalog>,
+}
+
+impl<'a> Registry<'a> {
+    /// A registry for `config`.
+    pub fn new(config: &'a DeploymentConfig) -> Self {
+        Registry { config, catalog: None }
+    }
+
+    /// Uses this catalog instead of reading the config's `catalog` file.
+    pub fn catalog(mut self, catalog: Catalog) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Reads secrets, connects every backend and builds the engine.
+    ///
+    /// # Errors
+    /// The first failure, naming its field: a missing feature, an unreadable secret, a
+    /// backend that cannot connect, a catalog that does not load.
+    pub async fn build(self) -> Result<Services> {
+        let config = self.config;
+        let catalog = match self.catalog {
+            Some(c) => c,
+            None => catalog(config)?,
+        };
+        let engine_config = engine_config(config)?;
+        let auth = auth(config)?;
+        let clock = clock(config);
+        let (cloud, sim) = cloud(config, clock.clone()).await?;
+        let store = store(&config.store, &config.base).await?;
+        let dns = dns(config).await?;
+        let engine = Engine::builder()
+            .catalog(catalog)
+            .cloud(cloud.clone())
+            .store(store.clone())
+            .dns(dns.clone())
+            .clock(clock.clone())
+            .config(engine_config)
+            .build()?;
+        let refresh = RefreshConfig { absent_passes: config.refresh.absent_passes, ..RefreshConfig::default() };
+        let refresh_interval = config.refresh.interval;
+        Ok(Services { engine, cloud, store, dns, auth, clock, sim, refresh, refresh_interval })
+    }
+}
+
+/// The error for a backend this build lacks.
+pub fn missing_feature(field: &str, feature: &str) -> Error {
+    Error::validation(
+        field,
+        feature,
+        format!("this mliy was built without the `{feature}` feature; rebuild it with `--features {feature}`"),
+    )
+}
+
+/// The catalog the config names, with its templates and scripts.
+///
+/// # Errors
+/// [`Error::Validation`] when the config names none; the catalog's errors.
+pub fn catalog(config: &DeploymentConfig) -> Result<Catalog> {
+    let path = config
+        .catalog
+        .as_deref()
+        .ok_or_else(|| Error::validation("catalog", "", "name the catalog file: `catalog: catalog.yaml`"))?;
+    Catalog::from_path(config.path(path))
+}
+
+/// The engine's settings: the defaults with the config's `engine` section on top.
+///
+/// # Errors
+/// A progress key that cannot be read or is shorter than 32 bytes.
+pub fn engine_config(config: &DeploymentConfig) -> Result<EngineConfig> {
+    let e = &config.engine;
+    let mut out = EngineConfig::default();
+    let durations = [
+        (&mut out.stack_timeout, e.stack_timeout),
+        (&mut out.provision_timeout, e.provision_timeout),
+        (&mut out.bootstrap_timeout, e.bootstrap_timeout),
+        (&mut out.action_timeout, e.action_timeout),
+        (&mut out.terminate_timeout, e.terminate_timeout),
+        (&mut out.work_timeout, e.work_timeout),
+        (&mut out.stack_poll, e.stack_poll),
+        (&mut out.instance_poll, e.instance_poll),
+        (&mut out.cluster_poll, e.cluster_poll),
+        (&mut out.lease_ttl, e.lease_ttl),
+    ];
+    for (slot, value) in durations {
+        if let Some(v) = value {
+            *slot = v;
+        }
+    }
+    if let Some(id) = &e.replica_id {
+        out.replica_id = id.clone();
+    }
+    if let Some(keep) = e.keep_dns_when_stopped {
+        out.keep_dns_when_stopped = keep;
+    }
+    if let Some(source) = &e.progress_key {
+        let key = source.resolve("engine.progress_key", &config.base)?;
+        if key.expose().len() < 32 {
+            return Err(Error::validation("engine.progress_key", source.describe(), "at least 32 bytes (256 bits)"));
+        }
+        out.progress_key = Some(key);
+    }
+    out.progress_url.clone_from(&e.progress_url);
+    out.manager_group.clone_from(&e.manager_group);
+    Ok(out)
+}
+
+/// Real time, or the `sim` section's speed-up with `cloud: sim`.
+pub fn clock(config: &DeploymentConfig) -> Arc<dyn Clock> {
+    match (&config.cloud, &config.sim) {
+        (CloudConfig::Sim, Some(sim)) if sim.speed > 1 => {
+            Arc::new(ScaledClock::starting_at(SystemClock.now(), sim.speed))
+        }
+        _ => Arc::new(SystemClock),
+    }
+}
+
+/// The cloud, and the simulated cloud itself when it is one.
+///
+/// # Errors
+/// [`missing_feature`] for `aws` without the feature; the SDK's configuration errors.
+pub async fn cloud(config: &DeploymentConfig, clock: Arc<dyn Clock>) -> Result<(Arc<dyn Cloud>, Option<Arc<SimCloud>>)> {
+    match &config.cloud {
+        CloudConfig::Sim => {
+            let sim = config.sim.clone().unwrap_or_default();
+            let sim_config = SimConfig { seed: sim.seed, ..SimConfig::faulty(sim.seed, sim.faults) };
+            let sim = Arc::new(SimCloud::new(clock, sim_config));
+            Ok((sim.clone(), Some(sim)))
+        }
+        #[cfg(feature = "aws")]
+        CloudConfig::Aws(aws) => {
+            let cloud = crate::plugins::aws::AwsCloud::connect(aws_options(aws)).await?;
+            Ok((Arc::new(cloud), None))
+        }
+        #[cfg(not(feature = "aws"))]
+        CloudConfig::Aws(_) => Err(missing_feature("cloud.aws", "aws")),
+    }
+}
+
+#[cfg(any(feature = "aws", feature = "route53"))]
+fn aws_options(aws: &crate::config::AwsSection) -> crate::plugins::aws::AwsOptions {
+    let mut options = crate::plugins::aws::AwsOptions::new();
+    if let Some(profile) = &aws.profile {
+        options = options.profile(profile);
+    }
+    if let Some(region) = &aws.region {
+        options = options.region(region);
+    }
+    if let Some(url) = &aws.endpoint_url {
+        options = options.endpoint_url(url);
+    }
+    options
+}
+
+/// The store (SQLite paths relative to `base`).
+///
+/// # Errors
+/// [`missing_feature`]; a database that cannot be opened or migrated.
+pub async fn store(config: &StoreConfig, base: &Path) -> Result<Arc<dyn StateStore>> {
+    let _ = base; // used by the SQL stores' features
+    match config {
+        StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
+        #[cfg(feature = "sqlite")]
+        StoreConfig::Sqlite(path) => {
+            let path = if path.is_absolute() { path.clone() } else { base.join(path) };
+            Ok(Arc::new(crate::plugins::sqlite::SqliteStore::open(&path).await?))
+        }
+        #[cfg(not(feature = "sqlite"))]
+        StoreConfig::Sqlite(_) => Err(missing_feature("store.sqlite", "sqlite")),
+        #[cfg(feature = "postgres")]
+        StoreConfig::Postgres(pg) => {
+            let url = postgres_url(pg, base)?;
+            Ok(Arc::new(crate::plugins::postgres::PostgresStore::connect(url.expose()).await?))
+        }
+        #[cfg(not(feature = "postgres"))]
+        StoreConfig::Postgres(_) => Err(missing_feature("store.postgres", "postgres")),
+    }
+}
+
+/// The connection URL with the password and TLS settings in it (a secret as a whole).
+#[cfg(feature = "postgres")]
+fn postgres_url(pg: &crate::config::PostgresSection, base: &Path) -> Result<mliy_core::secret::Secret> {
+    let mut url = pg.url.clone();
+    if let Some(source) = &pg.password {
+        let password = source.resolve("store.postgres.password", base)?;
+        let start = url.find("://").map_or(0, |i| i + 3);
+        let at = url[start..].find('@').map(|i| start + i).filter(|at| url[start..*at].find('/').is_none());
+        let Some(at) = at else {
+            return Err(Error::validation("store.postgres.url", &pg.url, "a password needs a user: postgres://USER@HOST/DB"));
+        };
+        url.insert_str(at, &format!(":{}", percent_encode(password.expose())));
+    }
+    if let Some(tls) = &pg.tls {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        url.push_str(&format!("{sep}sslmode={}", tls.mode));
+        if let Some(ca) = &tls.ca_file {
+            let ca = if ca.is_absolute() { ca.clone() } else { base.join(ca) };
+            url.push_str(&format!("&sslrootcert={}", percent_encode(&ca.display().to_string())));
+        }
+    }
+    Ok(mliy_core::secret::Secret::new(url))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (and `/` in paths).
+#[cfg(feature = "postgres")]
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// DNS.
+///
+/// # Errors
+/// [`missing_feature`]; an API key that cannot be read; settings the plugin refuses.
+pub async fn dns(config: &DeploymentConfig) -> Result<Arc<dyn DnsProvider>> {
+    match &config.dns {
+        DnsConfig::None => Ok(Arc::new(NoDns)),
+        #[cfg(feature = "route53")]
+        DnsConfig::Route53(r53) => {
+            let CloudConfig::Aws(aws) = &config.cloud else {
+                return Err(Error::validation("dns.route53", "given", "Route53 uses the `cloud: {aws}` connection"));
+            };
+            let mut dns = crate::plugins::route53::Route53Dns::connect(aws_options(aws), &r53.domain).await?;
+            if let Some(prefix) = &r53.prefix {
+                dns = dns.name_prefix(prefix);
+            }
+            if let Some(ttl) = r53.ttl {
+                dns = dns.ttl(ttl);
+            }
+            Ok(Arc::new(dns))
+        }
+        #[cfg(not(feature = "route53"))]
+        DnsConfig::Route53(_) => Err(missing_feature("dns.route53", "route53")),
+        #[cfg(feature = "dns-api")]
+        DnsConfig::Rest(rest) => rest_dns(rest, &config.base),
+        #[cfg(not(feature = "dns-api"))]
+        DnsConfig::Rest(_) => Err(missing_feature("dns.rest", "dns-api")),
+    }
+}
+
+#[cfg(feature = "dns-api")]
+fn rest_dns(rest: &crate::config::RestSection, base: &Path) -> Result<Arc<dyn DnsProvider>> {
+    use crate::plugins::rest_dns::{Payload, RestDns};
+    let mut b = RestDns::builder(&rest.url, &rest.domain);
+    if let Some(prefix) = &rest.prefix {
+        b = b.name_prefix(prefix);
+    }
+    for (k, v) in &rest.data {
+        b = b.data(k, v);
+    }
+    if let Some(key) = &rest.api_key {
+        b = b.api_key(&key.header, key.value.resolve("dns.rest.api_key.value", base)?);
+    }
+    if rest.payload.as_deref() == Some("form") {
+        b = b.payload(Payload::Form);
+    }
+    if let Some(t) = rest.timeout {
+        b = b.timeout(t);
+    }
+    if rest.allow_plain_http {
+        b = b.allow_plain_http();
+    }
+    Ok(Arc::new(b.build()?))
+}
+
+/// Authentication, when the config has an `auth` section.
+///
+/// # Errors
+/// [`missing_feature`]; a password that cannot be read; settings the plugin refuses.
+pub fn auth(config: &DeploymentConfig) -> Result<Option<Arc<dyn AuthProvider>>> {
+    let Some(auth) = &config.auth else { return Ok(None) };
+    let provider: Arc<dyn AuthProvider> = match auth {
+        AuthConfig::Static(s) => {
+            let mut auth = StaticAuth::new();
+            for (i, u) in s.users.iter().enumerate() {
+                let password = u.password.resolve(&format!("auth.static.users[{i}].password"), &config.base)?;
+                let principal = Principal {
+                    display_name: u.display_name.clone(),
+                    email: u.email.clone(),
+                    admin: u.admin,
+                    ..Principal::new(&u.username, &u.groups)
+                };
+                auth = auth.with_user(principal, password.expose());
+            }
+            Arc::new(auth)
+        }
+        AuthConfig::Header(h) => {
+            let mut auth = HeaderAuth::trusting_proxy(&h.user);
+            if let Some(groups) = &h.groups {
+                auth = auth.with_groups_header(groups);
+            }
+            if let Some(admin) = &h.admin_group {
+                auth = auth.with_admin_group(admin);
+            }
+            let nets = h.trusted_proxies.iter().map(|p| IpNet::parse(p)).collect::<Result<Vec<_>>>()?;
+            Arc::new(auth.with_trusted_proxies(nets))
+        }
+        #[cfg(feature = "ldap")]
+        AuthConfig::Ldap(l) => Arc::new(ldap(l, &config.base)?),
+        #[cfg(not(feature = "ldap"))]
+        AuthConfig::Ldap(_) => return Err(missing_feature("auth.ldap", "ldap")),
+    };
+    Ok(Some(provider))
+}
+
+#[cfg(feature = "ldap")]
+fn ldap(l: &crate::config::LdapSection, base: &Path) -> Result<crate::plugins::ldap::LdapAuth> {
+    use crate::plugins::ldap::{DirectoryKind, LdapAuth};
+    let kind = if l.mode == "ad" { DirectoryKind::ActiveDirectory } else { DirectoryKind::OpenLdap };
+    let password = l.bind_password.resolve("auth.ldap.bind_password", base)?;
+    let mut b = LdapAuth::builder(&l.url, kind).base_dn(&l.base_dn).bind(&l.bind_dn, password).starttls(l.starttls);
+    if let Some(attr) = &l.user_attribute {
+        b = b.user_attribute(attr);
+    }
+    if let Some(group) = &l.admin_group {
+        b = b.admin_group(group);
+    }
+    if let Some(ca) = &l.ca_file {
+        b = b.ca_file(if ca.is_absolute() { ca.clone() } else { base.join(ca) });
+    }
+    if !l.tls_verify {
+        b = b.danger_disable_tls_verification();
+    }
+    let (connect, op) = (l.connect_timeout.unwrap_or(Duration::from_secs(5)), l.operation_timeout);
+    b = b.timeouts(connect, op.unwrap_or(Duration::from_secs(10)));
+    b.build()
+}
