@@ -76,6 +76,7 @@ impl<'a> Registry<'a> {
     /// backend that cannot connect, a catalog that does not load.
     pub async fn build(self) -> Result<Services> {
         let config = self.config;
+        check_features(config)?;
         let catalog = match self.catalog {
             Some(c) => c,
             None => catalog(config)?,
@@ -107,6 +108,25 @@ pub fn missing_feature(field: &str, feature: &str) -> Error {
         feature,
         format!("this mliy was built without the `{feature}` feature; rebuild it with `--features {feature}`"),
     )
+}
+
+/// Whether this build has every backend the config names, without connecting to any.
+///
+/// # Errors
+/// [`missing_feature`] for the first one it lacks.
+pub fn check_features(config: &DeploymentConfig) -> Result<()> {
+    let wanted = [
+        ("cloud.aws", "aws", matches!(config.cloud, CloudConfig::Aws(_)), cfg!(feature = "aws")),
+        ("store.sqlite", "sqlite", matches!(config.store, StoreConfig::Sqlite(_)), cfg!(feature = "sqlite")),
+        ("store.postgres", "postgres", matches!(config.store, StoreConfig::Postgres(_)), cfg!(feature = "postgres")),
+        ("dns.route53", "route53", matches!(config.dns, DnsConfig::Route53(_)), cfg!(feature = "route53")),
+        ("dns.rest", "dns-api", matches!(config.dns, DnsConfig::Rest(_)), cfg!(feature = "dns-api")),
+        ("auth.ldap", "ldap", matches!(config.auth, Some(AuthConfig::Ldap(_))), cfg!(feature = "ldap")),
+    ];
+    match wanted.iter().find(|(_, _, used, built)| *used && !*built) {
+        Some((field, feature, _, _)) => Err(missing_feature(field, feature)),
+        None => Ok(()),
+    }
 }
 
 /// The catalog the config names, with its templates and scripts.
@@ -177,7 +197,10 @@ pub fn clock(config: &DeploymentConfig) -> Arc<dyn Clock> {
 ///
 /// # Errors
 /// [`missing_feature`] for `aws` without the feature; the SDK's configuration errors.
-pub async fn cloud(config: &DeploymentConfig, clock: Arc<dyn Clock>) -> Result<(Arc<dyn Cloud>, Option<Arc<SimCloud>>)> {
+pub async fn cloud(
+    config: &DeploymentConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(Arc<dyn Cloud>, Option<Arc<SimCloud>>)> {
     match &config.cloud {
         CloudConfig::Sim => {
             let sim = config.sim.clone().unwrap_or_default();
@@ -244,7 +267,11 @@ fn postgres_url(pg: &crate::config::PostgresSection, base: &Path) -> Result<mliy
         let start = url.find("://").map_or(0, |i| i + 3);
         let at = url[start..].find('@').map(|i| start + i).filter(|at| url[start..*at].find('/').is_none());
         let Some(at) = at else {
-            return Err(Error::validation("store.postgres.url", &pg.url, "a password needs a user: postgres://USER@HOST/DB"));
+            return Err(Error::validation(
+                "store.postgres.url",
+                &pg.url,
+                "a password needs a user: postgres://USER@HOST/DB",
+            ));
         };
         url.insert_str(at, &format!(":{}", percent_encode(password.expose())));
     }

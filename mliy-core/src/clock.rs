@@ -21,6 +21,23 @@ impl Timestamp {
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
     }
+
+    /// As UTC in RFC 3339, to the second: `2026-01-01T00:00:00Z`.
+    pub fn utc(self) -> String {
+        let secs = self.0.div_euclid(1000);
+        let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -127,6 +144,19 @@ impl Clock for ScaledClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_show_as_utc() {
+        for (ms, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (1_767_225_600_000, "2026-01-01T00:00:00Z"),
+            (951_782_400_000, "2000-02-29T00:00:00Z"),
+            (1_798_761_599_999, "2026-12-31T23:59:59Z"),
+            (-1_000, "1969-12-31T23:59:59Z"),
+        ] {
+            assert_eq!(Timestamp(ms).utc(), text);
+        }
+    }
 
     #[tokio::test]
     async fn scaled_time_runs_fast() {

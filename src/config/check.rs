@@ -127,7 +127,11 @@ pub(super) fn auth(auth: &AuthConfig) -> Result<()> {
             }
             for (i, p) in h.trusted_proxies.iter().enumerate() {
                 mliy_core::auth::IpNet::parse(p).map_err(|_| {
-                    Error::validation(format!("auth.header.trusted_proxies[{i}]"), p, "an address or range, e.g. 10.0.0.0/8")
+                    Error::validation(
+                        format!("auth.header.trusted_proxies[{i}]"),
+                        p,
+                        "an address or range, e.g. 10.0.0.0/8",
+                    )
                 })?;
             }
             Ok(())
@@ -200,6 +204,7 @@ fn http_url(field: &str, url: &str) -> Result<()> {
 fn domain(field: &str, domain: &str) -> Result<()> {
     let d = domain.trim().trim_end_matches('.');
     let ok = !d.is_empty()
-        && d.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+        && d.split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if ok { Ok(()) } else { Err(Error::validation(field, domain, "a DNS domain such as analytics.example.com")) }
 }

@@ -66,9 +66,7 @@ impl Visitor<'_> for DurationVisitor {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-        u64::try_from(v)
-            .map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self))
-            .and_then(|v| self.visit_u64(v))
+        u64::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Signed(v), &self)).and_then(|v| self.visit_u64(v))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {

@@ -98,9 +98,8 @@ impl SecretSource {
     /// file others may read or write, a command that fails, an empty value.
     pub fn resolve(&self, field: &str, base: &Path) -> Result<Secret> {
         let value = match self {
-            SecretSource::Env(name) => std::env::var(name).map_err(|_| {
-                Error::validation(field, format!("env {name}"), "the environment variable is not set")
-            })?,
+            SecretSource::Env(name) => std::env::var(name)
+                .map_err(|_| Error::validation(field, format!("env {name}"), "the environment variable is not set"))?,
             SecretSource::File(path) => read_private(field, &base.join(path))?,
             SecretSource::Command(line) => run(field, line)?,
             SecretSource::Literal(Literal(secret)) => secret.expose().to_string(),

@@ -65,7 +65,9 @@ fn every_section_is_read() {
     let DnsConfig::Route53(r53) = &c.dns else { panic!("route53") };
     assert_eq!((r53.prefix.as_deref(), r53.ttl), (Some("nb-"), Some(60)));
     let Some(AuthConfig::Ldap(ldap)) = &c.auth else { panic!("ldap") };
-    assert!(matches!(&ldap.bind_password, SecretSource::Command(c) if c.0 == ["vault", "read", "-field=password", "secret/ldap"]));
+    assert!(
+        matches!(&ldap.bind_password, SecretSource::Command(c) if c.0 == ["vault", "read", "-field=password", "secret/ldap"])
+    );
     assert_eq!((ldap.connect_timeout, ldap.tls_verify), (Some(Duration::from_secs(3)), true));
     assert_eq!(c.engine.stack_timeout, Some(Duration::from_secs(3 * 3600)));
     assert_eq!(c.engine.keep_dns_when_stopped, Some(true));
@@ -77,7 +79,10 @@ fn every_section_is_read() {
 #[test]
 fn the_short_forms_and_the_other_backends_are_read() {
     let c = parse("cloud: sim\nstore: memory\n").unwrap();
-    assert!(matches!((&c.cloud, &c.store, &c.dns, &c.auth), (CloudConfig::Sim, StoreConfig::Memory, DnsConfig::None, None)));
+    assert!(matches!(
+        (&c.cloud, &c.store, &c.dns, &c.auth),
+        (CloudConfig::Sim, StoreConfig::Memory, DnsConfig::None, None)
+    ));
     assert_eq!(c.refresh.interval, Duration::from_secs(300));
     let c = parse(
         "cloud: sim\nsim: {speed: 120, seed: 7, faults: 0.1}\nstore: {sqlite: state.sqlite}\n\
@@ -88,7 +93,9 @@ fn the_short_forms_and_the_other_backends_are_read() {
     .unwrap();
     assert!(matches!(&c.store, StoreConfig::Sqlite(p) if p == Path::new("state.sqlite")));
     assert_eq!(c.sim.as_ref().map(|s| (s.speed, s.seed)), Some((120, 7)));
-    assert!(matches!(&c.dns, DnsConfig::Rest(r) if r.data["view"] == "internal" && r.timeout == Some(Duration::from_secs(5))));
+    assert!(
+        matches!(&c.dns, DnsConfig::Rest(r) if r.data["view"] == "internal" && r.timeout == Some(Duration::from_secs(5)))
+    );
     let c = parse(
         "cloud: sim\nstore: memory\nauth: {header: {user: REMOTE_USER, groups: X-Groups, trusted_proxies: [10.0.0.0/8, '::1']}}\n",
     )
@@ -112,16 +119,31 @@ fn unknown_fields_and_bad_values_name_their_field() {
     let shown = refused("cloud: sim\nstore: {postgres: {url: 'postgres://u:hunter2@db/x'}}\n", "password");
     assert!(!shown.contains("hunter2"), "{shown}");
     refused("cloud: sim\nstore: {postgres: {url: 'mysql://db/x'}}\n", "store.postgres.url");
-    refused("cloud: sim\nstore: {postgres: {url: 'postgres://db/x', tls: {mode: sometimes}}}\n", "store.postgres.tls.mode");
-    refused("cloud: sim\nstore: {postgres: {url: 'postgres://db/x', tls: {mode: verify-ca}}}\n", "store.postgres.tls.ca_file");
+    refused(
+        "cloud: sim\nstore: {postgres: {url: 'postgres://db/x', tls: {mode: sometimes}}}\n",
+        "store.postgres.tls.mode",
+    );
+    refused(
+        "cloud: sim\nstore: {postgres: {url: 'postgres://db/x', tls: {mode: verify-ca}}}\n",
+        "store.postgres.tls.ca_file",
+    );
     refused("cloud: sim\nstore: memory\ndns: {route53: {domain: example.com}}\n", "dns.route53");
     refused("cloud: {aws: {}}\nstore: memory\ndns: {route53: {domain: 'not a domain'}}\n", "dns.route53.domain");
     refused("cloud: {aws: {}}\nstore: memory\ndns: {route53: {domain: example.com, ttl: 0}}\n", "dns.route53.ttl");
     refused("cloud: sim\nstore: memory\ndns: {rest: {url: 'http://dns/api', domain: example.com}}\n", "dns.rest.url");
-    refused("cloud: sim\nstore: memory\ndns: {rest: {url: 'https://dns/api', domain: example.com, payload: xml}}\n", "dns.rest.payload");
-    refused("cloud: sim\nstore: memory\nauth: {header: {user: REMOTE_USER, trusted_proxies: []}}\n", "auth.header.trusted_proxies");
+    refused(
+        "cloud: sim\nstore: memory\ndns: {rest: {url: 'https://dns/api', domain: example.com, payload: xml}}\n",
+        "dns.rest.payload",
+    );
+    refused(
+        "cloud: sim\nstore: memory\nauth: {header: {user: REMOTE_USER, trusted_proxies: []}}\n",
+        "auth.header.trusted_proxies",
+    );
     refused("cloud: sim\nstore: memory\nauth: {header: {user: REMOTE_USER}}\n", "trusted_proxies");
-    refused("cloud: sim\nstore: memory\nauth: {header: {user: U, trusted_proxies: [10.0.0.0/99]}}\n", "auth.header.trusted_proxies[0]");
+    refused(
+        "cloud: sim\nstore: memory\nauth: {header: {user: U, trusted_proxies: [10.0.0.0/99]}}\n",
+        "auth.header.trusted_proxies[0]",
+    );
     refused("cloud: sim\nstore: memory\nauth: {static: {users: []}}\n", "auth.static.users");
     let ldap = "auth: {ldap: {url: ldap://x, mode: novell, base_dn: b, bind_dn: d, bind_password: {env: P}}}";
     refused(&format!("cloud: sim\nstore: memory\n{ldap}\n"), "auth.ldap.mode");
@@ -139,8 +161,9 @@ fn secrets_are_sources_not_values() {
     let text = "cloud: sim\nstore: memory\nauth: {static: {users: [{username: a, password: hunter2}]}}\n";
     let shown = refused(text, "auth");
     assert!(shown.contains("{env: NAME}"), "{shown}");
-    let c = parse("cloud: sim\nstore: memory\nauth: {static: {users: [{username: a, password: {literal: hunter2}}]}}\n")
-        .unwrap();
+    let c =
+        parse("cloud: sim\nstore: memory\nauth: {static: {users: [{username: a, password: {literal: hunter2}}]}}\n")
+            .unwrap();
     let json = serde_json::to_string(&c).unwrap();
     assert!(!json.contains("hunter2") && json.contains("****"), "{json}");
     assert!(!format!("{c:?}").contains("hunter2"));
@@ -184,7 +207,9 @@ fn secret_sources_resolve_or_say_why_not() {
 #[test]
 fn the_command_line_store_spec_is_the_same_grammar() {
     assert!(matches!(StoreConfig::from_spec("--store", "memory").unwrap(), StoreConfig::Memory));
-    assert!(matches!(StoreConfig::from_spec("--store", "sqlite:/tmp/a b.db").unwrap(), StoreConfig::Sqlite(p) if p == Path::new("/tmp/a b.db")));
+    assert!(
+        matches!(StoreConfig::from_spec("--store", "sqlite:/tmp/a b.db").unwrap(), StoreConfig::Sqlite(p) if p == Path::new("/tmp/a b.db"))
+    );
     let pg = StoreConfig::from_spec("--store", "postgres://u@h/db").unwrap();
     assert!(matches!(pg, StoreConfig::Postgres(p) if p.url == "postgres://u@h/db"));
     for bad in ["sqlite:", "mysql://x", "", "postgres:"] {

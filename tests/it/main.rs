@@ -2,6 +2,8 @@
 //! Cross-crate tests, gathered in one binary (each file directly in `tests/` would be its own
 //! binary and link everything again).
 
+#[cfg(all(feature = "aws", feature = "cli"))]
+mod admin_cli;
 #[cfg(feature = "aws")]
 mod aws;
 mod cli;

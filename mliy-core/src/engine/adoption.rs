@@ -23,6 +23,38 @@ pub struct Adoption {
     pub software_config: String,
 }
 
+impl Adoption {
+    /// What a machine's tags say of it: its owner (`userid`), its software config
+    /// (`Software Config`) and its group config (`Group Config`, or MLiy's `GroupConfig`),
+    /// with the owner's group from `UserGroup` or else the group config's. Names are checked
+    /// against `catalog`.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the tag that is missing; [`Error::NotFound`] for a config
+    /// the catalog does not have.
+    pub fn from_tags(machine: &super::Unmanaged, catalog: &crate::model::Catalog) -> Result<Adoption> {
+        let get = |keys: &[&str]| {
+            keys.iter().find_map(|k| machine.tags.iter().find(|t| t.key == *k)).map(|t| t.value.trim().to_string())
+        };
+        let need = |keys: &[&str]| {
+            get(keys).filter(|v| !v.is_empty()).ok_or_else(|| {
+                Error::validation(format!("{} tag", keys[0]), &machine.instance_id, "the machine does not carry it")
+            })
+        };
+        let owner = need(&["userid"])?;
+        let software_config = catalog.software_config(&need(&["Software Config"])?)?.name.clone();
+        let group = catalog.group_config(&need(&["Group Config", "GroupConfig"])?)?;
+        let owner_groups = vec![get(&["UserGroup"]).filter(|g| !g.is_empty()).unwrap_or_else(|| group.group.clone())];
+        Ok(Adoption {
+            instance_id: machine.instance_id.clone(),
+            owner,
+            owner_groups,
+            group_config: group.name.clone(),
+            software_config,
+        })
+    }
+}
+
 impl Engine {
     /// Brings a machine with mliy's managed tag that the store does not know under
     /// management (a fleet launched by MLiy carries `LaunchedBy=MLIY`): a record in Ready or

@@ -7,13 +7,6 @@ use crate::model::{Principal, StackSpec};
 use crate::plan::LaunchRequest;
 use crate::secret::Secret;
 
-fn kind_name(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Instance => "instance",
-        ResourceKind::Cluster => "cluster",
-    }
-}
-
 /// A launch that was accepted.
 #[derive(Debug, Clone)]
 pub struct Launched {
@@ -103,10 +96,10 @@ impl Engine {
             from: Phase::Requested,
             to: Phase::Requested,
             reason: match by.username == principal.username {
-                true => format!("{} launch of {} requested", kind_name(kind), plan.software_config),
+                true => format!("{} launch of {} requested", kind.name(), plan.software_config),
                 false => format!(
                     "{} launch of {} requested by {} for {}",
-                    kind_name(kind),
+                    kind.name(),
                     plan.software_config,
                     by.username,
                     principal.username

@@ -375,8 +375,7 @@ impl Engine {
     /// replica id) takes them over at once instead of after `lease_ttl`. For a clean exit,
     /// on SIGTERM say.
     pub async fn stop(&self) {
-        let driven: Vec<LaunchId> =
-            self.inner.drivers.lock().map(|d| d.keys().cloned().collect()).unwrap_or_default();
+        let driven: Vec<LaunchId> = self.inner.drivers.lock().map(|d| d.keys().cloned().collect()).unwrap_or_default();
         self.shutdown();
         for id in driven {
             let _ = self.inner.store.release_lease(&format!("resource:{id}"), &self.inner.config.replica_id).await;

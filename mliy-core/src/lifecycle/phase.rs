@@ -13,6 +13,16 @@ pub enum ResourceKind {
     Cluster,
 }
 
+impl ResourceKind {
+    /// `instance` or `cluster`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceKind::Instance => "instance",
+            ResourceKind::Cluster => "cluster",
+        }
+    }
+}
+
 /// Where a resource is in its life.
 ///
 /// Instances: Requested → CreatingStack → Provisioning → Bootstrapping → Ready; Ready ⇄
@@ -76,6 +86,39 @@ impl Phase {
     pub fn is_usable(&self) -> bool {
         matches!(self, Phase::Ready | Phase::Running | Phase::Waiting)
     }
+
+    /// How far along a launch is, for progress bars: 0 when requested, 5 while the stack is
+    /// created, 25 while the machine comes up, 30–100 through the bootstrap's own percentage,
+    /// 100 when usable; `None` for the phases after (stopping, terminating, …).
+    pub fn launch_percent(&self) -> Option<u8> {
+        match self {
+            Phase::Requested => Some(0),
+            Phase::CreatingStack => Some(5),
+            Phase::Provisioning | Phase::Starting => Some(25),
+            Phase::Bootstrapping { percent, .. } => Some(30 + (*percent).min(100) * 7 / 10),
+            p if p.is_usable() => Some(100),
+            _ => None,
+        }
+    }
+
+    /// Every phase's [`name`](Phase::name), in lifecycle order.
+    pub const NAMES: &'static [&'static str] = &[
+        "requested",
+        "creating_stack",
+        "provisioning",
+        "starting",
+        "bootstrapping",
+        "ready",
+        "running",
+        "waiting",
+        "stopping",
+        "stopped",
+        "rebooting",
+        "terminating",
+        "terminated",
+        "terminated_with_errors",
+        "failed",
+    ];
 
     /// The phase's name, without its data.
     pub fn name(&self) -> &'static str {
@@ -217,6 +260,32 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
     use Event as E;
     use Phase as P;
     use ResourceKind::{Cluster, Instance};
+
+    #[test]
+    fn names_lists_every_phase_once_in_order() {
+        let reason = String::new;
+        let every = [
+            P::Requested,
+            P::CreatingStack,
+            P::Provisioning,
+            P::Starting,
+            P::Bootstrapping { percent: 40, message: reason() },
+            P::Ready,
+            P::Running,
+            P::Waiting,
+            P::Stopping,
+            P::Stopped,
+            P::Rebooting,
+            P::Terminating,
+            P::Terminated,
+            P::TerminatedWithErrors { reason: reason() },
+            P::Failed { reason: reason() },
+        ];
+        assert_eq!(every.iter().map(Phase::name).collect::<Vec<_>>(), Phase::NAMES);
+        let percents: Vec<_> = every.iter().map(Phase::launch_percent).collect();
+        assert_eq!(percents[..6], [Some(0), Some(5), Some(25), Some(25), Some(58), Some(100)]);
+        assert_eq!(percents[8..], [None; 7]);
+    }
     let next = match (kind, from, event) {
         (_, p, _) if p.is_terminal() => None,
         (_, _, E::Fail { reason }) => Some(P::Failed { reason: reason.clone() }),

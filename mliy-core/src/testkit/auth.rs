@@ -77,7 +77,9 @@ pub async fn refuses_the_other_kind_of_credentials(auth: &dyn AuthProvider, good
         Credentials::Password { username, .. } => {
             Credentials::Headers(HashMap::from([("REMOTE_USER".to_string(), username.clone())]))
         }
-        Credentials::Headers(_) | Credentials::Proxied { .. } => Credentials::Password { username: "alice".into(), password: Secret::new("pw") },
+        Credentials::Headers(_) | Credentials::Proxied { .. } => {
+            Credentials::Password { username: "alice".into(), password: Secret::new("pw") }
+        }
     };
     let e = auth.authenticate(&other).await.expect_err("the other kind of credentials");
     assert_eq!(e.kind(), "unauthenticated", "{e}");

@@ -1,0 +1,253 @@
+//! The admin commands end to end, as an operator runs them: the `mliy` binary on a
+//! deployment config with `AwsCloud` on moto and a SQLite store, checked from outside with
+//! boto3. moto changes states at once and runs no bootstrap, so the software config here has
+//! no progress bar (progress reports are covered on SimCloud in the engine's tests).
+
+use super::moto::{Account, Moto};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A deployment folder: `mliy.yaml`, the catalog and its files, the SQLite store.
+struct Deployment {
+    dir: tempfile::TempDir,
+    moto: Moto,
+}
+
+impl Deployment {
+    fn new(moto: Moto, account: &Account, replica: &str) -> Deployment {
+        let dir = tempfile::tempdir().unwrap();
+        let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
+        for file in ["instance.yaml", "cluster.yaml", "userdata.sh"] {
+            std::fs::copy(examples.join(file), dir.path().join(file)).unwrap();
+        }
+        let catalog = std::fs::read_to_string(examples.join("catalog.yaml"))
+            .unwrap()
+            .replace("has_progress_bar: true", "has_progress_bar: false")
+            .replace("subnet-0123abcd", &account.subnet_id)
+            .replace("sg-0a1b2c3d", &account.security_group)
+            .replace("key_name: ds-admin", &format!("key_name: {}", account.key_name))
+            .replace(
+                "iam_instance_profile: ds-notebook",
+                &format!("iam_instance_profile: {}", account.instance_profile),
+            )
+            .replace("optional_security_groups: [sg-0a1b2c3e]", "optional_security_groups: []");
+        std::fs::write(dir.path().join("catalog.yaml"), catalog).unwrap();
+        let config = format!(
+            "catalog: catalog.yaml\n\
+             cloud: {{aws: {{region: us-east-1, endpoint_url: '{}'}}}}\n\
+             store: {{sqlite: state.sqlite}}\n\
+             engine: {{replica_id: {replica}, stack_poll: 1s, instance_poll: 1s, cluster_poll: 1s, lease_ttl: 4s, \
+             progress_key: {{env: MLIY_TEST_PROGRESS_KEY}}}}\n\
+             refresh: {{interval: 2s, absent_passes: 1}}\n",
+            moto.url
+        );
+        std::fs::write(dir.path().join("mliy.yaml"), config).unwrap();
+        Deployment { dir, moto }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mliy"));
+        c.args(args)
+            .env("MLIY_CONFIG", self.dir.path().join("mliy.yaml"))
+            .env("MLIY_TEST_PROGRESS_KEY", "k".repeat(40))
+            .env("USER", "ops-dana")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+        c
+    }
+
+    /// Runs `mliy ARGS --json`: the exit code and the JSON printed.
+    fn mliy(&self, args: &[&str]) -> (i32, Value) {
+        let out = self.command(&[args, &["--json"]].concat()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("mliy {args:?}: {e}: {stdout} / {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap_or(-1), json)
+    }
+
+    /// `mliy ARGS --json`, which must succeed.
+    fn ok(&self, args: &[&str]) -> Value {
+        let (code, json) = self.mliy(args);
+        assert_eq!(code, 0, "mliy {args:?}: {json}");
+        json
+    }
+
+    fn boto3(&self, script: &str) -> String {
+        self.moto.boto3(script)
+    }
+
+    fn instance_state(&self, id: &str) -> String {
+        self.boto3(&format!(
+            "ec2 = boto3.client('ec2', **kw)\n\
+             print(ec2.describe_instances(InstanceIds=['{id}'])['Reservations'][0]['Instances'][0]['State']['Name'])"
+        ))
+        .trim()
+        .to_string()
+    }
+}
+
+fn start() -> Option<(Deployment, Account)> {
+    let moto = Moto::start()?;
+    let account = moto.account();
+    Some((Deployment::new(moto, &account, "cli-test"), account))
+}
+
+const LAUNCH: &[&str] = &[
+    "launch",
+    "--as",
+    "alice",
+    "--group-config",
+    "data-science",
+    "--software-config",
+    "notebook",
+    "--instance-type",
+    "t3.large",
+];
+
+#[test]
+fn an_operator_runs_a_fleet_from_the_command_line() {
+    let Some((d, _)) = start() else { return };
+    let checked = d.ok(&["config", "check", "--connect"]);
+    assert_eq!(checked["secrets"][0]["status"], "read", "{checked}");
+    assert!(!checked.to_string().contains(&"k".repeat(40)), "the progress key is not shown");
+
+    let r = d.ok(&[LAUNCH, &["--wait"]].concat());
+    assert_eq!((r["phase"]["phase"].as_str(), r["owner"].as_str()), (Some("ready"), Some("alice")), "{r}");
+    let (id, instance) = (r["id"].as_str().unwrap().to_string(), r["instance_id"].as_str().unwrap().to_string());
+    assert_eq!(d.instance_state(&instance), "running");
+
+    let listed = d.ok(&["resources", "list", "--phase", "ready"]);
+    assert_eq!(listed.as_array().map(|l| l.len()), Some(1), "{listed}");
+    assert_eq!(d.ok(&["resources", "list", "--user", "bob"]), serde_json::json!([]));
+
+    let stopped = d.ok(&["act", &id, "stop"]);
+    assert_eq!(stopped["phase"]["phase"], "stopped", "{stopped}");
+    assert_eq!(d.instance_state(&instance), "stopped");
+    let started = d.ok(&["act", &id, "start"]);
+    assert_eq!(started["phase"]["phase"], "ready", "{started}");
+    assert_eq!(d.instance_state(&instance), "running");
+
+    // A change made outside mliy, with the AWS API: refresh brings the store in line.
+    d.boto3(&format!("boto3.client('ec2', **kw).stop_instances(InstanceIds=['{instance}'])"));
+    let report = d.ok(&["refresh"]);
+    assert!(report["changes"].as_u64() >= Some(1), "{report}");
+    assert_eq!(d.ok(&["resources", "show", &id])["phase"]["phase"], "stopped");
+
+    adopt_a_machine_made_outside_mliy(&d);
+
+    let gone = d.ok(&["act", &id, "terminate"]);
+    assert_eq!(gone["phase"]["phase"], "terminated", "{gone}");
+    assert_eq!(d.instance_state(&instance), "terminated");
+    let events = d.ok(&["resources", "events", &id]);
+    let by_operator: Vec<&Value> =
+        events.as_array().unwrap().iter().filter(|e| e["actor"]["name"] == "ops-dana").collect();
+    assert_eq!(by_operator.len(), 4, "launch, stop, start, terminate: {events}");
+
+    // Refused input exits 2, naming the field; an unknown id too.
+    let (code, json) = d.mliy(&["resources", "list", "--phase", "asleep"]);
+    assert_eq!((code, json["error"]["field"].as_str()), (2, Some("--phase")), "{json}");
+    let (code, json) = d.mliy(&["act", "0123456789ab", "stop"]);
+    assert_eq!((code, json["error"]["kind"].as_str()), (2, Some("not_found")), "{json}");
+}
+
+fn adopt_a_machine_made_outside_mliy(d: &Deployment) {
+    let made = d.boto3(
+        "ec2 = boto3.client('ec2', **kw)\n\
+         tags = [{'Key': k, 'Value': v} for k, v in [('LaunchedBy', 'MLIY'), ('userid', 'carol'), \
+         ('Software Config', 'notebook'), ('GroupConfig', 'data-science')]]\n\
+         r = ec2.run_instances(ImageId='ami-12c6146b', MinCount=1, MaxCount=1, InstanceType='t3.large', \
+         TagSpecifications=[{'ResourceType': 'instance', 'Tags': tags}])\n\
+         print(r['Instances'][0]['InstanceId'])",
+    );
+    let made = made.trim();
+    let dry = d.ok(&["adopt", "--dry-run"]);
+    let machines = dry["machines"].as_array().unwrap();
+    assert_eq!(machines.len(), 1, "{dry}");
+    assert_eq!(
+        (machines[0]["instance_id"].as_str(), machines[0]["status"].as_str()),
+        (Some(made), Some("would adopt"))
+    );
+    assert_eq!(d.ok(&["resources", "list", "--user", "carol"]), serde_json::json!([]), "a dry run changes nothing");
+    let done = d.ok(&["adopt"]);
+    assert_eq!(done["machines"][0]["status"], "adopted", "{done}");
+    let carols = d.ok(&["resources", "list", "--user", "carol"]);
+    assert_eq!(carols[0]["instance_id"].as_str(), Some(made), "{carols}");
+    assert_eq!(d.ok(&["adopt"])["machines"], serde_json::json!([]), "nothing is left to adopt");
+}
+
+/// `mliy run` with its JSON lines read as they come.
+struct Run {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Run {
+    fn start(d: &Deployment) -> Run {
+        let mut child = d.command(&["run", "--pickup", "1s", "--json"]).stdout(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(serde_json::from_str(&line).unwrap_or(Value::String(line)));
+            }
+        });
+        Run { child, lines }
+    }
+
+    /// The first line `wanted` accepts, within a minute.
+    fn until(&self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).expect("mliy run said what was expected in time");
+            if wanted(&line) {
+                return line;
+            }
+        }
+    }
+}
+
+fn stack_count(d: &Deployment, id: &str) -> usize {
+    let out = d.boto3(&format!(
+        "cfn = boto3.client('cloudformation', **kw)\n\
+         print(len([s for s in cfn.list_stacks()['StackSummaries'] if '{id}' in s['StackName']]))"
+    ));
+    out.trim().parse().unwrap()
+}
+
+#[test]
+fn mliy_run_killed_mid_launch_resumes_it_once_and_stops_on_sigterm() {
+    let Some((d, _)) = start() else { return };
+    let first = Run::start(&d);
+    first.until(|l| l["started"] == true);
+    // Recorded and sent by the command, driven by `mliy run` from there.
+    let launched = d.ok(LAUNCH);
+    let id = launched["id"].as_str().unwrap().to_string();
+    let mut first = first;
+    let seen = first.until(|l| l["event"]["resource"] == id.as_str() && l["event"]["to"]["phase"] == "provisioning");
+    assert_eq!(seen["event"]["actor"]["type"], "engine");
+    first.child.kill().unwrap(); // SIGKILL, mid-launch
+    first.child.wait().unwrap();
+
+    let second = Run::start(&d);
+    second.until(|l| l["event"]["resource"] == id.as_str() && l["event"]["to"]["phase"] == "ready");
+    let r = d.ok(&["resources", "show", &id]);
+    assert_eq!(r["phase"]["phase"], "ready", "{r}");
+    assert_eq!(stack_count(&d, &id), 1, "one stack for the launch");
+    let events = d.ok(&["resources", "events", &id]);
+    let readies = events.as_array().unwrap().iter().filter(|e| e["to"]["phase"] == "ready").count();
+    assert_eq!(readies, 1, "ready once: {events}");
+
+    let mut second = second;
+    let term = Command::new("kill").args(["-TERM", &second.child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let last = second.until(|l| l.get("stopped").is_some());
+    assert_eq!(last["stopped"], "SIGTERM");
+    assert!(second.child.wait().unwrap().success());
+}
