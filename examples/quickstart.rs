@@ -21,18 +21,16 @@
 //!
 //! `AWS_ENDPOINT_URL` works as `--aws-endpoint`; `--aws` alone uses the environment's
 //! endpoint, region and credentials. `--keep` leaves the instance and the cluster running
-//! (after the stop/start), so they can be inspected.
+//! (after the stop/start), so they can be inspected. `--config mliy.yaml` takes the backends
+//! from a deployment config instead. Either way they are built by `mliy::registry`.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use mliy::clock::{Clock, ScaledClock, SystemClock, Timestamp};
-use mliy::cloud::Cloud;
-use mliy::engine::{Action, Engine, EngineConfig};
+use mliy::config::{AwsSection, CloudConfig, DeploymentConfig, SimSection, StoreConfig};
+use mliy::engine::Action;
 use mliy::lifecycle::{Phase, Resource};
 use mliy::model::{Catalog, Market, Principal, SecurityGroup};
 use mliy::plan::{ClusterOptions, LaunchRequest};
-use mliy::sim::{SimCloud, SimConfig};
-use mliy::store::{MemoryStore, StateStore};
-use std::sync::Arc;
+use mliy::registry::Registry;
 use std::time::Duration;
 use tokio_stream::StreamExt;
 
@@ -41,6 +39,7 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 /// What the command line asked for.
 #[derive(Debug, Default)]
 struct Args {
+    config: Option<std::path::PathBuf>,
     aws: bool,
     endpoint: Option<String>,
     region: Option<String>,
@@ -58,6 +57,7 @@ fn args() -> Result<Args> {
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
+            "--config" => args.config = Some(value()?.into()),
             "--aws" => args.aws = true,
             "--aws-endpoint" => args.endpoint = Some(value()?),
             "--region" => args.region = Some(value()?),
@@ -99,49 +99,35 @@ fn catalog(args: &Args) -> Result<Catalog> {
     Ok(catalog)
 }
 
-#[cfg(feature = "aws")]
-async fn aws_cloud(args: &Args) -> Result<Arc<dyn Cloud>> {
-    use mliy::plugins::aws::{AwsCloud, AwsOptions};
-    let mut options = AwsOptions::new();
-    if let Some(url) = &args.endpoint {
-        options = options.endpoint_url(url);
+/// The deployment: `--config`, or one made from the flags (the simulated cloud 120 times
+/// faster than real time, or AWS; a SQLite file in the temporary folder by default).
+fn deployment(args: &Args) -> Result<DeploymentConfig> {
+    if let Some(path) = &args.config {
+        return Ok(DeploymentConfig::from_path(path)?);
+    }
+    let default_store = std::env::temp_dir().join(format!("mliy-quickstart-{}.sqlite", std::process::id()));
+    let store = match &args.store {
+        Some(spec) => StoreConfig::from_spec("--store", spec)?,
+        None => StoreConfig::Sqlite(default_store),
+    };
+    let mut config = if args.aws {
         // An emulator needs some region; real AWS takes the environment's.
-        if std::env::var_os("AWS_REGION").is_none() && args.region.is_none() {
-            options = options.region("us-east-1");
-        }
-    }
-    if let Some(region) = &args.region {
-        options = options.region(region);
-    }
-    Ok(Arc::new(AwsCloud::connect(options).await?))
-}
-
-#[cfg(not(feature = "aws"))]
-async fn aws_cloud(_: &Args) -> Result<Arc<dyn Cloud>> {
-    Err("AWS needs the aws feature: cargo run --features aws --example quickstart -- …".into())
-}
-
-/// The state store: a SQLite file by default.
-async fn store(args: &Args) -> Result<Arc<dyn StateStore>> {
-    let default = format!(
-        "sqlite:{}",
-        std::env::temp_dir().join(format!("mliy-quickstart-{}.sqlite", std::process::id())).display()
-    );
-    let spec = args.store.clone().unwrap_or(default);
-    if spec == "memory" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    #[cfg(feature = "sqlite")]
-    if let Some(path) = spec.strip_prefix("sqlite:") {
-        println!("State store: SQLite file {path}");
-        return Ok(Arc::new(mliy::plugins::sqlite::SqliteStore::open(path).await?));
-    }
-    #[cfg(feature = "postgres")]
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        println!("State store: PostgreSQL");
-        return Ok(Arc::new(mliy::plugins::postgres::PostgresStore::connect(&spec).await?));
-    }
-    Err(format!("--store {spec}: use memory, sqlite:PATH (feature sqlite) or postgres://… (feature postgres)").into())
+        let needs_region = args.endpoint.is_some() && std::env::var_os("AWS_REGION").is_none();
+        let region = args.region.clone().or_else(|| needs_region.then(|| "us-east-1".to_string()));
+        let aws = AwsSection { region, endpoint_url: args.endpoint.clone(), profile: None };
+        let mut config = DeploymentConfig::new(CloudConfig::Aws(aws), store);
+        let fast = Some(Duration::from_secs(2));
+        (config.engine.stack_poll, config.engine.instance_poll) = (fast, fast);
+        config.engine.cluster_poll = Some(Duration::from_secs(10));
+        config
+    } else {
+        // Ten minutes of lifecycle in five seconds.
+        let mut config = DeploymentConfig::new(CloudConfig::Sim, store);
+        config.sim = Some(SimSection { speed: 120, ..SimSection::default() });
+        config
+    };
+    config.engine.progress_url = Some("https://portal.example/api/progress".into());
+    Ok(config)
 }
 
 fn main() -> Result<()> {
@@ -151,28 +137,12 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let (cloud, clock, sim, config): (Arc<dyn Cloud>, Arc<dyn Clock>, _, _) = if args.aws {
-        let fast = Duration::from_secs(2);
-        let config = EngineConfig {
-            stack_poll: fast,
-            instance_poll: fast,
-            cluster_poll: Duration::from_secs(10),
-            ..EngineConfig::default()
-        };
-        (aws_cloud(&args).await?, Arc::new(SystemClock), None, config)
-    } else {
-        // Simulated time runs 120 times faster: ten minutes of lifecycle in five seconds.
-        let clock = Arc::new(ScaledClock::starting_at(Timestamp(1_767_225_600_000), 120));
-        let sim = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
-        (sim.clone(), clock, Some(sim), EngineConfig::default())
-    };
-    let engine = Engine::builder()
-        .catalog(catalog(&args)?)
-        .cloud(cloud)
-        .store(store(&args).await?)
-        .clock(clock.clone())
-        .config(EngineConfig { progress_url: Some("https://portal.example/api/progress".into()), ..config })
-        .build()?;
+    let config = deployment(&args)?;
+    if let StoreConfig::Sqlite(path) = &config.store {
+        println!("State store: SQLite file {}", path.display());
+    }
+    let services = Registry::new(&config).catalog(catalog(&args)?).build().await?;
+    let (engine, clock, sim) = (services.engine, services.clock, services.sim);
     let started = clock.now();
     let mut alice = Principal::new("alice", ["cn=data-science,ou=groups,dc=example,dc=com"]);
     alice.display_name = "Alice Liddell".into();
@@ -209,14 +179,7 @@ async fn run(args: Args) -> Result<()> {
         tokio::spawn(async move {
             while let Some(e) = events.next().await {
                 let b = if e.resource == nb { &nb_bar } else { &cl_bar };
-                let pos = match &e.to {
-                    Phase::Requested => 0,
-                    Phase::CreatingStack => 5,
-                    Phase::Provisioning | Phase::Starting => 25,
-                    Phase::Bootstrapping { percent, .. } => 30 + u64::from(*percent) * 7 / 10,
-                    p if p.is_usable() => 100,
-                    _ => b.position(),
-                };
+                let pos = e.to.launch_percent().map_or(b.position(), u64::from);
                 b.set_position(pos);
                 b.set_message(e.to.to_string());
             }

@@ -85,6 +85,7 @@ print(f"quickstart on moto ({mode}): {len(stacks)} stack(s), {len(instances)} in
 PY
 }
 
+endpoint_log=$(mktemp)
 for mode in keep clean; do
   start_moto
   args=$(account_args)
@@ -93,7 +94,13 @@ for mode in keep clean; do
   # All features, as the tests were built: the same artifacts (the aws feature alone would
   # rebuild the AWS SDK with other dependency features).
   # shellcheck disable=SC2086
-  cargo run -q --locked --all-features --example quickstart -- --aws-endpoint "$endpoint" $args "${flags[@]}" >/dev/null
+  cargo run -q --locked --all-features --example quickstart -- --aws-endpoint "$endpoint" $args "${flags[@]}" \
+    >/dev/null 2>"$endpoint_log"
+  # A panic in one of its tasks (the progress bars) does not end the program: it fails the check.
+  if grep -q panicked "$endpoint_log"; then
+    cat "$endpoint_log" >&2
+    exit 1
+  fi
   check "$mode"
   stop_moto
 done

@@ -99,6 +99,27 @@ log "mliy sim at full size: 1,000 instances, 100 clusters, 10% faults, a crash e
 sims=$(mktemp -d)
 cargo build -q --release --locked --features postgres --bin mliy
 mliy="${CARGO_TARGET_DIR:-target}/release/mliy"
+
+# That binary lacks the aws, route53, dns-api and ldap features: a deployment config naming
+# one of them is refused, naming the feature (the tests above are built with every feature).
+python3 - "$mliy" <<'PY'
+import json, os, subprocess, sys, tempfile
+mliy, folder = sys.argv[1], tempfile.mkdtemp()
+cases = {
+    "aws": ("cloud.aws", "cloud: {aws: {region: us-east-1}}\nstore: memory\n"),
+    "ldap": ("auth.ldap", "cloud: sim\nstore: memory\nauth: {ldap: {url: 'ldap://127.0.0.1', mode: ad, "
+             "base_dn: 'dc=x', bind_dn: 'cn=y,dc=x', bind_password: {env: P}}}\n"),
+    "dns-api": ("dns.rest", "cloud: sim\nstore: memory\ndns: {rest: {url: 'https://dns.example/api', domain: example.com}}\n"),
+}
+for feature, (field, text) in cases.items():
+    path = os.path.join(folder, f"{feature}.yaml")
+    open(path, "w").write(text)
+    out = subprocess.run([mliy, "config", "check", "--config", path, "--json"], capture_output=True, text=True)
+    error = json.loads(out.stdout)["error"]
+    if out.returncode != 2 or error.get("field") != field or f"--features {feature}" not in error.get("rule", ""):
+        sys.exit(f"a config naming {feature} without the feature: exit {out.returncode}, {error}")
+    print(f"without the {feature} feature: refused, naming {field} and the feature")
+PY
 # Checks a report: nothing duplicated, orphaned, lost, doubled or failed unexpectedly, and
 # every launch ended.
 check_sim() {

@@ -204,7 +204,7 @@ pub async fn cloud(
     match &config.cloud {
         CloudConfig::Sim => {
             let sim = config.sim.clone().unwrap_or_default();
-            let sim_config = SimConfig { seed: sim.seed, ..SimConfig::faulty(sim.seed, sim.faults) };
+            let sim_config = SimConfig::faulty(sim.seed, sim.faults);
             let sim = Arc::new(SimCloud::new(clock, sim_config));
             Ok((sim.clone(), Some(sim)))
         }
@@ -273,25 +273,26 @@ fn postgres_url(pg: &crate::config::PostgresSection, base: &Path) -> Result<mliy
                 "a password needs a user: postgres://USER@HOST/DB",
             ));
         };
-        url.insert_str(at, &format!(":{}", percent_encode(password.expose())));
+        url.insert_str(at, &format!(":{}", percent_encode(password.expose(), false)));
     }
     if let Some(tls) = &pg.tls {
         let sep = if url.contains('?') { '&' } else { '?' };
         url.push_str(&format!("{sep}sslmode={}", tls.mode));
         if let Some(ca) = &tls.ca_file {
             let ca = if ca.is_absolute() { ca.clone() } else { base.join(ca) };
-            url.push_str(&format!("&sslrootcert={}", percent_encode(&ca.display().to_string())));
+            url.push_str(&format!("&sslrootcert={}", percent_encode(&ca.display().to_string(), true)));
         }
     }
     Ok(mliy_core::secret::Secret::new(url))
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters (and `/` in paths).
+/// Percent-encodes everything but RFC 3986's unreserved characters (and `/` when `path`).
 #[cfg(feature = "postgres")]
-fn percent_encode(text: &str) -> String {
+fn percent_encode(text: &str, path: bool) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'/' if path => "/".to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -413,4 +414,84 @@ fn ldap(l: &crate::config::LdapSection, base: &Path) -> Result<crate::plugins::l
     let (connect, op) = (l.connect_timeout.unwrap_or(Duration::from_secs(5)), l.operation_timeout);
     b = b.timeouts(connect, op.unwrap_or(Duration::from_secs(10)));
     b.build()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use mliy_core::auth::Credentials;
+    use mliy_core::secret::Secret;
+
+    fn config(text: &str) -> DeploymentConfig {
+        DeploymentConfig::from_yaml_str(text, Path::new("/etc/mliy")).unwrap()
+    }
+
+    #[test]
+    fn the_engine_section_lands_in_the_engine_config() {
+        let c = config(
+            "cloud: sim\nstore: memory\nengine: {replica_id: portal-2, stack_poll: 3s, lease_ttl: 40s, \
+             keep_dns_when_stopped: true, progress_url: 'https://p.example/progress', \
+             progress_key: {literal: '0123456789abcdef0123456789abcdef'}}\n",
+        );
+        let e = engine_config(&c).unwrap();
+        assert_eq!(
+            (e.replica_id.as_str(), e.stack_poll, e.lease_ttl),
+            ("portal-2", Duration::from_secs(3), Duration::from_secs(40))
+        );
+        assert!(e.keep_dns_when_stopped && e.progress_key.is_some());
+        assert_eq!(e.progress_url.as_deref(), Some("https://p.example/progress"));
+        assert_eq!(e.instance_poll, EngineConfig::default().instance_poll, "unset values keep their defaults");
+        let short = config("cloud: sim\nstore: memory\nengine: {progress_key: {literal: short}}\n");
+        let err = engine_config(&short).unwrap_err().to_string();
+        assert!(err.contains("engine.progress_key") && err.contains("32 bytes") && !err.contains("short"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_sim_deployment_builds_and_a_catalog_is_needed() {
+        let c = config("cloud: sim\nsim: {speed: 60}\nstore: memory\nrefresh: {interval: 30s}\n");
+        let err = Registry::new(&c).build().await.unwrap_err();
+        assert!(matches!(&err, Error::Validation(v) if v.field == "catalog"), "{err}");
+        let s = Registry::new(&c).catalog(crate::demo::catalog().unwrap()).build().await.unwrap();
+        assert!(s.sim.is_some() && s.auth.is_none());
+        assert_eq!(s.refresh_interval, Duration::from_secs(30));
+        let ops = Principal { admin: true, ..Principal::new("ops", Vec::<String>::new()) };
+        assert!(s.engine.list(&ops, true).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn auth_sections_build_their_providers() {
+        let c = config(
+            "cloud: sim\nstore: memory\nauth: {static: {users: [{username: alice, password: {literal: pw-1}, \
+             groups: [ds], admin: true}]}}\n",
+        );
+        let auth = auth(&c).unwrap().unwrap();
+        let login = |p: &str| Credentials::Password { username: "alice".into(), password: Secret::new(p) };
+        let alice = auth.authenticate(&login("pw-1")).await.unwrap();
+        assert!(alice.admin && alice.groups == ["ds"]);
+        assert!(auth.authenticate(&login("pw-2")).await.is_err());
+
+        let c = config("cloud: sim\nstore: memory\nauth: {header: {user: REMOTE_USER, trusted_proxies: [10.0.0.1]}}\n");
+        let auth = super::auth(&c).unwrap().unwrap();
+        let headers = std::collections::HashMap::from([("REMOTE_USER".to_string(), "bob".to_string())]);
+        let from = |peer: &str| Credentials::Proxied { peer: peer.parse().unwrap(), headers: headers.clone() };
+        assert_eq!(auth.authenticate(&from("10.0.0.1")).await.unwrap().username, "bob");
+        assert!(auth.authenticate(&from("10.0.0.2")).await.is_err());
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_postgres_password_and_tls_go_into_the_url() {
+        let c = config(
+            "cloud: sim\nstore: {postgres: {url: 'postgres://mliy@db:5432/mliy', password: {literal: 'p@ss:w/rd'}, \
+             tls: {mode: verify-full, ca_file: ca.pem}}}\n",
+        );
+        let StoreConfig::Postgres(pg) = &c.store else { panic!("postgres") };
+        let url = postgres_url(pg, &c.base).unwrap();
+        assert_eq!(
+            url.expose(),
+            "postgres://mliy:p%40ss%3Aw%2Frd@db:5432/mliy?sslmode=verify-full&sslrootcert=/etc/mliy/ca.pem"
+        );
+        assert!(!format!("{url:?}").contains("p%40ss"));
+    }
 }

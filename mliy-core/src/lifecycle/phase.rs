@@ -95,7 +95,7 @@ impl Phase {
             Phase::Requested => Some(0),
             Phase::CreatingStack => Some(5),
             Phase::Provisioning | Phase::Starting => Some(25),
-            Phase::Bootstrapping { percent, .. } => Some(30 + (*percent).min(100) * 7 / 10),
+            Phase::Bootstrapping { percent, .. } => Some(30 + (u16::from(*percent).min(100) * 7 / 10) as u8),
             p if p.is_usable() => Some(100),
             _ => None,
         }
@@ -260,32 +260,6 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
     use Event as E;
     use Phase as P;
     use ResourceKind::{Cluster, Instance};
-
-    #[test]
-    fn names_lists_every_phase_once_in_order() {
-        let reason = String::new;
-        let every = [
-            P::Requested,
-            P::CreatingStack,
-            P::Provisioning,
-            P::Starting,
-            P::Bootstrapping { percent: 40, message: reason() },
-            P::Ready,
-            P::Running,
-            P::Waiting,
-            P::Stopping,
-            P::Stopped,
-            P::Rebooting,
-            P::Terminating,
-            P::Terminated,
-            P::TerminatedWithErrors { reason: reason() },
-            P::Failed { reason: reason() },
-        ];
-        assert_eq!(every.iter().map(Phase::name).collect::<Vec<_>>(), Phase::NAMES);
-        let percents: Vec<_> = every.iter().map(Phase::launch_percent).collect();
-        assert_eq!(percents[..6], [Some(0), Some(5), Some(25), Some(25), Some(58), Some(100)]);
-        assert_eq!(percents[8..], [None; 7]);
-    }
     let next = match (kind, from, event) {
         (_, p, _) if p.is_terminal() => None,
         (_, _, E::Fail { reason }) => Some(P::Failed { reason: reason.clone() }),
@@ -333,6 +307,32 @@ mod tests {
     use Event as E;
     use Phase as P;
     use ResourceKind::{Cluster, Instance};
+
+    #[test]
+    fn names_lists_every_phase_once_in_order() {
+        let reason = String::new;
+        let every = [
+            P::Requested,
+            P::CreatingStack,
+            P::Provisioning,
+            P::Starting,
+            P::Bootstrapping { percent: 40, message: reason() },
+            P::Ready,
+            P::Running,
+            P::Waiting,
+            P::Stopping,
+            P::Stopped,
+            P::Rebooting,
+            P::Terminating,
+            P::Terminated,
+            P::TerminatedWithErrors { reason: reason() },
+            P::Failed { reason: reason() },
+        ];
+        assert_eq!(every.iter().map(Phase::name).collect::<Vec<_>>(), Phase::NAMES);
+        let percents: Vec<_> = every.iter().map(Phase::launch_percent).collect();
+        assert_eq!(percents[..6], [Some(0), Some(5), Some(25), Some(25), Some(58), Some(100)]);
+        assert_eq!(percents[8..], [None; 7]);
+    }
 
     fn boot(p: u8) -> P {
         P::Bootstrapping { percent: p, message: "m".into() }
