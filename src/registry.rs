@@ -386,15 +386,20 @@ pub fn auth(config: &DeploymentConfig) -> Result<Option<Arc<dyn AuthProvider>>> 
             Arc::new(auth.with_trusted_proxies(nets))
         }
         #[cfg(feature = "ldap")]
-        AuthConfig::Ldap(l) => Arc::new(ldap(l, &config.base)?),
+        AuthConfig::Ldap(l) => Arc::new(ldap_auth(l, &config.base)?),
         #[cfg(not(feature = "ldap"))]
         AuthConfig::Ldap(_) => return Err(missing_feature("auth.ldap", "ldap")),
     };
     Ok(Some(provider))
 }
 
+/// An `auth: {ldap: …}` section as an [`LdapAuth`](crate::plugins::ldap::LdapAuth)
+/// (paths relative to `base`).
+///
+/// # Errors
+/// A password that cannot be read; settings `LdapAuth` refuses.
 #[cfg(feature = "ldap")]
-fn ldap(l: &crate::config::LdapSection, base: &Path) -> Result<crate::plugins::ldap::LdapAuth> {
+pub fn ldap_auth(l: &crate::config::LdapSection, base: &Path) -> Result<crate::plugins::ldap::LdapAuth> {
     use crate::plugins::ldap::{DirectoryKind, LdapAuth};
     let kind = if l.mode == "ad" { DirectoryKind::ActiveDirectory } else { DirectoryKind::OpenLdap };
     let password = l.bind_password.resolve("auth.ldap.bind_password", base)?;

@@ -25,13 +25,13 @@ one_of!(CloudConfig, "`sim` or `{aws: {region, endpoint_url, profile}}`", units:
 #[serde(deny_unknown_fields)]
 pub struct AwsSection {
     /// The region (else the environment's or the profile's).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Another endpoint, e.g. an emulator on loopback.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<String>,
     /// A profile of the shared AWS config files.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
 }
 
@@ -85,10 +85,10 @@ pub struct PostgresSection {
     /// `postgres://USER@HOST:PORT/DB`, without a password.
     pub url: String,
     /// The password, if the server wants one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretSource>,
     /// TLS to the server.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<PostgresTls>,
 }
 
@@ -99,7 +99,7 @@ pub struct PostgresTls {
     /// libpq's `sslmode`: `disable`, `prefer`, `require`, `verify-ca` or `verify-full`.
     pub mode: String,
     /// The CA certificates (PEM) for `verify-ca` and `verify-full`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
 }
 
@@ -125,10 +125,10 @@ pub struct Route53Section {
     /// The hosted zone's domain.
     pub domain: String,
     /// What names start with (`mliy-` by default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// The records' TTL in seconds (300 by default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
 }
 
@@ -141,19 +141,19 @@ pub struct RestSection {
     /// The domain names are made in.
     pub domain: String,
     /// What names start with (`mliy-` by default).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     /// Fixed fields sent with every record (MLiy's `DnsApiData`).
     #[serde(default)]
     pub data: BTreeMap<String, String>,
     /// The API key and the header it goes in.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<ApiKey>,
     /// `json` (default) or `form`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
     /// Time allowed per request.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub timeout: Option<Duration>,
     /// Allow an `http://` URL (the key then travels in clear).
     #[serde(default)]
@@ -207,7 +207,7 @@ pub struct StaticUser {
     #[serde(default)]
     pub display_name: String,
     /// E-mail address.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Administers everything.
     #[serde(default)]
@@ -221,10 +221,10 @@ pub struct HeaderSection {
     /// The header naming the user (e.g. `REMOTE_USER`).
     pub user: String,
     /// The header listing groups, `;`-separated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<String>,
     /// Members of this group are admins.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_group: Option<String>,
     /// The proxies whose headers are believed (addresses or ranges; at least one).
     pub trusted_proxies: Vec<String>,
@@ -245,25 +245,25 @@ pub struct LdapSection {
     /// Its password.
     pub bind_password: SecretSource,
     /// The attribute users are searched by (the mode's default otherwise).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_attribute: Option<String>,
     /// Members of this group are admins.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_group: Option<String>,
     /// Upgrade `ldap://` with StartTLS.
     #[serde(default)]
     pub starttls: bool,
     /// CA certificates (PEM) to trust instead of the system's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
     /// Check the server's certificate (only a throwaway test server may turn it off).
     #[serde(default = "yes")]
     pub tls_verify: bool,
     /// Time to connect.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub connect_timeout: Option<Duration>,
     /// Time per bind or search.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub operation_timeout: Option<Duration>,
 }
 
@@ -277,50 +277,50 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct EngineSection {
     /// This process's name in leases (random by default; give each replica its own).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_id: Option<String>,
     /// Stack creation gives up after this.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub stack_timeout: Option<Duration>,
     /// A created instance or cluster must come up within this.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub provision_timeout: Option<Duration>,
     /// The bootstrap must report done within this.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub bootstrap_timeout: Option<Duration>,
     /// Stop, start and reboot must finish within this.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub action_timeout: Option<Duration>,
     /// Termination must finish within this.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub terminate_timeout: Option<Duration>,
     /// Steps and deployments must finish within this.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub work_timeout: Option<Duration>,
     /// How often a stack is polled.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub stack_poll: Option<Duration>,
     /// How often an instance is polled.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub instance_poll: Option<Duration>,
     /// How often a cluster is polled.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub cluster_poll: Option<Duration>,
     /// How long a driver's lease lasts without renewal.
-    #[serde(default, with = "duration::option")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
     pub lease_ttl: Option<Duration>,
     /// Keep a stopped instance's DNS record.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_dns_when_stopped: Option<bool>,
     /// The key progress secrets are derived from (at least 32 bytes; the same for every
     /// replica and every restart).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_key: Option<SecretSource>,
     /// The portal's public progress endpoint.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_url: Option<String>,
     /// Members of this group manage the resources of users who share another group.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_group: Option<String>,
 }
 

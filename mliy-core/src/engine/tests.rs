@@ -780,6 +780,31 @@ async fn a_dead_replicas_resources_are_taken_over() {
     assert_eq!(bounded(b.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap().phase, Phase::Terminated);
 }
 
+/// A replica that stops cleanly gives its leases up: another takes over at once, and a launch
+/// on its behalf is owned by the user and recorded as the admin's.
+#[tokio::test(start_paused = true)]
+async fn a_stopped_replica_hands_over_at_once() {
+    let rig = Rig::new(SimConfig::default());
+    let a = rig.replica("a");
+    assert!(matches!(a.launch_for(&alice(), &alice(), instance()).await, Err(crate::Error::Forbidden(_))));
+    let launched = a.launch_for(&ops(), &alice(), instance()).await.unwrap();
+    let id = launched.resource.id.clone();
+    assert_eq!(launched.resource.owner, "alice");
+    wait_phase(&a, &id, "creating_stack").await;
+    a.stop().await;
+    assert!(a.is_shut_down());
+    let b = rig.replica("b");
+    b.resume().await.unwrap();
+    assert_eq!(bootstrap(&b, &launched).await.phase, Phase::Ready);
+    let events = b.events(&alice(), &id).await.unwrap();
+    let at = |name: &str| events.iter().find(|e| e.to.name() == name).unwrap().at;
+    let waited = at("provisioning").since(at("creating_stack"));
+    assert!(waited < Duration::from_secs(120), "b did not wait for a's lease to run out: {waited:?}");
+    assert!(matches!(&events[0].actor, Actor::User(u) if u == "ops"), "{:?}", events[0]);
+    assert!(events[0].reason.contains("by ops for alice"), "{}", events[0].reason);
+    assert_eq!(rig.cloud.calls().get("CreateStack"), Some(&1));
+}
+
 fn job_flow() -> LaunchRequest {
     let options =
         ClusterOptions { core_nodes: 2, task_nodes: 1, market: Market::Spot { bid: Some(0.2) }, purpose: "etl".into() };

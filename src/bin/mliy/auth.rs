@@ -51,20 +51,27 @@ pub(crate) struct AuthCheckArgs {
 /// `mliy auth check`: its errors have their own kinds (`invalid_credentials`, …).
 #[cfg(feature = "ldap")]
 pub(crate) fn auth_check(args: &AuthCheckArgs) -> ExitCode {
-    use mliy::plugins::ldap::{DirectoryKind, LdapAuth, LdapError};
+    use mliy::config::{LdapSection, SecretSource};
+    use mliy::plugins::ldap::LdapError;
     use mliy::secret::Secret;
     let env = |name: &str| std::env::var(name).map(Secret::new).unwrap_or_else(|_| Secret::new(""));
-    let kind = if args.mode == "ad" { DirectoryKind::ActiveDirectory } else { DirectoryKind::OpenLdap };
     let timeout = std::time::Duration::from_secs(args.timeout.max(1));
-    let mut builder = LdapAuth::builder(&args.ldap_url, kind)
-        .base_dn(&args.base_dn)
-        .bind(&args.bind_dn, env(&args.bind_password_env))
-        .starttls(args.starttls)
-        .timeouts(timeout, timeout);
-    if let Some(group) = &args.admin_group {
-        builder = builder.admin_group(group);
-    }
-    let result = match builder.build() {
+    // The flags are an `auth: {ldap: …}` section, built by the registry as a deployment's is.
+    let section = LdapSection {
+        url: args.ldap_url.clone(),
+        mode: args.mode.clone(),
+        base_dn: args.base_dn.clone(),
+        bind_dn: args.bind_dn.clone(),
+        bind_password: SecretSource::Env(args.bind_password_env.clone()),
+        user_attribute: None,
+        admin_group: args.admin_group.clone(),
+        starttls: args.starttls,
+        ca_file: None,
+        tls_verify: true,
+        connect_timeout: Some(timeout),
+        operation_timeout: Some(timeout),
+    };
+    let result = match mliy::registry::ldap_auth(&section, std::path::Path::new(".")) {
         Ok(auth) => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt.block_on(auth.check(&args.user, &env(&args.password_env))),
             Err(e) => Err(LdapError::Misconfigured(e.to_string())),
