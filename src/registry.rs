@@ -95,7 +95,10 @@ impl<'a> Registry<'a> {
             .clock(clock.clone())
             .config(engine_config)
             .build()?;
-        let refresh = RefreshConfig { absent_passes: config.refresh.absent_passes, ..RefreshConfig::default() };
+        // Passes come every `interval`; one closer than half of it (a restart, another
+        // process) is skipped.
+        let refresh =
+            RefreshConfig { absent_passes: config.refresh.absent_passes, min_interval: config.refresh.interval / 2 };
         let refresh_interval = config.refresh.interval;
         Ok(Services { engine, cloud, store, dns, auth, clock, sim, refresh, refresh_interval })
     }
