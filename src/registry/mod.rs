@@ -13,17 +13,28 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
+mod cloud;
+mod dns;
+mod store;
+
+pub use auth::auth;
+#[cfg(feature = "ldap")]
+pub use auth::ldap_auth;
+pub use cloud::cloud;
+pub use dns::dns;
+pub use store::store;
+
 use crate::config::{AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, StoreConfig};
-use mliy_core::auth::{AuthProvider, HeaderAuth, IpNet, StaticAuth};
+use mliy_core::auth::AuthProvider;
 use mliy_core::clock::{Clock, ScaledClock, SystemClock};
 use mliy_core::cloud::Cloud;
-use mliy_core::dns::{DnsProvider, NoDns};
+use mliy_core::dns::DnsProvider;
 use mliy_core::engine::{Engine, EngineConfig, RefreshConfig};
 use mliy_core::error::{Error, Result};
-use mliy_core::model::{Catalog, Principal};
-use mliy_core::sim::{SimCloud, SimConfig};
-use mliy_core::store::{MemoryStore, StateStore};
-use std::path::Path;
+use mliy_core::model::Catalog;
+use mliy_core::sim::SimCloud;
+use mliy_core::store::StateStore;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -196,240 +207,14 @@ pub fn clock(config: &DeploymentConfig) -> Arc<dyn Clock> {
     }
 }
 
-/// The cloud, and the simulated cloud itself when it is one.
-///
-/// # Errors
-/// [`missing_feature`] for `aws` without the feature; the SDK's configuration errors.
-pub async fn cloud(
-    config: &DeploymentConfig,
-    clock: Arc<dyn Clock>,
-) -> Result<(Arc<dyn Cloud>, Option<Arc<SimCloud>>)> {
-    match &config.cloud {
-        CloudConfig::Sim => {
-            let sim = config.sim.clone().unwrap_or_default();
-            let sim_config = SimConfig::faulty(sim.seed, sim.faults);
-            let sim = Arc::new(SimCloud::new(clock, sim_config));
-            Ok((sim.clone(), Some(sim)))
-        }
-        #[cfg(feature = "aws")]
-        CloudConfig::Aws(aws) => {
-            let cloud = crate::plugins::aws::AwsCloud::connect(aws_options(aws)).await?;
-            Ok((Arc::new(cloud), None))
-        }
-        #[cfg(not(feature = "aws"))]
-        CloudConfig::Aws(_) => Err(missing_feature("cloud.aws", "aws")),
-    }
-}
-
-#[cfg(any(feature = "aws", feature = "route53"))]
-fn aws_options(aws: &crate::config::AwsSection) -> crate::plugins::aws::AwsOptions {
-    let mut options = crate::plugins::aws::AwsOptions::new();
-    if let Some(profile) = &aws.profile {
-        options = options.profile(profile);
-    }
-    if let Some(region) = &aws.region {
-        options = options.region(region);
-    }
-    if let Some(url) = &aws.endpoint_url {
-        options = options.endpoint_url(url);
-    }
-    options
-}
-
-/// The store (SQLite paths relative to `base`).
-///
-/// # Errors
-/// [`missing_feature`]; a database that cannot be opened or migrated.
-pub async fn store(config: &StoreConfig, base: &Path) -> Result<Arc<dyn StateStore>> {
-    let _ = base; // used by the SQL stores' features
-    match config {
-        StoreConfig::Memory => Ok(Arc::new(MemoryStore::new())),
-        #[cfg(feature = "sqlite")]
-        StoreConfig::Sqlite(path) => {
-            let path = if path.is_absolute() { path.clone() } else { base.join(path) };
-            Ok(Arc::new(crate::plugins::sqlite::SqliteStore::open(&path).await?))
-        }
-        #[cfg(not(feature = "sqlite"))]
-        StoreConfig::Sqlite(_) => Err(missing_feature("store.sqlite", "sqlite")),
-        #[cfg(feature = "postgres")]
-        StoreConfig::Postgres(pg) => {
-            let url = postgres_url(pg, base)?;
-            Ok(Arc::new(crate::plugins::postgres::PostgresStore::connect(url.expose()).await?))
-        }
-        #[cfg(not(feature = "postgres"))]
-        StoreConfig::Postgres(_) => Err(missing_feature("store.postgres", "postgres")),
-    }
-}
-
-/// The connection URL with the password and TLS settings in it (a secret as a whole).
-#[cfg(feature = "postgres")]
-fn postgres_url(pg: &crate::config::PostgresSection, base: &Path) -> Result<mliy_core::secret::Secret> {
-    let mut url = pg.url.clone();
-    if let Some(source) = &pg.password {
-        let password = source.resolve("store.postgres.password", base)?;
-        let start = url.find("://").map_or(0, |i| i + 3);
-        let at = url[start..].find('@').map(|i| start + i).filter(|at| url[start..*at].find('/').is_none());
-        let Some(at) = at else {
-            return Err(Error::validation(
-                "store.postgres.url",
-                &pg.url,
-                "a password needs a user: postgres://USER@HOST/DB",
-            ));
-        };
-        url.insert_str(at, &format!(":{}", percent_encode(password.expose(), false)));
-    }
-    if let Some(tls) = &pg.tls {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        url.push_str(&format!("{sep}sslmode={}", tls.mode));
-        if let Some(ca) = &tls.ca_file {
-            let ca = if ca.is_absolute() { ca.clone() } else { base.join(ca) };
-            url.push_str(&format!("&sslrootcert={}", percent_encode(&ca.display().to_string(), true)));
-        }
-    }
-    Ok(mliy_core::secret::Secret::new(url))
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters (and `/` when `path`).
-#[cfg(feature = "postgres")]
-fn percent_encode(text: &str, path: bool) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            b'/' if path => "/".to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// DNS.
-///
-/// # Errors
-/// [`missing_feature`]; an API key that cannot be read; settings the plugin refuses.
-pub async fn dns(config: &DeploymentConfig) -> Result<Arc<dyn DnsProvider>> {
-    match &config.dns {
-        DnsConfig::None => Ok(Arc::new(NoDns)),
-        #[cfg(feature = "route53")]
-        DnsConfig::Route53(r53) => {
-            let CloudConfig::Aws(aws) = &config.cloud else {
-                return Err(Error::validation("dns.route53", "given", "Route53 uses the `cloud: {aws}` connection"));
-            };
-            let mut dns = crate::plugins::route53::Route53Dns::connect(aws_options(aws), &r53.domain).await?;
-            if let Some(prefix) = &r53.prefix {
-                dns = dns.name_prefix(prefix);
-            }
-            if let Some(ttl) = r53.ttl {
-                dns = dns.ttl(ttl);
-            }
-            Ok(Arc::new(dns))
-        }
-        #[cfg(not(feature = "route53"))]
-        DnsConfig::Route53(_) => Err(missing_feature("dns.route53", "route53")),
-        #[cfg(feature = "dns-api")]
-        DnsConfig::Rest(rest) => rest_dns(rest, &config.base),
-        #[cfg(not(feature = "dns-api"))]
-        DnsConfig::Rest(_) => Err(missing_feature("dns.rest", "dns-api")),
-    }
-}
-
-#[cfg(feature = "dns-api")]
-fn rest_dns(rest: &crate::config::RestSection, base: &Path) -> Result<Arc<dyn DnsProvider>> {
-    use crate::plugins::rest_dns::{Payload, RestDns};
-    let mut b = RestDns::builder(&rest.url, &rest.domain);
-    if let Some(prefix) = &rest.prefix {
-        b = b.name_prefix(prefix);
-    }
-    for (k, v) in &rest.data {
-        b = b.data(k, v);
-    }
-    if let Some(key) = &rest.api_key {
-        b = b.api_key(&key.header, key.value.resolve("dns.rest.api_key.value", base)?);
-    }
-    if rest.payload.as_deref() == Some("form") {
-        b = b.payload(Payload::Form);
-    }
-    if let Some(t) = rest.timeout {
-        b = b.timeout(t);
-    }
-    if rest.allow_plain_http {
-        b = b.allow_plain_http();
-    }
-    Ok(Arc::new(b.build()?))
-}
-
-/// Authentication, when the config has an `auth` section.
-///
-/// # Errors
-/// [`missing_feature`]; a password that cannot be read; settings the plugin refuses.
-pub fn auth(config: &DeploymentConfig) -> Result<Option<Arc<dyn AuthProvider>>> {
-    let Some(auth) = &config.auth else { return Ok(None) };
-    let provider: Arc<dyn AuthProvider> = match auth {
-        AuthConfig::Static(s) => {
-            let mut auth = StaticAuth::new();
-            for (i, u) in s.users.iter().enumerate() {
-                let password = u.password.resolve(&format!("auth.static.users[{i}].password"), &config.base)?;
-                let principal = Principal {
-                    display_name: u.display_name.clone(),
-                    email: u.email.clone(),
-                    admin: u.admin,
-                    ..Principal::new(&u.username, &u.groups)
-                };
-                auth = auth.with_user(principal, password.expose());
-            }
-            Arc::new(auth)
-        }
-        AuthConfig::Header(h) => {
-            let mut auth = HeaderAuth::trusting_proxy(&h.user);
-            if let Some(groups) = &h.groups {
-                auth = auth.with_groups_header(groups);
-            }
-            if let Some(admin) = &h.admin_group {
-                auth = auth.with_admin_group(admin);
-            }
-            let nets = h.trusted_proxies.iter().map(|p| IpNet::parse(p)).collect::<Result<Vec<_>>>()?;
-            Arc::new(auth.with_trusted_proxies(nets))
-        }
-        #[cfg(feature = "ldap")]
-        AuthConfig::Ldap(l) => Arc::new(ldap_auth(l, &config.base)?),
-        #[cfg(not(feature = "ldap"))]
-        AuthConfig::Ldap(_) => return Err(missing_feature("auth.ldap", "ldap")),
-    };
-    Ok(Some(provider))
-}
-
-/// An `auth: {ldap: …}` section as an [`LdapAuth`](crate::plugins::ldap::LdapAuth)
-/// (paths relative to `base`).
-///
-/// # Errors
-/// A password that cannot be read; settings `LdapAuth` refuses.
-#[cfg(feature = "ldap")]
-pub fn ldap_auth(l: &crate::config::LdapSection, base: &Path) -> Result<crate::plugins::ldap::LdapAuth> {
-    use crate::plugins::ldap::{DirectoryKind, LdapAuth};
-    let kind = if l.mode == "ad" { DirectoryKind::ActiveDirectory } else { DirectoryKind::OpenLdap };
-    let password = l.bind_password.resolve("auth.ldap.bind_password", base)?;
-    let mut b = LdapAuth::builder(&l.url, kind).base_dn(&l.base_dn).bind(&l.bind_dn, password).starttls(l.starttls);
-    if let Some(attr) = &l.user_attribute {
-        b = b.user_attribute(attr);
-    }
-    if let Some(group) = &l.admin_group {
-        b = b.admin_group(group);
-    }
-    if let Some(ca) = &l.ca_file {
-        b = b.ca_file(if ca.is_absolute() { ca.clone() } else { base.join(ca) });
-    }
-    if !l.tls_verify {
-        b = b.danger_disable_tls_verification();
-    }
-    let (connect, op) = (l.connect_timeout.unwrap_or(Duration::from_secs(5)), l.operation_timeout);
-    b = b.timeouts(connect, op.unwrap_or(Duration::from_secs(10)));
-    b.build()
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use mliy_core::auth::Credentials;
+    use mliy_core::model::Principal;
     use mliy_core::secret::Secret;
+    use std::path::Path;
 
     fn config(text: &str) -> DeploymentConfig {
         DeploymentConfig::from_yaml_str(text, Path::new("/etc/mliy")).unwrap()
@@ -495,7 +280,7 @@ mod tests {
              tls: {mode: verify-full, ca_file: ca.pem}}}\n",
         );
         let StoreConfig::Postgres(pg) = &c.store else { panic!("postgres") };
-        let url = postgres_url(pg, &c.base).unwrap();
+        let url = store::postgres_url(pg, &c.base).unwrap();
         assert_eq!(
             url.expose(),
             "postgres://mliy:p%40ss%3Aw%2Frd@db:5432/mliy?sslmode=verify-full&sslrootcert=/etc/mliy/ca.pem"
