@@ -78,6 +78,19 @@ impl Deployment {
         json
     }
 
+    /// The resource once it is usable or terminal, within a minute.
+    fn ready(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = self.ok(&["resources", "show", id]);
+            let phase = r["phase"]["phase"].as_str().unwrap_or_default().to_string();
+            if ["ready", "failed", "terminated"].contains(&phase.as_str()) || Instant::now() > deadline {
+                return r;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
     fn boto3(&self, script: &str) -> String {
         self.moto.boto3(script)
     }
@@ -203,12 +216,16 @@ impl Run {
     /// The first line `wanted` accepts, within a minute.
     fn until(&self, wanted: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).expect("mliy run said what was expected in time");
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                panic!("mliy run did not say what was expected within a minute; it said {seen:#?}")
+            };
             if wanted(&line) {
                 return line;
             }
+            seen.push(line);
         }
     }
 }
@@ -226,18 +243,20 @@ fn mliy_run_killed_mid_launch_resumes_it_once_and_stops_on_sigterm() {
     let Some((d, _)) = start() else { return };
     let first = Run::start(&d);
     first.until(|l| l["started"] == true);
-    // Recorded and sent by the command, driven by `mliy run` from there.
+    // Recorded by the command, driven by `mliy run`.
     let launched = d.ok(LAUNCH);
+    assert_eq!(launched["phase"]["phase"], "requested", "{launched}");
     let id = launched["id"].as_str().unwrap().to_string();
     let mut first = first;
-    let seen = first.until(|l| l["event"]["resource"] == id.as_str() && l["event"]["to"]["phase"] == "provisioning");
+    // The CreateStack transition is stored before the call is sent: SIGKILL then, mid-launch.
+    let seen = first.until(|l| l["event"]["resource"] == id.as_str() && l["event"]["to"]["phase"] == "creating_stack");
+    first.child.kill().unwrap();
     assert_eq!(seen["event"]["actor"]["type"], "engine");
-    first.child.kill().unwrap(); // SIGKILL, mid-launch
     first.child.wait().unwrap();
 
     let second = Run::start(&d);
-    second.until(|l| l["event"]["resource"] == id.as_str() && l["event"]["to"]["phase"] == "ready");
-    let r = d.ok(&["resources", "show", &id]);
+    second.until(|l| l["started"] == true && l["resumed"].as_u64() >= Some(1));
+    let r = d.ready(&id);
     assert_eq!(r["phase"]["phase"], "ready", "{r}");
     assert_eq!(stack_count(&d, &id), 1, "one stack for the launch");
     let events = d.ok(&["resources", "events", &id]);

@@ -261,6 +261,35 @@ mod postgres {
         assert!(!e.to_string().contains("postgres://"), "{e}");
     }
 
+    /// A deployment config's `store: {postgres: …}` through the registry: the password goes
+    /// into the URL and `tls` into `sslmode`/`sslrootcert` (the throwaway server trusts every
+    /// login, so the password is carried, not checked; the CA is).
+    #[tokio::test]
+    async fn a_deployment_config_reaches_it_over_verified_tls() {
+        let Some(server) = start().await else { return };
+        let Some(ca) = server.ca.clone() else {
+            eprintln!("SKIPPED: MLIY_POSTGRES_URL names a server without the tests' CA");
+            return;
+        };
+        let url = fresh_database(&server);
+        let config = |ca: &std::path::Path| {
+            let yaml = format!(
+                "cloud: sim\nstore: {{postgres: {{url: '{url}', password: {{literal: 'p@ss/w:rd'}}, \
+                 tls: {{mode: verify-full, ca_file: '{}'}}}}}}\n",
+                ca.display()
+            );
+            mliy::config::DeploymentConfig::from_yaml_str(&yaml, std::path::Path::new("/")).unwrap()
+        };
+        let good = config(&ca);
+        let store = mliy::registry::store(&good.store, &good.base).await.unwrap();
+        assert!(store.list_resources(&Default::default()).await.unwrap().is_empty());
+        let other = tempfile::tempdir().unwrap();
+        crate::servers::make_certificates(other.path());
+        let wrong = config(&other.path().join("ca.pem"));
+        let e = mliy::registry::store(&wrong.store, &wrong.base).await.unwrap_err();
+        assert!(!e.to_string().contains("p@ss") && !e.to_string().contains("p%40ss"), "{e}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_stores_on_one_database_never_both_win() {
         let Some(server) = start().await else { return };

@@ -123,10 +123,31 @@ pub(crate) fn operator() -> Principal {
     Principal { admin: true, display_name: format!("{user} (operator)"), ..Principal::new(user, Vec::<String>::new()) }
 }
 
-/// Reads the config and builds its services.
-pub(crate) async fn services(deploy: &Deploy) -> Result<Services> {
-    let config = DeploymentConfig::locate(deploy.config.as_deref())?;
+/// Reads the config and builds its services. `engine.replica_id` names the `mliy run`
+/// process; a one-shot command (`long_running: false`) gets a name of its own beside it, so
+/// that it and `mliy run` never both believe they hold a resource's lease.
+pub(crate) async fn services(deploy: &Deploy, long_running: bool) -> Result<Services> {
+    let mut config = DeploymentConfig::locate(deploy.config.as_deref())?;
+    if !long_running {
+        let base = config.engine.replica_id.clone().unwrap_or_else(|| "mliy".into());
+        config.engine.replica_id = Some(format!("{base}-cli-{}", LaunchId::new_random()));
+    }
     Registry::new(&config).build().await
+}
+
+/// Runs a one-shot command on the deployment's services, then stops its engine, handing
+/// the leases it took over to `mliy run` at once.
+pub(crate) fn on_deployment<T, Fut>(deploy: &Deploy, f: impl FnOnce(Services) -> Fut) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    block_on(async {
+        let s = services(deploy, false).await?;
+        let engine = s.engine.clone();
+        let out = f(s).await;
+        engine.stop().await;
+        out
+    })
 }
 
 /// Runs `f` on a runtime of its own.
@@ -143,16 +164,14 @@ fn to_json(value: &impl serde::Serialize) -> Result<Value> {
 }
 
 pub(crate) fn resources(command: &ResourcesCommand) -> Result<Output> {
-    block_on(async {
+    on_deployment(command.deploy(), |s| async move {
         match command {
-            ResourcesCommand::List(args) => list(args).await,
+            ResourcesCommand::List(args) => list(&s, args).await,
             ResourcesCommand::Show(args) => {
-                let s = services(&args.deploy).await?;
                 let r = s.engine.get(&operator(), &LaunchId::parse(&args.id)?).await?;
                 Ok(Output::new(to_json(&r)?, crate::table::resource(&r)))
             }
             ResourcesCommand::Events(args) => {
-                let s = services(&args.deploy).await?;
                 let events = s.engine.events(&operator(), &LaunchId::parse(&args.id)?).await?;
                 Ok(Output::new(to_json(&events)?, crate::table::events(&events)))
             }
@@ -160,13 +179,12 @@ pub(crate) fn resources(command: &ResourcesCommand) -> Result<Output> {
     })
 }
 
-async fn list(args: &ListArgs) -> Result<Output> {
+async fn list(s: &Services, args: &ListArgs) -> Result<Output> {
     if let Some(phase) = &args.phase
         && !Phase::NAMES.contains(&phase.as_str())
     {
         return Err(Error::validation("--phase", phase, format!("one of {}", Phase::NAMES.join(", "))));
     }
-    let s = services(&args.deploy).await?;
     let mut list = s.engine.list(&operator(), args.all).await?;
     list.retain(|r| {
         args.user.as_ref().is_none_or(|u| *u == r.owner) && args.phase.as_ref().is_none_or(|p| p == r.phase.name())
@@ -194,9 +212,8 @@ pub(crate) fn act(args: &ActArgs) -> Result<Output> {
         ActionArg::Terminate => Action::Terminate,
         ActionArg::Archive => Action::Archive,
     };
-    block_on(async {
+    on_deployment(&args.deploy, |s| async move {
         let id = LaunchId::parse(&args.id)?;
-        let s = services(&args.deploy).await?;
         let me = operator();
         let mut r = s.engine.act(&me, &id, action).await?;
         if !args.no_wait {
@@ -209,8 +226,7 @@ pub(crate) fn act(args: &ActArgs) -> Result<Output> {
 }
 
 pub(crate) fn refresh(args: &RefreshArgs) -> Result<Output> {
-    block_on(async {
-        let s = services(&args.deploy).await?;
+    on_deployment(&args.deploy, |s| async move {
         let config = mliy::engine::RefreshConfig { min_interval: Duration::ZERO, ..s.refresh.clone() };
         loop {
             let report = s.engine.refresh(&config).await?;
@@ -235,8 +251,7 @@ pub(crate) fn refresh(args: &RefreshArgs) -> Result<Output> {
 }
 
 pub(crate) fn adopt(args: &AdoptArgs) -> Result<Output> {
-    block_on(async {
-        let s = services(&args.deploy).await?;
+    on_deployment(&args.deploy, |s| async move {
         let config = mliy::engine::RefreshConfig { min_interval: Duration::ZERO, ..s.refresh.clone() };
         let report = s.engine.refresh(&config).await?;
         let (mut rows, mut machines) = (Vec::new(), Vec::new());

@@ -2,7 +2,7 @@
 //! progress bar of the bootstrap.
 
 use crate::Output;
-use crate::admin::{Deploy, block_on, operator, services};
+use crate::admin::{Deploy, on_deployment, operator};
 use crate::offline::RequestArgs;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -25,8 +25,8 @@ pub(crate) struct LaunchArgs {
     groups: Vec<String>,
     #[command(flatten)]
     request: RequestArgs,
-    /// Wait until it is ready (or failed), with a progress bar; otherwise return once the
-    /// stack is being created.
+    /// Drive it here until it is ready (or failed), with a progress bar; without it the
+    /// launch is recorded and `mliy run` drives it.
     #[arg(long)]
     wait: bool,
     #[command(flatten)]
@@ -34,8 +34,7 @@ pub(crate) struct LaunchArgs {
 }
 
 pub(crate) fn launch(args: &LaunchArgs) -> Result<Output> {
-    block_on(async {
-        let s = services(&args.deploy).await?;
+    on_deployment(&args.deploy, |s| async move {
         let request = args.request.request()?;
         let groups = match args.groups.is_empty() {
             false => args.groups.clone(),
@@ -48,14 +47,15 @@ pub(crate) fn launch(args: &LaunchArgs) -> Result<Output> {
         let me = operator();
         let launched = s.engine.launch_for(&me, &owner, request).await?;
         let id = launched.resource.id.clone();
+        // Without `--wait` the launch is only recorded: this command's engine stops before its
+        // driver first runs (one thread, no await in between), and `mliy run` drives it.
         let r = match args.wait {
             true => watch(&s.engine, &me, &id, !args.deploy.json).await?,
-            // Once the stack is asked for, the launch is in the cloud's hands; `mliy run` (or
-            // any process on this store) drives the rest.
-            false => s.engine.wait_until(&me, &id, |p| *p != Phase::Requested).await?,
+            false => launched.resource,
         };
         let failed = matches!(r.phase, Phase::Failed { .. });
-        let human = format!("{} {} for {}: {}\n", r.kind.name(), r.id, r.owner, r.phase);
+        let next = if args.wait { String::new() } else { " (recorded: `mliy run` drives it)".into() };
+        let human = format!("{} {} for {}: {}{next}\n", r.kind.name(), r.id, r.owner, r.phase);
         let json = serde_json::to_value(&r).map_err(|e| Error::parse("output", e.to_string()))?;
         Ok(Output { code: u8::from(failed), ..Output::new(json, human) })
     })

@@ -22,8 +22,13 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) fn run(args: &RunArgs) -> Result<Output> {
+    // The engine's own log (refresh passes, retries, warnings) goes to stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .try_init();
     block_on(async {
-        let s = services(&args.deploy).await?;
+        let s = services(&args.deploy, true).await?;
         let engine = s.engine.clone();
         let mut events = engine.subscribe(&operator())?;
         let resumed = engine.resume().await?;
