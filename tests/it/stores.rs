@@ -240,22 +240,35 @@ mod postgres {
         }
     }
 
+    /// The tests' own server (it speaks TLS), its CA and a fresh database's URL; `None`
+    /// (after saying why) without one.
+    async fn tls_database() -> Option<(crate::postgres::Postgres, std::path::PathBuf, String)> {
+        let server = start().await?;
+        let Some(ca) = server.ca.clone() else {
+            eprintln!("SKIPPED: MLIY_POSTGRES_URL names a server without the tests' CA");
+            return None;
+        };
+        let url = fresh_database(&server);
+        Some((server, ca, url))
+    }
+
+    /// A folder holding a CA (`ca.pem`) the server's certificate is not signed by.
+    fn another_ca() -> tempfile::TempDir {
+        let other = tempfile::tempdir().unwrap();
+        crate::servers::make_certificates(other.path());
+        other
+    }
+
     /// TLS as RDS needs it: `sslmode=require`, and `verify-full` against the server's CA;
     /// another CA is refused.
     #[tokio::test]
     async fn tls_require_and_verify_full() {
-        let Some(server) = start().await else { return };
-        let Some(ca) = server.ca.clone() else {
-            eprintln!("SKIPPED: MLIY_POSTGRES_URL names a server without the tests' CA");
-            return;
-        };
-        let url = fresh_database(&server);
+        let Some((_server, ca, url)) = tls_database().await else { return };
         let store = PostgresStore::connect(&format!("{url}?sslmode=require")).await.unwrap();
         run_all(&store).await;
         let verified = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
         PostgresStore::connect(&verified).await.unwrap();
-        let other = tempfile::tempdir().unwrap();
-        crate::servers::make_certificates(other.path());
+        let other = another_ca();
         let wrong = format!("{url}?sslmode=verify-full&sslrootcert={}", other.path().join("ca.pem").display());
         let e = PostgresStore::connect(&wrong).await.unwrap_err();
         assert!(!e.to_string().contains("postgres://"), "{e}");
@@ -266,12 +279,7 @@ mod postgres {
     /// login, so the password is carried, not checked; the CA is).
     #[tokio::test]
     async fn a_deployment_config_reaches_it_over_verified_tls() {
-        let Some(server) = start().await else { return };
-        let Some(ca) = server.ca.clone() else {
-            eprintln!("SKIPPED: MLIY_POSTGRES_URL names a server without the tests' CA");
-            return;
-        };
-        let url = fresh_database(&server);
+        let Some((_server, ca, url)) = tls_database().await else { return };
         let config = |ca: &std::path::Path| {
             let yaml = format!(
                 "cloud: sim\nstore: {{postgres: {{url: '{url}', password: {{literal: 'p@ss/w:rd'}}, \
@@ -283,8 +291,7 @@ mod postgres {
         let good = config(&ca);
         let store = mliy::registry::store(&good.store, &good.base).await.unwrap();
         assert!(store.list_resources(&Default::default()).await.unwrap().is_empty());
-        let other = tempfile::tempdir().unwrap();
-        crate::servers::make_certificates(other.path());
+        let other = another_ca();
         let wrong = config(&other.path().join("ca.pem"));
         let e = mliy::registry::store(&wrong.store, &wrong.base).await.unwrap_err();
         assert!(!e.to_string().contains("p@ss") && !e.to_string().contains("p%40ss"), "{e}");

@@ -267,15 +267,14 @@ pub(crate) fn adopt(args: &AdoptArgs) -> Result<Output> {
 
 /// Adopts one unmanaged machine by its tags (or says it would): its table row and JSON.
 async fn adopt_one(s: &Services, machine: &mliy::engine::Unmanaged, dry_run: bool) -> (Vec<String>, Value) {
-    let plan = Adoption::from_tags(machine, s.engine.catalog());
-    let adopted = match (&plan, dry_run) {
-        (Ok(plan), false) => s.engine.adopt(&operator(), plan).await.map(Some),
-        (Ok(_), true) => Ok(None),
-        (Err(_), _) => Ok(None),
+    let outcome = match Adoption::from_tags(machine, s.engine.catalog()) {
+        Ok(plan) if dry_run => Ok((plan, None)),
+        Ok(plan) => s.engine.adopt(&operator(), &plan).await.map(|r| (plan, Some(r))),
+        Err(e) => Err(e),
     };
     let id = machine.instance_id.clone();
-    match (plan, adopted) {
-        (Ok(plan), Ok(r)) => {
+    match outcome {
+        Ok((plan, r)) => {
             let status = if dry_run { "would adopt" } else { "adopted" };
             let launch_id = r.map(|r| r.id.to_string());
             let row = vec![
@@ -288,7 +287,7 @@ async fn adopt_one(s: &Services, machine: &mliy::engine::Unmanaged, dry_run: boo
             let json = json!({"instance_id": id, "status": status, "owner": plan.owner, "group_config": plan.group_config, "software_config": plan.software_config, "launch_id": launch_id});
             (row, json)
         }
-        (Err(e), _) | (_, Err(e)) => {
+        Err(e) => {
             let row = vec![id.clone(), format!("skipped: {e}"), "-".into(), "-".into(), "-".into()];
             (row, json!({"instance_id": id, "status": "skipped", "error": e}))
         }
