@@ -321,6 +321,9 @@ impl<'a> Fixture<'a> {
             html_description: r.str("html_description"),
             has_progress_bar: r.bool("has_progress_bar"),
             on_bootstrap_timeout: Default::default(),
+            // MLiy's images report through MANAGER_HOSTNAME; readiness follows the template.
+            ready_when: None,
+            progress_protocol: crate::model::ProgressProtocol::Mliy,
             params: self.software_params(r)?,
             compatible_instance_types: self.types.many(r, "compatible_instancetypes", TYPE, self.types_hint)?,
             permitted_group_configs: self.group_configs.many(r, "permitted_groups", "mliyweb.groupconfig", "")?,

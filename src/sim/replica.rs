@@ -180,6 +180,10 @@ impl Cloud for ReplicaCloud {
         let _busy = self.life.enter("cloud")?;
         self.inner.stack_resources(stack_id).await
     }
+    async fn stack_events(&self, stack_id: &str) -> Result<Vec<mliy_core::cloud::StackEvent>> {
+        let _busy = self.life.enter("cloud")?;
+        self.inner.stack_events(stack_id).await
+    }
     async fn delete_stack(&self, stack_id: &str) -> Result<()> {
         let _busy = self.life.enter("cloud")?;
         self.inner.delete_stack(stack_id).await

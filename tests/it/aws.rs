@@ -32,6 +32,10 @@ async fn cloud(moto: &Moto) -> Arc<AwsCloud> {
 /// MLiy's fixture catalog, pointed at the emulated account, plus a RunJobFlow Spark config.
 fn catalog(account: &Account) -> Catalog {
     let mut catalog = fixtures::catalog();
+    // moto ignores the template's ResourceSignal creation policy and completes the stack at
+    // once, which `ready_when`'s default (`first`) would take as the bootstrap's signal: wait
+    // for the reports instead (signalled stacks are tested on SimCloud).
+    catalog.software_configs[0].ready_when = Some(mliy::model::ReadyWhen::Progress100);
     catalog.security_groups.push(SecurityGroup { id: account.security_group.clone(), name: "default".into() });
     let gc = &mut catalog.group_configs[0];
     gc.network.subnet_id = Some(account.subnet_id.clone());

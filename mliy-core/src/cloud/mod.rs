@@ -10,7 +10,7 @@ pub use ext::{CloudExt, all_pages};
 
 pub use types::{
     ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceInfo,
-    InstanceState, Page, StackInfo, StackResource, StackStatus, StepInfo, StepState,
+    InstanceState, Page, StackEvent, StackInfo, StackResource, StackStatus, StepInfo, StepState,
 };
 
 // The shared types' old paths, for one release.
@@ -58,6 +58,13 @@ pub trait Cloud: Debug + Send + Sync + 'static {
     async fn list_stacks(&self, next: Option<String>) -> Result<Page<StackInfo>>;
     /// DescribeStackResources.
     async fn stack_resources(&self, stack_id: &str) -> Result<Vec<StackResource>>;
+    /// DescribeStackEvents, newest first: where a failed stack's real reason is (a missed
+    /// resource signal, say). The default knows none, and failures then show the stack's own
+    /// status reason.
+    async fn stack_events(&self, stack_id: &str) -> Result<Vec<StackEvent>> {
+        let _ = stack_id;
+        Ok(Vec::new())
+    }
     /// DeleteStack.
     async fn delete_stack(&self, stack_id: &str) -> Result<()>;
     /// DescribeInstances, up to 1,000 a page.

@@ -100,6 +100,19 @@ pub struct StackInfo {
     pub tags: Vec<Tag>,
 }
 
+/// One of a stack's events (DescribeStackEvents), as far as failures need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackEvent {
+    /// The resource's logical id.
+    pub logical_id: String,
+    /// Its type.
+    pub resource_type: String,
+    /// Its status then, e.g. `CREATE_FAILED`.
+    pub status: String,
+    /// CloudFormation's reason.
+    pub reason: Option<String>,
+}
+
 /// A resource of a stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackResource {

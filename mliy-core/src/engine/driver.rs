@@ -120,10 +120,15 @@ impl Shared {
         if let Some(deadline) = r.deadline
             && now >= deadline
         {
-            if matches!(r.phase, Phase::Bootstrapping { .. }) && r.kind == ResourceKind::Instance {
+            if matches!(r.phase, Phase::Bootstrapping { stack_creating: false, .. }) && r.kind == ResourceKind::Instance
+            {
                 return self.bootstrap_timed_out(&r).await;
             }
-            let reason = format!("{} did not finish before its deadline", r.phase.name());
+            let what = match r.phase {
+                Phase::Bootstrapping { stack_creating: true, .. } => "creating_stack",
+                _ => r.phase.name(),
+            };
+            let reason = format!("{what} did not finish before its deadline");
             self.fail(&r, reason).await?;
             return Ok(Flow::Again);
         }
@@ -138,6 +143,13 @@ impl Shared {
             }
             (Phase::CreatingStack, ResourceKind::Cluster) if r.job_flow.is_some() => self.submitting_job_flow(&r).await,
             (Phase::CreatingStack, _) => self.creating_stack(&r, until_deadline(self.config.stack_poll)).await,
+            (Phase::Bootstrapping { percent, stack_creating: true, .. }, ResourceKind::Instance) => {
+                let poll = until_deadline(self.config.stack_poll);
+                if r.ready_when.met(*percent, true) && r.instance_id.is_some() {
+                    return self.ready_when_met(&r, poll).await;
+                }
+                self.creating_stack(&r, poll).await
+            }
             (Phase::Provisioning, ResourceKind::Instance) => {
                 self.provisioning(&r, until_deadline(self.config.instance_poll)).await
             }
@@ -235,17 +247,20 @@ impl Shared {
                     self.fail(r, format!("the stack has no {what}")).await?;
                     return Ok(Flow::Again);
                 }
-                let deadline = self.clock.now().plus(self.config.provision_timeout);
+                // Reports came while the stack waited for the signal: the bootstrap's deadline.
+                let reporting = matches!(r.phase, Phase::Bootstrapping { .. });
+                let wait = if reporting { self.config.bootstrap_timeout } else { self.config.provision_timeout };
+                let deadline = self.clock.now().plus(wait);
                 self.transition(r, Event::StackCreated, Actor::Engine, format!("stack {} created", info.name), |n| {
-                    n.instance_id = instance;
+                    n.instance_id = instance.or(n.instance_id.take());
                     n.cluster_id = cluster;
                     n.deadline = Some(deadline);
                 })
                 .await?;
                 Ok(Flow::Again)
             }
-            status if status.is_failed_creation() => {
-                let why = info.reason.unwrap_or_else(|| status.as_str().to_string());
+            _ if info.status.is_failed_creation() => {
+                let why = self.failure_reason(stack_id, info).await;
                 self.fail(r, format!("stack creation failed: {why}")).await?;
                 Ok(Flow::Again)
             }
@@ -254,6 +269,20 @@ impl Shared {
                 Ok(Flow::Again)
             }
             _ => Ok(Flow::Wait(poll)),
+        }
+    }
+
+    /// Why a stack failed: the first failed resource's reason from the stack's events (a
+    /// missed resource signal, say), else the stack's own status reason.
+    async fn failure_reason(&self, stack_id: &str, info: crate::cloud::StackInfo) -> String {
+        let events = self.cloud.stack_events(stack_id).await.unwrap_or_default();
+        let failed = events.iter().rev().find(|e| {
+            e.status.ends_with("_FAILED")
+                && e.reason.as_deref().is_some_and(|r| !r.contains("Resource creation cancelled"))
+        });
+        match failed {
+            Some(e) => format!("{}: {}", e.logical_id, e.reason.as_deref().unwrap_or_default()),
+            None => info.reason.unwrap_or_else(|| info.status.as_str().to_string()),
         }
     }
 
@@ -279,8 +308,10 @@ impl Shared {
         match (info.state, &info.private_ip) {
             (InstanceState::Running, Some(ip)) => {
                 let ip = ip.clone();
-                let deadline = r.progress_bar.then(|| self.clock.now().plus(self.config.bootstrap_timeout));
-                let event = Event::InstanceRunning { progress_bar: r.progress_bar };
+                // With `ready_when: stack_complete | first`, the complete stack made it ready.
+                let progress_bar = r.progress_bar && !r.ready_when.at_stack_complete();
+                let deadline = progress_bar.then(|| self.clock.now().plus(self.config.bootstrap_timeout));
+                let event = Event::InstanceRunning { progress_bar };
                 let next = self
                     .transition(r, event, Actor::Engine, format!("instance {} running at {ip}", info.id), |n| {
                         n.private_ip = Some(ip);
@@ -300,12 +331,42 @@ impl Shared {
 
     async fn bootstrapping(&self, r: &Resource, wait: Duration) -> Result<Flow> {
         self.settle_bill(r).await?;
+        if let Phase::Bootstrapping { percent, .. } = r.phase
+            && r.ready_when.met(percent, false)
+        {
+            return self.ready_when_met(r, wait.min(self.config.instance_poll)).await;
+        }
         if let Some(info) = self.describe_instance(r).await?
             && self.instance_gone(r, &info).await?
         {
             return Ok(Flow::Again);
         }
         Ok(Flow::Wait(wait))
+    }
+
+    /// `ready_when` holds: Ready once the instance runs with an address.
+    async fn ready_when_met(&self, r: &Resource, poll: Duration) -> Result<Flow> {
+        let Some(info) = self.describe_instance(r).await? else { return Ok(Flow::Wait(poll)) };
+        if self.instance_gone(r, &info).await? {
+            return Ok(Flow::Again);
+        }
+        let (InstanceState::Running, Some(ip)) = (info.state, info.private_ip.clone()) else {
+            return Ok(Flow::Wait(poll));
+        };
+        let why = match r.phase {
+            Phase::Bootstrapping { stack_creating: true, .. } => {
+                "the bootstrap reported 100 (ready_when: first)".to_string()
+            }
+            _ => format!("the stack completed after the bootstrap's signal (ready_when: {})", r.ready_when.name()),
+        };
+        let next = self
+            .transition(r, Event::ReadyWhenMet, Actor::Engine, format!("instance {} ready: {why}", info.id), |n| {
+                n.private_ip = Some(ip);
+                n.deadline = None;
+            })
+            .await?;
+        self.follow_dns(next, true).await?;
+        Ok(Flow::Again)
     }
 
     async fn starting(&self, r: &Resource, poll: Duration) -> Result<Flow> {

@@ -68,11 +68,7 @@ impl Engine {
         // is sent (see outgoing.rs).
         let secret = progress_bar.then(|| progress::derive(&inner.progress_key, &request.launch_id));
         if secret.is_some() {
-            request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_TOKEN", progress::PLACEHOLDER));
-            if let Some(url) = &inner.config.progress_url {
-                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
-                request.tokens.insert(0, crate::model::Param::new("MLIY_PROGRESS_URL", url));
-            }
+            progress_tokens(&inner.config, software, &mut request)?;
         }
         let plan = inner.planner.plan(principal, &request)?;
         let group = inner.planner.catalog().group_config(&request.group_config)?;
@@ -85,6 +81,7 @@ impl Engine {
             instance_type: plan.instance_type.clone(),
             progress_bar,
             progress_open: progress_bar,
+            ready_when: plan.ready_when,
             job_flow: plan.job_flow.clone(),
             ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };
@@ -111,4 +108,48 @@ impl Engine {
         Shared::ensure_driver(&self.inner, &resource.id);
         Ok(Launched { resource: resource.redacted(), progress_token: secret })
     }
+}
+
+/// The user-data tokens through which the bootstrap reports, each holding the placeholder
+/// where the secret goes (see outgoing.rs): mliy's own, or MLiy's `MANAGER_HOSTNAME` as
+/// `<portal host>/ajax/s/<secret>`, the host taken from `progress_url`.
+fn progress_tokens(
+    config: &super::EngineConfig,
+    software: &crate::model::SoftwareConfig,
+    request: &mut LaunchRequest,
+) -> Result<()> {
+    use crate::model::{Param, ProgressProtocol};
+    match software.progress_protocol {
+        ProgressProtocol::Native => {
+            request.tokens.insert(0, Param::new("MLIY_PROGRESS_TOKEN", progress::PLACEHOLDER));
+            if let Some(url) = &config.progress_url {
+                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
+                request.tokens.insert(0, Param::new("MLIY_PROGRESS_URL", url));
+            }
+        }
+        ProgressProtocol::Mliy => {
+            let host = config.progress_url.as_deref().and_then(portal_host).ok_or_else(|| {
+                Error::validation(
+                    "engine.progress_url",
+                    config.progress_url.clone().unwrap_or_default(),
+                    format!(
+                        "software config {} has progress_protocol: mliy, which needs the portal's https:// address \
+                         (its host becomes MANAGER_HOSTNAME)",
+                        software.name
+                    ),
+                )
+            })?;
+            let value = format!("{host}/ajax/s/{}", progress::PLACEHOLDER);
+            request.tokens.insert(0, Param::new("MANAGER_HOSTNAME", value));
+        }
+    }
+    Ok(())
+}
+
+/// `https://portal.example:8443/anything` → `portal.example:8443`: MLiy's images put
+/// `https://` in front and `/ajax/progress/…` after.
+fn portal_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty() && !host.contains('@')).then_some(host)
 }

@@ -244,6 +244,36 @@ impl Engine {
         Ok(progress::report(&self.inner, id, token, percent, message).await?.redacted())
     }
 
+    /// Records progress an MLiy image reported for its EC2 instance (MLiy's
+    /// `…/ajax/progress/<instance id>/<message>(<n>)`, the launch's secret in the path
+    /// that `{{{MANAGER_HOSTNAME}}}` rendered). Accepted while the stack is still creating.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] when the secret matches no launch taking reports, or the instance
+    /// is not that launch's; otherwise as [`Engine::report_progress`].
+    pub async fn report_progress_by_instance(
+        &self,
+        instance_id: &str,
+        secret: &str,
+        percent: u8,
+        message: &str,
+    ) -> Result<Resource> {
+        self.inner.alive()?;
+        Ok(progress::report_by_instance(&self.inner, instance_id, secret, percent, message).await?.redacted())
+    }
+
+    /// Records a report from MLiy's URL path, `/ajax/s/<secret>/ajax/progress/<instance
+    /// id>/<message>(<n>)` (what a portal's route hands over; see
+    /// [`MliyProgressPath`](crate::model::MliyProgressPath)).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] for a malformed path; otherwise as
+    /// [`Engine::report_progress_by_instance`].
+    pub async fn report_mliy_path(&self, path: &str) -> Result<Resource> {
+        let p = crate::model::MliyProgressPath::parse(path)?;
+        self.report_progress_by_instance(&p.instance_id, p.secret.expose(), p.percent, &p.message).await
+    }
+
     /// Continues every resource the store says is unfinished; returns how many.
     ///
     /// # Errors

@@ -3,9 +3,10 @@
 
 use super::Shared;
 use crate::error::{Error, Result};
-use crate::lifecycle::{Actor, Event, Phase, Resource};
+use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
 use crate::model::LaunchId;
 use crate::secret::{Secret, constant_time_eq};
+use crate::store::ResourceFilter;
 use sha2::{Digest, Sha256};
 
 /// Longest progress message kept.
@@ -64,39 +65,44 @@ pub(crate) async fn report(
     percent: u8,
     message: &str,
 ) -> Result<Resource> {
+    report_as(inner, id, token, percent, message, None).await
+}
+
+/// Records a report; `claimed` is the instance id an MLiy image reported for, checked
+/// against (or, before the stack listed it, recorded on) the resource.
+async fn report_as(
+    inner: &std::sync::Arc<Shared>,
+    id: &LaunchId,
+    token: &str,
+    percent: u8,
+    message: &str,
+    claimed: Option<&str>,
+) -> Result<Resource> {
     if percent > 100 {
         return Err(Error::validation("percent", percent.to_string(), "must be 0 to 100"));
     }
     let message = clean(message);
     loop {
         let r = inner.store.get_resource(id).await?.ok_or_else(forbidden)?;
-        if !r.progress_open {
+        if !r.progress_open || !token_matches(inner, &r, token) {
             return Err(forbidden());
         }
-        let expected = derive(&inner.progress_key, id);
-        if !constant_time_eq(token.as_bytes(), expected.expose().as_bytes()) {
-            tracing::warn!(target: "mliy::launch", id = %id, "progress report with a wrong token");
+        if claimed.is_some_and(|c| r.instance_id.as_deref().is_some_and(|known| known != c)) {
             return Err(forbidden());
         }
-        let current = match &r.phase {
-            Phase::Bootstrapping { percent, .. } => *percent,
+        let result = match &r.phase {
+            Phase::Bootstrapping { percent: current, .. } if percent < *current => {
+                // Reports can arrive out of order; progress never goes back.
+                return Ok(r);
+            }
+            Phase::CreatingStack | Phase::Bootstrapping { .. } => record(inner, &r, percent, &message, claimed).await,
+            // Ready by the stack's completion (`ready_when`): later reports are noted.
+            phase if phase.is_usable() && r.kind == ResourceKind::Instance => {
+                let reason = format!("bootstrap: {percent}% {message}");
+                inner.note(&r, Actor::Bootstrap, reason, |n| n.progress_open = percent < 100).await
+            }
             other => return Err(Error::InvalidTransition(format!("resource {id} is {other}, not bootstrapping"))),
         };
-        if percent < current {
-            // Reports can arrive out of order; progress never goes back.
-            return Ok(r);
-        }
-        let event = Event::Progress { percent, message: message.clone() };
-        let reason = format!("bootstrap: {percent}% {message}");
-        let done = percent >= 100;
-        let result = inner
-            .transition(&r, event, Actor::Bootstrap, reason, |n| {
-                if done {
-                    n.progress_open = false;
-                    n.deadline = None;
-                }
-            })
-            .await;
         match result {
             Ok(next) => {
                 Shared::ensure_driver(inner, id);
@@ -106,6 +112,78 @@ pub(crate) async fn report(
             Err(e) => return Err(e),
         }
     }
+}
+
+fn token_matches(inner: &Shared, r: &Resource, token: &str) -> bool {
+    let expected = derive(&inner.progress_key, &r.id);
+    let ok = constant_time_eq(token.as_bytes(), expected.expose().as_bytes());
+    if !ok {
+        tracing::warn!(target: "mliy::launch", id = %r.id, "progress report with a wrong token");
+    }
+    ok
+}
+
+async fn record(inner: &Shared, r: &Resource, percent: u8, message: &str, claimed: Option<&str>) -> Result<Resource> {
+    let event = Event::Progress { percent, message: message.to_string() };
+    let reason = format!("bootstrap: {percent}% {message}");
+    // Ready at 100 unless the stack still waits (then the driver decides, by `ready_when`).
+    let done =
+        percent >= 100 && !matches!(r.phase, Phase::CreatingStack | Phase::Bootstrapping { stack_creating: true, .. });
+    inner
+        .transition(r, event, Actor::Bootstrap, reason, |n| {
+            if n.instance_id.is_none() {
+                n.instance_id = claimed.map(str::to_string);
+            }
+            if done {
+                n.progress_open = false;
+                n.deadline = None;
+            }
+        })
+        .await
+}
+
+/// Records a report an MLiy image sent for its EC2 instance id: the launch is the one whose
+/// secret `token` is, among those still taking reports; an instance id the record does not
+/// know yet must be the launch stack's instance.
+pub(crate) async fn report_by_instance(
+    inner: &std::sync::Arc<Shared>,
+    instance_id: &str,
+    token: &str,
+    percent: u8,
+    message: &str,
+) -> Result<Resource> {
+    let open = ResourceFilter { needs_driving: true, include_archived: true, ..ResourceFilter::default() };
+    let candidates = inner.store.list_resources(&open).await?;
+    let found = candidates.into_iter().find(|r| {
+        r.kind == ResourceKind::Instance
+            && r.progress_open
+            && r.instance_id.as_deref().is_none_or(|known| known == instance_id)
+            && constant_time_eq(token.as_bytes(), derive(&inner.progress_key, &r.id).expose().as_bytes())
+    });
+    let Some(r) = found else {
+        tracing::warn!(target: "mliy::launch", instance = instance_id, "MLiy progress report matching no launch");
+        return Err(forbidden());
+    };
+    if r.instance_id.is_none() && !stack_holds(inner, &r, instance_id).await? {
+        tracing::warn!(target: "mliy::launch", id = %r.id, instance = instance_id, "progress for another stack's instance");
+        return Err(forbidden());
+    }
+    report_as(inner, &r.id, token, percent, message, Some(instance_id)).await
+}
+
+/// Whether the launch's stack lists `instance_id` as its instance.
+async fn stack_holds(inner: &Shared, r: &Resource, instance_id: &str) -> Result<bool> {
+    let stack_id = match &r.stack_id {
+        Some(id) => id.clone(),
+        None => match inner.cloud.describe_stack(&r.stack.name).await? {
+            Some(info) => info.id,
+            None => return Ok(false),
+        },
+    };
+    let resources = inner.cloud.stack_resources(&stack_id).await?;
+    Ok(resources
+        .iter()
+        .any(|x| x.resource_type == "AWS::EC2::Instance" && x.physical_id.as_deref() == Some(instance_id)))
 }
 
 #[cfg(test)]

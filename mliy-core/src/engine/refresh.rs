@@ -115,9 +115,13 @@ impl Listings {
     fn unmanaged(&self, records: &[Resource]) -> Vec<Unmanaged> {
         let Some(listed) = &self.instances else { return Vec::new() };
         let known: HashSet<&str> = records.iter().filter_map(|r| r.instance_id.as_deref()).collect();
+        // A launch whose stack still waits for its signal has not recorded its instance yet.
+        let launches: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let ours =
+            |i: &InstanceInfo| i.tags.iter().any(|t| t.key == LAUNCH_ID_TAG && launches.contains(t.value.as_str()));
         listed
             .values()
-            .filter(|i| !known.contains(i.id.as_str()) && i.state != InstanceState::Terminated)
+            .filter(|i| !known.contains(i.id.as_str()) && !ours(i) && i.state != InstanceState::Terminated)
             .map(|i| Unmanaged {
                 instance_id: i.id.clone(),
                 launch_id: i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value.clone()),

@@ -411,7 +411,11 @@ async fn progress_tokens_are_checked() {
     assert!(matches!(engine.report_progress(&ida, tok_a.expose(), 101, "x").await, Err(Error::Validation(_))));
     engine.report_progress(&ida, tok_a.expose(), 60, "half\u{7}way").await.unwrap();
     let back = engine.report_progress(&ida, tok_a.expose(), 40, "late").await.unwrap();
-    assert_eq!(back.phase, Phase::Bootstrapping { percent: 60, message: "halfway".into() }, "progress never goes back");
+    assert_eq!(
+        back.phase,
+        Phase::Bootstrapping { percent: 60, message: "halfway".into(), stack_creating: false },
+        "progress never goes back"
+    );
     assert_eq!(engine.report_progress(&ida, tok_a.expose(), 100, "done").await.unwrap().phase, Phase::Ready);
     // Replayed after the bootstrap finished: the secret is gone.
     assert!(matches!(engine.report_progress(&ida, tok_a.expose(), 100, "again").await, Err(Error::Forbidden(_))));
@@ -1193,5 +1197,170 @@ mod vanishing {
         assert!(names.records().is_empty(), "name deleted");
         let bills = rig.store.billing(Some(&id)).await.unwrap();
         assert!(!bills.is_empty() && bills.iter().all(|b| b.end.is_some()), "{bills:?}");
+    }
+}
+
+/// MLiy's images unchanged: reports by instance id through `MANAGER_HOSTNAME` while the
+/// stack waits for the bootstrap's signal (SimCloud models the signal; moto ignores
+/// `CreationPolicy` and completes such stacks at once).
+mod mliy_images {
+    use super::*;
+    use crate::cloud::CloudExt;
+    use crate::model::{ProgressProtocol, ReadyWhen, Source};
+    use base64::Engine as _;
+
+    const SIGNALLED: &str = "Parameters:\n  InstanceType: {Type: String}\n  UserData: {Type: String}\n  \
+        ResourceSignalTimeout: {Type: String, Default: PT30M}\nResources:\n  EC2Instance:\n    Type: \
+        'AWS::EC2::Instance'\n    CreationPolicy: {ResourceSignal: {Timeout: !Ref ResourceSignalTimeout}}\n";
+
+    /// An engine whose `notebook` is an MLiy image on a signalled template.
+    fn mliy_engine(rig: &Rig, ready_when: Option<ReadyWhen>) -> Engine {
+        rig.replica_with("mliy", |c| {
+            let sc = &mut c.software_configs[0];
+            sc.template = Some(Source::inline(SIGNALLED));
+            sc.user_data = Some(Source::inline("#!/bin/bash\nexport MANAGER_HOSTNAME='{{{MANAGER_HOSTNAME}}}'\n"));
+            sc.progress_protocol = ProgressProtocol::Mliy;
+            sc.params.clear();
+            sc.ready_when = ready_when;
+        })
+    }
+
+    /// The stack's id and its instance once it runs (what the image finds out about itself).
+    async fn running_instance(rig: &Rig, r: &Resource) -> (String, String) {
+        loop {
+            if let Some(stack) = rig.cloud.describe_stack(&r.stack.name).await.unwrap() {
+                let resources = rig.cloud.stack_resources(&stack.id).await.unwrap();
+                let id = resources.iter().find(|x| x.resource_type == "AWS::EC2::Instance").unwrap();
+                let iid = id.physical_id.clone().unwrap();
+                let info = rig.cloud.describe_instance(&iid).await.unwrap();
+                if info.is_some_and(|i| i.state == crate::cloud::InstanceState::Running) {
+                    return (stack.id, iid);
+                }
+            }
+            rig.clock.sleep(Duration::from_secs(10)).await;
+        }
+    }
+
+    /// The path MLiy's `send_progress` calls: `https://$MANAGER_HOSTNAME/ajax/progress/…`.
+    fn path(rig: &Rig, r: &Resource, instance: &str, report: &str) -> String {
+        let b64 = rig.cloud.user_data_of(&r.stack.client_request_token).unwrap();
+        let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
+        let host = text.split("MANAGER_HOSTNAME='").nth(1).unwrap().split('\'').next().unwrap();
+        let url = format!("https://{host}/ajax/progress/{instance}/{report}");
+        let rest = url.strip_prefix("https://portal").expect("the portal's host from progress_url");
+        rest.to_string()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_signalling_image_that_never_sends_100_becomes_ready() {
+        let rig = Rig::new(SimConfig::default());
+        let engine = mliy_engine(&rig, None);
+        let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let id = launched.resource.id.clone();
+        wait_phase(&engine, &id, "creating_stack").await;
+        let (stack, iid) = running_instance(&rig, &launched.resource).await;
+        for (n, step) in [(10, "mounting_ebs_filesystem"), (40, "installing_base_packages"), (80, "setting_up")] {
+            let r =
+                engine.report_mliy_path(&path(&rig, &launched.resource, &iid, &format!("{step}({n})"))).await.unwrap();
+            assert!(
+                matches!(r.phase, Phase::Bootstrapping { percent, stack_creating: true, .. } if percent == n),
+                "{r:?}"
+            );
+        }
+        // Out of order and repeated: kept, never back.
+        let late = engine.report_mliy_path(&path(&rig, &launched.resource, &iid, "x(40)")).await.unwrap();
+        assert!(matches!(late.phase, Phase::Bootstrapping { percent: 80, .. }));
+        rig.cloud.signal_resource(&stack, "EC2Instance").await.unwrap();
+        engine.report_mliy_path(&path(&rig, &launched.resource, &iid, "rebooting_MLiy(90)")).await.unwrap();
+        let ready = wait_phase(&engine, &id, "ready").await;
+        assert_eq!((ready.phase, ready.instance_id.as_deref()), (Phase::Ready, Some(iid.as_str())));
+        assert!(ready.private_ip.is_some());
+        let events = engine.events(&alice(), &id).await.unwrap();
+        let reports: Vec<&str> =
+            events.iter().filter(|e| e.actor == Actor::Bootstrap).map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reports,
+            [
+                "bootstrap: 10% mounting ebs filesystem",
+                "bootstrap: 40% installing base packages",
+                "bootstrap: 80% setting up",
+                "bootstrap: 90% rebooting MLiy"
+            ]
+        );
+        assert!(events.iter().any(|e| e.reason.contains("ready_when: first")), "{events:?}");
+        // The older image's done(100) after the reboot is noted and closes the reports.
+        engine.report_mliy_path(&path(&rig, &launched.resource, &iid, "done(100)")).await.unwrap();
+        let again = engine.report_mliy_path(&path(&rig, &launched.resource, &iid, "done(100)")).await;
+        assert!(matches!(again, Err(Error::Forbidden(_))), "{again:?}");
+        assert_eq!(engine.get(&alice(), &id).await.unwrap().phase, Phase::Ready);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_missed_signal_fails_with_cloudformations_reason() {
+        let rig = Rig::new(SimConfig::default());
+        let engine = mliy_engine(&rig, None);
+        let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let id = launched.resource.id.clone();
+        let (_, iid) = running_instance(&rig, &launched.resource).await;
+        engine.report_mliy_path(&path(&rig, &launched.resource, &iid, "step(10)")).await.unwrap();
+        let failed = bounded(engine.wait_until(&ops(), &id, Phase::is_terminal)).await.unwrap();
+        let Phase::Failed { reason } = &failed.phase else { panic!("{failed:?}") };
+        assert!(
+            reason.contains("EC2Instance: Failed to receive 1 resource signal(s) within the specified duration"),
+            "{reason}"
+        );
+        bounded(async {
+            while !rig.cloud.live_stacks().is_empty() {
+                rig.clock.sleep(Duration::from_secs(30)).await;
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_100_waits_for_100_after_the_signal() {
+        let rig = Rig::new(SimConfig::default());
+        let engine = mliy_engine(&rig, Some(ReadyWhen::Progress100));
+        let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let id = launched.resource.id.clone();
+        let (stack, iid) = running_instance(&rig, &launched.resource).await;
+        rig.cloud.signal_resource(&stack, "EC2Instance").await.unwrap();
+        let r = wait_phase(&engine, &id, "bootstrapping").await;
+        assert!(matches!(r.phase, Phase::Bootstrapping { stack_creating: false, .. }), "{r:?}");
+        rig.clock.sleep(Duration::from_secs(600)).await;
+        assert!(matches!(engine.get(&alice(), &id).await.unwrap().phase, Phase::Bootstrapping { .. }));
+        let done = engine.report_mliy_path(&path(&rig, &launched.resource, &iid, "done(100)")).await.unwrap();
+        assert_eq!(done.phase, Phase::Ready);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reports_need_the_launchs_secret_and_its_own_instance() {
+        let rig = Rig::new(SimConfig::default());
+        let engine = mliy_engine(&rig, None);
+        let a = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let b = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let (_, ia) = running_instance(&rig, &a.resource).await;
+        let (_, ib) = running_instance(&rig, &b.resource).await;
+        // a's secret for b's instance: refused, and b's record is not touched.
+        let e = engine.report_mliy_path(&path(&rig, &a.resource, &ib, "x(10)")).await.unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)), "{e}");
+        let wrong = format!("/ajax/s/{}/ajax/progress/{ia}/x(10)", "0".repeat(64));
+        assert!(matches!(engine.report_mliy_path(&wrong).await.unwrap_err(), Error::Forbidden(_)));
+        let bare = format!("/ajax/progress/{ia}/x(10)");
+        assert!(matches!(engine.report_mliy_path(&bare).await.unwrap_err(), Error::Validation(_)));
+        engine.report_mliy_path(&path(&rig, &a.resource, &ia, "x(10)")).await.unwrap();
+        assert_eq!(engine.get(&alice(), &b.resource.id).await.unwrap().instance_id, None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_mliy_protocol_needs_an_https_portal_address() {
+        let rig = Rig::with(
+            SimConfig::default(),
+            EngineConfig { progress_url: Some("http://portal".into()), ..EngineConfig::default() },
+        );
+        let engine = mliy_engine(&rig, None);
+        let e = engine.launch_instance(&alice(), instance()).await.unwrap_err();
+        let Error::Validation(v) = e else { panic!("{e}") };
+        assert_eq!((v.field.as_str(), v.value.as_str()), ("engine.progress_url", "http://portal"));
     }
 }

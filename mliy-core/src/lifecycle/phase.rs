@@ -47,6 +47,11 @@ pub enum Phase {
         percent: u8,
         /// What it is doing.
         message: String,
+        /// Instance: the stack is still `CREATE_IN_PROGRESS` (it waits for the bootstrap's
+        /// resource signal); the instance exists and reports. The driver keeps watching the
+        /// stack, as in `CreatingStack`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        stack_creating: bool,
     },
     /// Instance: usable.
     Ready,
@@ -145,7 +150,12 @@ impl Phase {
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Phase::Bootstrapping { percent, message } => write!(f, "bootstrapping {percent}% ({message})"),
+            Phase::Bootstrapping { percent, message, stack_creating: false } => {
+                write!(f, "bootstrapping {percent}% ({message})")
+            }
+            Phase::Bootstrapping { percent, message, stack_creating: true } => {
+                write!(f, "bootstrapping {percent}% ({message}), stack still creating")
+            }
             Phase::TerminatedWithErrors { reason } => write!(f, "terminated with errors ({reason})"),
             Phase::Failed { reason } => write!(f, "failed ({reason})"),
             other => f.write_str(other.name()),
@@ -176,6 +186,10 @@ pub enum Event {
     /// The bootstrap deadline passed without done(100); the software config keeps the
     /// machine (its `on_bootstrap_timeout`).
     BootstrapUnconfirmed,
+    /// The software config's `ready_when` holds otherwise than by a plain `100`: the stack
+    /// completed after the bootstrap's resource signal, or (`first`) a 100 came while the
+    /// stack was still creating.
+    ReadyWhenMet,
     /// EMR reports BOOTSTRAPPING.
     ClusterBootstrapping,
     /// EMR reports RUNNING.
@@ -222,6 +236,7 @@ impl Event {
             Event::InstanceRunning { .. } => "instance_running",
             Event::Progress { .. } => "progress",
             Event::BootstrapUnconfirmed => "bootstrap_unconfirmed",
+            Event::ReadyWhenMet => "ready_when_met",
             Event::ClusterBootstrapping => "cluster_bootstrapping",
             Event::ClusterRunning => "cluster_running",
             Event::ClusterWaiting => "cluster_waiting",
@@ -274,15 +289,24 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
         (Instance, P::CreatingStack, E::StackCreated) => Some(P::Provisioning),
         (Cluster, P::CreatingStack, E::StackCreated) => Some(P::Starting),
         (Instance, P::Provisioning, E::InstanceRunning { progress_bar: true }) => {
-            Some(P::Bootstrapping { percent: 0, message: "bootstrapping".into() })
+            Some(P::Bootstrapping { percent: 0, message: "bootstrapping".into(), stack_creating: false })
         }
         (Instance, P::Provisioning, E::InstanceRunning { progress_bar: false }) => Some(P::Ready),
+        // Reports while the stack waits for the bootstrap's signal: recorded, never ready yet.
+        (
+            Instance,
+            P::CreatingStack | P::Bootstrapping { stack_creating: true, .. },
+            E::Progress { percent, message },
+        ) => Some(P::Bootstrapping { percent: *percent, message: message.clone(), stack_creating: true }),
+        (Instance, P::Bootstrapping { percent, message, stack_creating: true }, E::StackCreated) => {
+            Some(P::Bootstrapping { percent: *percent, message: message.clone(), stack_creating: false })
+        }
         (Instance, P::Bootstrapping { .. }, E::Progress { percent, message }) => Some(if *percent >= 100 {
             P::Ready
         } else {
-            P::Bootstrapping { percent: *percent, message: message.clone() }
+            P::Bootstrapping { percent: *percent, message: message.clone(), stack_creating: false }
         }),
-        (Instance, P::Bootstrapping { .. }, E::BootstrapUnconfirmed) => Some(P::Ready),
+        (Instance, P::Bootstrapping { .. }, E::BootstrapUnconfirmed | E::ReadyWhenMet) => Some(P::Ready),
         (Instance, P::Ready, E::Stop) => Some(P::Stopping),
         // Stopped or started outside mliy, as a refresh finds.
         (Instance, P::Stopping | P::Ready, E::Stopped) => Some(P::Stopped),
@@ -292,7 +316,7 @@ pub fn transition(kind: ResourceKind, from: &Phase, event: &Event) -> Result<Pha
         (Instance, P::Ready, E::Reboot) => Some(P::Rebooting),
         (Instance, P::Rebooting, E::Rebooted) => Some(P::Ready),
         (Cluster, P::Starting, E::ClusterBootstrapping) => {
-            Some(P::Bootstrapping { percent: 0, message: "bootstrap actions".into() })
+            Some(P::Bootstrapping { percent: 0, message: "bootstrap actions".into(), stack_creating: false })
         }
         (Cluster, P::Starting | P::Bootstrapping { .. } | P::Waiting, E::ClusterRunning) => Some(P::Running),
         (Cluster, P::Starting | P::Bootstrapping { .. } | P::Running, E::ClusterWaiting) => Some(P::Waiting),
@@ -318,7 +342,23 @@ mod tests {
     }
 
     fn boot(p: u8) -> P {
-        P::Bootstrapping { percent: p, message: "m".into() }
+        P::Bootstrapping { percent: p, message: "m".into(), stack_creating: false }
+    }
+
+    /// Bootstrapping while the stack still waits for the signal.
+    fn creating(p: u8) -> P {
+        P::Bootstrapping { percent: p, message: "m".into(), stack_creating: true }
+    }
+
+    fn creating_done() -> P {
+        P::Bootstrapping { percent: 100, message: "done".into(), stack_creating: true }
+    }
+
+    /// Every phase, with both kinds of bootstrapping.
+    fn test_phases() -> Vec<P> {
+        let mut every = all_phases();
+        every.insert(5, creating(10));
+        every
     }
 
     fn all_phases() -> Vec<P> {
@@ -349,6 +389,8 @@ mod tests {
             E::InstanceRunning { progress_bar: false },
             E::Progress { percent: 50, message: "m".into() },
             E::Progress { percent: 100, message: "done".into() },
+            E::BootstrapUnconfirmed,
+            E::ReadyWhenMet,
             E::ClusterBootstrapping,
             E::ClusterRunning,
             E::ClusterWaiting,
@@ -369,7 +411,7 @@ mod tests {
     fn legal() -> Vec<(ResourceKind, P, E, P)> {
         let mut t = Vec::new();
         // Fail and Terminate apply in every live phase, whatever the kind.
-        let live: Vec<P> = all_phases().into_iter().filter(|p| !p.is_terminal() && *p != P::Terminating).collect();
+        let live: Vec<P> = test_phases().into_iter().filter(|p| !p.is_terminal() && *p != P::Terminating).collect();
         for kind in [Instance, Cluster] {
             for p in live.iter().chain([&P::Terminating]) {
                 t.push((kind, p.clone(), E::Fail { reason: "boom".into() }, P::Failed { reason: "boom".into() }));
@@ -387,11 +429,20 @@ mod tests {
                 Instance,
                 P::Provisioning,
                 E::InstanceRunning { progress_bar: true },
-                P::Bootstrapping { percent: 0, message: "bootstrapping".into() },
+                P::Bootstrapping { percent: 0, message: "bootstrapping".into(), stack_creating: false },
             ),
             (Instance, P::Provisioning, E::InstanceRunning { progress_bar: false }, P::Ready),
             (Instance, boot(10), E::Progress { percent: 50, message: "m".into() }, boot(50)),
             (Instance, boot(10), E::Progress { percent: 100, message: "done".into() }, P::Ready),
+            (Instance, P::CreatingStack, E::Progress { percent: 50, message: "m".into() }, creating(50)),
+            (Instance, P::CreatingStack, E::Progress { percent: 100, message: "done".into() }, creating_done()),
+            (Instance, creating(10), E::Progress { percent: 50, message: "m".into() }, creating(50)),
+            (Instance, creating(10), E::Progress { percent: 100, message: "done".into() }, creating_done()),
+            (Instance, creating(10), E::StackCreated, boot(10)),
+            (Instance, boot(10), E::BootstrapUnconfirmed, P::Ready),
+            (Instance, creating(10), E::BootstrapUnconfirmed, P::Ready),
+            (Instance, boot(10), E::ReadyWhenMet, P::Ready),
+            (Instance, creating(10), E::ReadyWhenMet, P::Ready),
             (Instance, P::Ready, E::Stop, P::Stopping),
             (Instance, P::Stopping, E::Stopped, P::Stopped),
             (Instance, P::Ready, E::Stopped, P::Stopped),
@@ -407,7 +458,7 @@ mod tests {
                 Cluster,
                 P::Starting,
                 E::ClusterBootstrapping,
-                P::Bootstrapping { percent: 0, message: "bootstrap actions".into() },
+                P::Bootstrapping { percent: 0, message: "bootstrap actions".into(), stack_creating: false },
             ),
             (
                 Cluster,
@@ -416,10 +467,11 @@ mod tests {
                 P::TerminatedWithErrors { reason: "r".into() },
             ),
         ]);
-        for from in [P::Starting, boot(10), P::Waiting] {
+        // A cluster is never stack_creating, but the table takes what the function does.
+        for from in [P::Starting, boot(10), creating(10), P::Waiting] {
             t.push((Cluster, from, E::ClusterRunning, P::Running));
         }
-        for from in [P::Starting, boot(10), P::Running] {
+        for from in [P::Starting, boot(10), creating(10), P::Running] {
             t.push((Cluster, from, E::ClusterWaiting, P::Waiting));
         }
         t
@@ -430,7 +482,7 @@ mod tests {
         let legal = legal();
         let mut checked = 0;
         for kind in [Instance, Cluster] {
-            for from in all_phases() {
+            for from in test_phases() {
                 for event in all_events() {
                     let expected =
                         legal.iter().find(|(k, f, e, _)| *k == kind && *f == from && *e == event).map(|(.., to)| to);
@@ -445,12 +497,12 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 2 * 15 * 19);
+        assert_eq!(checked, 2 * 16 * 21);
     }
 
     #[test]
     fn terminal_phases_take_nothing() {
-        for p in all_phases().into_iter().filter(Phase::is_terminal) {
+        for p in test_phases().into_iter().filter(Phase::is_terminal) {
             for e in all_events() {
                 assert!(transition(Instance, &p, &e).is_err());
                 assert!(transition(Cluster, &p, &e).is_err());

@@ -41,6 +41,9 @@ pub struct Resource {
     pub phase: Phase,
     /// Whether the bootstrap reports progress.
     pub progress_bar: bool,
+    /// What makes it ready (instances; from its plan).
+    #[serde(default)]
+    pub ready_when: crate::model::ReadyWhen,
     /// Whether the bootstrap may still report progress. The secret itself is never stored:
     /// it is derived from the engine's progress key and the launch id.
     #[serde(default)]
@@ -80,6 +83,7 @@ impl Resource {
             dns_name: None,
             phase: Phase::Requested,
             progress_bar: false,
+            ready_when: crate::model::ReadyWhen::default(),
             progress_open: false,
             deadline: None,
             cleanup_pending: false,

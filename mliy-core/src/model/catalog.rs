@@ -3,6 +3,7 @@
 use super::cluster::StepSpec;
 use super::dn::{dn_cn, normalize_dn};
 use super::principal::Principal;
+use super::readiness::{ProgressProtocol, ReadyWhen};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -159,6 +160,14 @@ pub struct SoftwareConfig {
     /// timeout (`keep` by default: the machine is left running, marked with the reason).
     #[serde(default)]
     pub on_bootstrap_timeout: OnBootstrapTimeout,
+    /// What makes an instance ready; by default `first` when the template's instance waits
+    /// for a resource signal, else `progress_100` (see [`ReadyWhen`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_when: Option<ReadyWhen>,
+    /// How the bootstrap reports progress: `native` (mliy's tokens) or `mliy` (MLiy's images
+    /// unchanged, through `{{{MANAGER_HOSTNAME}}}`).
+    #[serde(default)]
+    pub progress_protocol: ProgressProtocol,
     /// Tokens for the user data; a token that names a template parameter also sets it.
     #[serde(default)]
     pub params: Vec<Param>,
@@ -186,21 +195,25 @@ pub struct SoftwareConfig {
 }
 
 impl SoftwareConfig {
-    /// A warning when the config shows a progress bar but its (read) script uses neither
-    /// `{{{MLIY_PROGRESS_URL}}}` nor `{{{MLIY_PROGRESS_TOKEN}}}`: nothing will report
-    /// progress mliy accepts, and the bootstrap deadline decides (`on_bootstrap_timeout`).
+    /// A warning when the config shows a progress bar but its (read) script uses none of its
+    /// progress protocol's tokens (`{{{MLIY_PROGRESS_URL}}}`/`{{{MLIY_PROGRESS_TOKEN}}}`, or
+    /// `{{{MANAGER_HOSTNAME}}}` for `mliy`): nothing will report progress mliy accepts, and
+    /// the bootstrap deadline decides (`on_bootstrap_timeout`).
     pub fn progress_warning(&self) -> Option<String> {
         if !self.has_progress_bar || self.emr {
             return None;
         }
         let script = self.user_data.as_ref()?.text()?;
-        let reports = ["{{{MLIY_PROGRESS_URL}}}", "{{{MLIY_PROGRESS_TOKEN}}}"].iter().any(|t| script.contains(t));
+        let tokens: Vec<String> = self.progress_protocol.tokens().iter().map(|t| format!("{{{{{{{t}}}}}}}")).collect();
+        let reports = tokens.iter().any(|t| script.contains(t.as_str()));
         (!reports).then(|| {
             format!(
-                "software config {}: has_progress_bar is set but its user data uses neither {{{{{{MLIY_PROGRESS_URL}}}}}} \
-                 nor {{{{{{MLIY_PROGRESS_TOKEN}}}}}}, so no progress will arrive; at the bootstrap deadline the \
-                 machine is handled by on_bootstrap_timeout: {}",
+                "software config {}: has_progress_bar is set but its user data uses none of {} \
+                 (progress_protocol: {:?}), so no progress will arrive; at the bootstrap deadline the machine is \
+                 handled by on_bootstrap_timeout: {}",
                 self.name,
+                tokens.join(", "),
+                self.progress_protocol,
                 self.on_bootstrap_timeout.name()
             )
         })
@@ -649,6 +662,8 @@ mod tests {
             html_description: String::new(),
             has_progress_bar: true,
             on_bootstrap_timeout: OnBootstrapTimeout::Stop,
+            ready_when: Some(ReadyWhen::StackComplete),
+            progress_protocol: ProgressProtocol::Mliy,
             params: vec![Param::new("A", "1")],
             compatible_instance_types: vec!["m4.large".into()],
             permitted_group_configs: vec![],

@@ -12,6 +12,7 @@ mod dn;
 mod ids;
 mod market;
 mod principal;
+mod readiness;
 mod stack;
 mod tags;
 
@@ -25,5 +26,6 @@ pub use dn::{dn_cn, normalize_dn};
 pub use ids::LaunchId;
 pub use market::Market;
 pub use principal::Principal;
+pub use readiness::{MliyProgressPath, ProgressProtocol, ReadyWhen, parse_report};
 pub use stack::{ConfigKind, ParamRef, StackParameter, StackSpec, USER_DATA_KEY};
 pub use tags::{LAUNCH_ID_TAG, MANAGED_TAG, Tag};

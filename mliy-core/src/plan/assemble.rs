@@ -5,7 +5,9 @@ use super::policy::Checked;
 use super::request::{ClusterOptions, LaunchRequest};
 use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
 use crate::error::{Error, Result};
-use crate::model::{Catalog, ClusterSpec, JobFlowSettings, LAUNCH_ID_TAG, MANAGED_TAG, Market, Principal, Tag};
+use crate::model::{
+    Catalog, ClusterSpec, JobFlowSettings, LAUNCH_ID_TAG, MANAGED_TAG, Market, Principal, ReadyWhen, Tag,
+};
 use crate::template::{MapKey, Template};
 use crate::userdata::{self, TokenSource, UserTokens};
 use std::sync::Arc;
@@ -102,6 +104,7 @@ pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPla
         warnings,
         template_body: Arc::clone(body),
         job_flow: None,
+        ready_when: software.ready_when.unwrap_or(ReadyWhen::default_for(template.instance_signalled())),
     })
 }
 
@@ -338,6 +341,7 @@ pub(crate) fn assemble_job_flow(
         warnings: Vec::new(),
         template_body: Arc::from(""),
         job_flow: Some(spec),
+        ready_when: ReadyWhen::default(),
     })
 }
 

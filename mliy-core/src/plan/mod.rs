@@ -168,6 +168,9 @@ pub struct LaunchPlan {
     /// The RunJobFlow request, for a cluster launched without a template.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_flow: Option<ClusterSpec>,
+    /// What makes the instance ready: the software config's `ready_when`, or the template's
+    /// default (`first` when its instance waits for a resource signal).
+    pub ready_when: model::ReadyWhen,
 }
 
 impl LaunchPlan {

@@ -2,11 +2,12 @@
 
 use super::faults::unit;
 use super::journal::Mutation;
-use super::objects::{SimInstance, SimStack, Timeline};
+use super::objects::{ROLLBACK, SignalGate, SimInstance, SimStack, Timeline};
 use super::{Doom, SimCloud, State, ip, page};
-use crate::cloud::{InstanceState, Page, StackInfo, StackResource, StackStatus};
+use crate::cloud::{InstanceState, Page, StackEvent, StackInfo, StackResource, StackStatus};
 use crate::error::{Error, Result};
 use crate::model::{StackSpec, Tag};
+use crate::template::Template;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
             if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
                 return Err(Error::AlreadyExists(format!("AlreadyExistsException: stack {}", spec.name)));
             }
-            let types = resource_types(st, spec)?;
+            let template = parsed(st, spec)?;
+            let types = &template.resources;
             let has_instance = types.iter().any(|(_, t)| t == "AWS::EC2::Instance");
             let has_cluster = types.iter().any(|(_, t)| t == "AWS::EMR::Cluster");
             let doom = sim.doom(&token, has_instance);
@@ -34,7 +36,8 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
             let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
             let mut stack_tags = spec.tags.clone();
             stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
-            let created = Created { doom, ready_after, now };
+            let gate = signal_gate(&template, spec);
+            let created = Created { doom, ready_after, now, gate: gate.as_ref().map(|g| g.timeout) };
             let mut resources = Vec::new();
             for (logical, ty) in types.iter() {
                 let m = st.next();
@@ -67,6 +70,7 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
                 delete_takes: t.stack_delete,
                 resources,
                 user_data: param("UserData"),
+                gate,
             });
             *st.created_per_token.entry(token.clone()).or_default() += 1;
             Ok(id)
@@ -81,6 +85,8 @@ struct Created {
     /// How long after `now` the stack completes.
     ready_after: Duration,
     now: crate::clock::Timestamp,
+    /// The instance's signal timeout, when it waits for one.
+    gate: Option<Duration>,
 }
 
 /// A stack's instance: running after its boot time, unless the seed dooms it.
@@ -92,7 +98,7 @@ fn new_instance(
     stack_tags: &[Tag],
     instance_type: Option<String>,
 ) -> SimInstance {
-    let Created { doom, ready_after, now } = *created;
+    let Created { doom, ready_after, now, gate } = *created;
     let t = &sim.config.timings;
     let iid = format!("i-{m:017x}");
     let state = match doom {
@@ -107,7 +113,16 @@ fn new_instance(
             (now.plus(ready_after + Duration::from_secs(60)), InstanceState::ShuttingDown),
             (now.plus(ready_after + Duration::from_secs(90)), InstanceState::Terminated),
         ]),
-        None => Timeline(vec![(now, InstanceState::Pending), (now.plus(t.instance_boot), InstanceState::Running)]),
+        // Without its signal, the rollback terminates it (a signal takes the end away).
+        None => Timeline(match gate {
+            Some(timeout) => vec![
+                (now, InstanceState::Pending),
+                (now.plus(t.instance_boot), InstanceState::Running),
+                (now.plus(timeout), InstanceState::ShuttingDown),
+                (now.plus(timeout + ROLLBACK), InstanceState::Terminated),
+            ],
+            None => vec![(now, InstanceState::Pending), (now.plus(t.instance_boot), InstanceState::Running)],
+        }),
     };
     let hidden = unit(sim.config.seed, &["hidden", &iid], 0) < 0.5;
     let mut tags = stack_tags.to_vec();
@@ -122,16 +137,71 @@ fn new_instance(
     }
 }
 
-/// The template's resources (logical id, type), parsed once per template.
-fn resource_types(st: &mut State, spec: &StackSpec) -> Result<Arc<Vec<(String, String)>>> {
-    if let Some(found) = st.resource_types.get(&*spec.template_body) {
+/// The template, parsed once per template body.
+fn parsed(st: &mut State, spec: &StackSpec) -> Result<Arc<Template>> {
+    if let Some(found) = st.templates.get(&*spec.template_body) {
         return Ok(Arc::clone(found));
     }
-    let template = crate::template::Template::parse(&spec.name, &spec.template_body)
+    let template = Template::parse(&spec.name, &spec.template_body)
         .map_err(|e| Error::validation("TemplateBody", &spec.name, format!("Template format error: {e}")))?;
-    let types = Arc::new(template.resources);
-    st.resource_types.insert(spec.template_body.clone(), Arc::clone(&types));
-    Ok(types)
+    let template = Arc::new(template);
+    st.templates.insert(spec.template_body.clone(), Arc::clone(&template));
+    Ok(template)
+}
+
+/// The instance's signal policy, its timeout from the stack's parameters.
+fn signal_gate(template: &Template, spec: &StackSpec) -> Option<SignalGate> {
+    let policy = template.signals.iter().find(|s| s.resource_type == "AWS::EC2::Instance")?;
+    let given: Vec<(String, String)> = spec.parameters.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+    let timeout = policy
+        .timeout(&given, |p| template.parameter(p).and_then(|d| d.default.clone()))
+        .unwrap_or(Duration::from_secs(300));
+    Some(SignalGate { logical_id: policy.logical_id.clone(), timeout, signalled: None })
+}
+
+/// `cfn-signal --success true`: the waiting resource (and so its stack) completes now. A
+/// stack that waits for no signal, or whose wait ended, refuses it as CloudFormation does.
+pub(super) async fn signal_resource(sim: &SimCloud, stack: &str, logical_id: &str) -> Result<()> {
+    sim.mutate(
+        "SignalResource",
+        stack,
+        || Mutation::SignalResource(stack.to_string(), logical_id.to_string()),
+        |st, now| {
+            let i = st.stack_index(stack, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack.into() })?;
+            let s = &mut st.stacks[i];
+            let waiting = s.status(now) == StackStatus::CreateInProgress;
+            let Some(gate) = s.gate.as_mut().filter(|g| g.logical_id == logical_id && waiting) else {
+                return Err(Error::validation("LogicalResourceId", logical_id, "is not waiting for a signal"));
+            };
+            gate.signalled = Some(now);
+            let instance = s.resources.iter().find(|(l, ..)| l == logical_id).map(|(.., p)| p.clone());
+            if let Some(instance) = instance.and_then(|id| st.instances.get_mut(&id)) {
+                instance.state.0.retain(|(t, state)| *t <= now || *state == InstanceState::Running);
+            }
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// The stack's events that explain a failure: the waiting resource's missed signal.
+pub(super) async fn stack_events(sim: &SimCloud, stack_id: &str) -> Result<Vec<StackEvent>> {
+    sim.read("DescribeStackEvents", stack_id, |st, now| {
+        let i =
+            st.stack_index(stack_id, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack_id.into() })?;
+        let s = &st.stacks[i];
+        let missed = s.gate.as_ref().filter(|g| g.signalled.is_none() && now.since(s.created) >= g.timeout);
+        Ok(missed
+            .map(|g| StackEvent {
+                logical_id: g.logical_id.clone(),
+                resource_type: "AWS::EC2::Instance".into(),
+                status: "CREATE_FAILED".into(),
+                reason: Some("Failed to receive 1 resource signal(s) within the specified duration".into()),
+            })
+            .into_iter()
+            .collect())
+    })
+    .await
 }
 
 fn stack_info(s: &SimStack, now: crate::clock::Timestamp) -> StackInfo {

@@ -31,6 +31,8 @@ pub(crate) enum Mutation {
     TerminateClusters(Vec<String>),
     SetAutoTermination(String, u64),
     SendCommand(CommandSpec),
+    /// A bootstrap's `cfn-signal` (stack, logical id).
+    SignalResource(String, String),
     /// Nothing changed; time had come this far.
     Clock,
 }
@@ -128,6 +130,7 @@ impl SimCloud {
                     cloud.set_auto_termination(&id, Duration::from_secs(secs)).await
                 }
                 Mutation::SendCommand(spec) => cloud.send_command(&spec).await.map(drop),
+                Mutation::SignalResource(stack, logical) => cloud.signal_resource(&stack, &logical).await,
                 Mutation::Clock => Ok(()),
             };
         }

@@ -21,7 +21,7 @@ pub use objects::{Doom, SimTimings};
 use crate::clock::{Clock, Timestamp};
 use crate::cloud::{
     Cloud, ClusterInfo, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, InstanceState,
-    Page, StackInfo, StackResource, StackStatus, StepInfo,
+    Page, StackEvent, StackInfo, StackResource, StackStatus, StepInfo,
 };
 use crate::error::{Error, Result};
 use crate::model::{ClusterSpec, StackSpec, StepSpec};
@@ -92,7 +92,7 @@ struct State {
     double_actions: u64,
     attempts: HashMap<(&'static str, String), u64>,
     created_per_token: HashMap<String, u32>,
-    resource_types: HashMap<Arc<str>, Arc<Vec<(String, String)>>>,
+    templates: HashMap<Arc<str>, Arc<crate::template::Template>>,
     next: u64,
 }
 
@@ -169,7 +169,17 @@ impl SimCloud {
         self.lock().double_actions
     }
 
-    /// The user data (base64, as sent) of the stack created with `token`.
+    /// What a bootstrap's `cfn-signal --success true` does: the stack's waiting resource
+    /// `logical_id` completes, and with it the stack.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown stack, [`Error::Validation`] when it waits for no
+    /// signal from that resource (or no longer).
+    pub async fn signal_resource(&self, stack: &str, logical_id: &str) -> Result<()> {
+        cfn::signal_resource(self, stack, logical_id).await
+    }
+
+    /// The user data sent with the stack created with `token` (base64), if any.
     pub fn user_data_of(&self, token: &str) -> Option<String> {
         self.lock().stacks.iter().find(|s| s.token == token).and_then(|s| s.user_data.clone())
     }
@@ -307,6 +317,9 @@ impl Cloud for SimCloud {
     }
     async fn stack_resources(&self, stack_id: &str) -> Result<Vec<StackResource>> {
         cfn::stack_resources(self, stack_id).await
+    }
+    async fn stack_events(&self, stack_id: &str) -> Result<Vec<StackEvent>> {
+        cfn::stack_events(self, stack_id).await
     }
     async fn delete_stack(&self, stack_id: &str) -> Result<()> {
         cfn::delete_stack(self, stack_id).await

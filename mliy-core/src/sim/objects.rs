@@ -82,7 +82,21 @@ pub(crate) struct SimStack {
     pub(crate) resources: Vec<(String, String, String)>,
     /// The `UserData` parameter, as sent.
     pub(crate) user_data: Option<String>,
+    /// The instance's `ResourceSignal` policy: the stack completes when it is signalled, and
+    /// fails when its timeout passes first.
+    pub(crate) gate: Option<SignalGate>,
 }
+
+/// A resource waiting for its signal.
+#[derive(Debug, Clone)]
+pub(crate) struct SignalGate {
+    pub(crate) logical_id: String,
+    pub(crate) timeout: Duration,
+    pub(crate) signalled: Option<Timestamp>,
+}
+
+/// How long a rollback takes after a missed signal.
+pub(crate) const ROLLBACK: Duration = Duration::from_secs(60);
 
 impl SimStack {
     pub(crate) fn status(&self, now: Timestamp) -> StackStatus {
@@ -94,6 +108,14 @@ impl SimStack {
             };
         }
         let since = now.since(self.created);
+        if let (Some(gate), None) = (&self.gate, self.doom) {
+            return match gate.signalled {
+                Some(at) if at <= now => StackStatus::CreateComplete,
+                _ if since < gate.timeout => StackStatus::CreateInProgress,
+                _ if since < gate.timeout + ROLLBACK => StackStatus::RollbackInProgress,
+                _ => StackStatus::RollbackComplete,
+            };
+        }
         match self.doom {
             Some(Doom::StackFails) if since < self.ready_after / 2 => StackStatus::CreateInProgress,
             Some(Doom::StackFails) if since < self.ready_after => StackStatus::RollbackInProgress,

@@ -18,11 +18,13 @@
 mod doc;
 mod parameter;
 mod pattern;
+mod signal;
 mod types;
 
 pub use doc::{MAX_DOCUMENT_BYTES, Node, Parsed, parse_document, parse_json, parse_yaml};
 pub use parameter::Parameter;
 pub(crate) use parameter::REDACTED;
+pub use signal::{SignalPolicy, parse_iso8601};
 pub use types::{AwsType, ParamType, parse_number};
 
 use crate::error::{Error, Result};
@@ -68,6 +70,10 @@ pub struct Template {
     /// Resources: logical id → resource type, in template order.
     #[serde(serialize_with = "serialize_pairs")]
     pub resources: Vec<(String, String)>,
+    /// Resources with a `CreationPolicy` `ResourceSignal`: CloudFormation completes them only
+    /// after their signal, so their stack's completion means their bootstrap signalled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<SignalPolicy>,
     #[serde(skip)]
     mappings: Vec<(String, Node)>,
     #[serde(skip)]
@@ -114,12 +120,18 @@ impl Template {
         let mappings = root.get("Mappings").and_then(Node::entries).map(<[_]>::to_vec).unwrap_or_default();
         warnings.extend(parameters.iter().filter_map(|p: &Parameter| p.pattern_warning()));
         let find_in_maps = find_in_maps(&root);
-        Ok(Template { parameters, outputs, loops, warnings, resources, mappings, find_in_maps })
+        let signals = root.get("Resources").map(signal::signal_policies).unwrap_or_default();
+        Ok(Template { parameters, outputs, loops, warnings, resources, signals, mappings, find_in_maps })
     }
 
     /// The parameter named `name`.
     pub fn parameter(&self, name: &str) -> Option<&Parameter> {
         self.parameters.iter().find(|p| p.name == name)
+    }
+
+    /// Whether an `AWS::EC2::Instance` waits for a resource signal.
+    pub fn instance_signalled(&self) -> bool {
+        self.signals.iter().any(|s| s.resource_type == "AWS::EC2::Instance")
     }
 
     /// Every `Fn::FindInMap` in the template.

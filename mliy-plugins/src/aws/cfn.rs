@@ -3,7 +3,7 @@
 use super::errors::{Outcome, classify, map, outcome};
 use aws_sdk_cloudformation::Client;
 use aws_sdk_cloudformation::types::{OnFailure, Parameter, Stack, Tag};
-use mliy_core::cloud::{Page, StackInfo, StackResource, StackStatus};
+use mliy_core::cloud::{Page, StackEvent, StackInfo, StackResource, StackStatus};
 use mliy_core::model::{LAUNCH_ID_TAG, StackSpec, Tag as MliyTag};
 use mliy_core::{Error, Result};
 
@@ -114,6 +114,24 @@ pub(crate) async fn stack_resources(client: &Client, stack_id: &str) -> Result<V
             resource_type: r.resource_type.unwrap_or_default(),
             physical_id: r.physical_resource_id.filter(|p| !p.is_empty()),
             status: r.resource_status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The newest page of DescribeStackEvents (up to 100, newest first): enough for the
+/// failure of a stack being created.
+pub(crate) async fn stack_events(client: &Client, stack_id: &str) -> Result<Vec<StackEvent>> {
+    let out =
+        client.describe_stack_events().stack_name(stack_id).send().await.map_err(|e| map("DescribeStackEvents", e))?;
+    Ok(out
+        .stack_events
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| StackEvent {
+            logical_id: e.logical_resource_id.unwrap_or_default(),
+            resource_type: e.resource_type.unwrap_or_default(),
+            status: e.resource_status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+            reason: e.resource_status_reason,
         })
         .collect())
 }

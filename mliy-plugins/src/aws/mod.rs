@@ -93,6 +93,9 @@ mod cloud {
         async fn list_stacks(&self, next: Option<String>) -> Result<Page<StackInfo>> {
             cfn::list_stacks(&self.cfn, next).await
         }
+        async fn stack_events(&self, stack_id: &str) -> Result<Vec<mliy_core::cloud::StackEvent>> {
+            cfn::stack_events(&self.cfn, stack_id).await
+        }
         async fn stack_resources(&self, stack_id: &str) -> Result<Vec<StackResource>> {
             cfn::stack_resources(&self.cfn, stack_id).await
         }
