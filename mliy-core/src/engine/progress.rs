@@ -171,8 +171,22 @@ pub(crate) async fn report_by_instance(
     report_as(inner, &r.id, token, percent, message, Some(instance_id)).await
 }
 
-/// Whether the launch's stack lists `instance_id` as its instance.
+/// Whether the launch's stack lists `instance_id` as its instance. A transient failure is
+/// tried again (three times in all): MLiy's images send each report once and never retry.
 async fn stack_holds(inner: &Shared, r: &Resource, instance_id: &str) -> Result<bool> {
+    let mut attempt = 0u32;
+    loop {
+        match stack_lists(inner, r, instance_id).await {
+            Err(e) if e.is_retryable() && attempt < 2 => {
+                attempt += 1;
+                inner.clock.sleep(inner.config.retry_base.saturating_mul(attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn stack_lists(inner: &Shared, r: &Resource, instance_id: &str) -> Result<bool> {
     let stack_id = match &r.stack_id {
         Some(id) => id.clone(),
         None => match inner.cloud.describe_stack(&r.stack.name).await? {

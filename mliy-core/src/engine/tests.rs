@@ -1214,7 +1214,7 @@ mod mliy_images {
         'AWS::EC2::Instance'\n    CreationPolicy: {ResourceSignal: {Timeout: !Ref ResourceSignalTimeout}}\n";
 
     /// An engine whose `notebook` is an MLiy image on a signalled template.
-    fn mliy_engine(rig: &Rig, ready_when: Option<ReadyWhen>) -> Engine {
+    pub(super) fn mliy_engine(rig: &Rig, ready_when: Option<ReadyWhen>) -> Engine {
         rig.replica_with("mliy", |c| {
             let sc = &mut c.software_configs[0];
             sc.template = Some(Source::inline(SIGNALLED));
@@ -1226,7 +1226,7 @@ mod mliy_images {
     }
 
     /// The stack's id and its instance once it runs (what the image finds out about itself).
-    async fn running_instance(rig: &Rig, r: &Resource) -> (String, String) {
+    pub(super) async fn running_instance(rig: &Rig, r: &Resource) -> (String, String) {
         loop {
             if let Some(stack) = rig.cloud.describe_stack(&r.stack.name).await.unwrap() {
                 let resources = rig.cloud.stack_resources(&stack.id).await.unwrap();
@@ -1242,7 +1242,7 @@ mod mliy_images {
     }
 
     /// The path MLiy's `send_progress` calls: `https://$MANAGER_HOSTNAME/ajax/progress/…`.
-    fn path(rig: &Rig, r: &Resource, instance: &str, report: &str) -> String {
+    pub(super) fn path(rig: &Rig, r: &Resource, instance: &str, report: &str) -> String {
         let b64 = rig.cloud.user_data_of(&r.stack.client_request_token).unwrap();
         let text = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
         let host = text.split("MANAGER_HOSTNAME='").nth(1).unwrap().split('\'').next().unwrap();
@@ -1362,5 +1362,29 @@ mod mliy_images {
         let e = engine.launch_instance(&alice(), instance()).await.unwrap_err();
         let Error::Validation(v) = e else { panic!("{e}") };
         assert_eq!((v.field.as_str(), v.value.as_str()), ("engine.progress_url", "http://portal"));
+    }
+}
+
+mod mliy_reports_under_faults {
+    use super::*;
+
+    /// The first report by instance id checks the stack once; a throttled check is tried again
+    /// rather than losing a report the image will not repeat.
+    #[tokio::test(start_paused = true)]
+    async fn a_transient_failure_of_the_stack_check_is_retried() {
+        let rig = Rig::new(SimConfig::default());
+        let engine = super::mliy_images::mliy_engine(&rig, None);
+        let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
+        let (_, iid) = super::mliy_images::running_instance(&rig, &launched.resource).await;
+        let path = super::mliy_images::path(&rig, &launched.resource, &iid, "step(10)");
+        let checks = || rig.cloud.calls().get("DescribeStackResources").copied().unwrap_or(0);
+        let before = checks();
+        rig.cloud.set_fault_rate(1.0);
+        let refused = engine.report_mliy_path(&path).await;
+        assert!(refused.as_ref().is_err_and(Error::is_retryable), "every try failed: {refused:?}");
+        assert_eq!(checks() - before, 3, "tried three times");
+        rig.cloud.set_fault_rate(0.0);
+        let r = engine.report_mliy_path(&path).await.unwrap();
+        assert_eq!(r.instance_id.as_deref(), Some(iid.as_str()));
     }
 }
