@@ -355,10 +355,12 @@ impl Shared {
         };
         let why = match r.phase {
             Phase::Bootstrapping { stack_creating: true, .. } => {
-                "the bootstrap reported 100 (ready_when: first)".to_string()
+                "the bootstrap reported 100 while the stack was creating"
             }
-            _ => format!("the stack completed after the bootstrap's signal (ready_when: {})", r.ready_when.name()),
+            Phase::Bootstrapping { percent: 100.., .. } => "the bootstrap reported 100 and the stack completed",
+            _ => "the stack completed after the bootstrap's signal",
         };
+        let why = format!("{why} (ready_when: {})", r.ready_when.name());
         let next = self
             .transition(r, Event::ReadyWhenMet, Actor::Engine, format!("instance {} ready: {why}", info.id), |n| {
                 n.private_ip = Some(ip);

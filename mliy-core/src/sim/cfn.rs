@@ -167,7 +167,7 @@ pub(super) async fn signal_resource(sim: &SimCloud, stack: &str, logical_id: &st
         stack,
         || Mutation::SignalResource(stack.to_string(), logical_id.to_string()),
         |st, now| {
-            let i = st.stack_index(stack, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack.into() })?;
+            let i = found(st, stack, now)?;
             let s = &mut st.stacks[i];
             let waiting = s.status(now) == StackStatus::CreateInProgress;
             let Some(gate) = s.gate.as_mut().filter(|g| g.logical_id == logical_id && waiting) else {
@@ -184,11 +184,15 @@ pub(super) async fn signal_resource(sim: &SimCloud, stack: &str, logical_id: &st
     .await
 }
 
+/// The index of the stack named or with id `stack`, or DescribeStack*'s not-found error.
+fn found(st: &State, stack: &str, now: crate::clock::Timestamp) -> Result<usize> {
+    st.stack_index(stack, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack.into() })
+}
+
 /// The stack's events that explain a failure: the waiting resource's missed signal.
 pub(super) async fn stack_events(sim: &SimCloud, stack_id: &str) -> Result<Vec<StackEvent>> {
     sim.read("DescribeStackEvents", stack_id, |st, now| {
-        let i =
-            st.stack_index(stack_id, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack_id.into() })?;
+        let i = found(st, stack_id, now)?;
         let s = &st.stacks[i];
         let missed = s.gate.as_ref().filter(|g| g.signalled.is_none() && now.since(s.created) >= g.timeout);
         Ok(missed
@@ -242,8 +246,7 @@ pub(super) async fn list_stacks(sim: &SimCloud, next: Option<String>) -> Result<
 
 pub(super) async fn stack_resources(sim: &SimCloud, stack_id: &str) -> Result<Vec<StackResource>> {
     sim.read("DescribeStackResources", stack_id, |st, now| {
-        let i =
-            st.stack_index(stack_id, now).ok_or_else(|| Error::NotFound { kind: "stack", name: stack_id.into() })?;
+        let i = found(st, stack_id, now)?;
         let s = &st.stacks[i];
         let status = match s.status(now) {
             StackStatus::CreateComplete => "CREATE_COMPLETE",
