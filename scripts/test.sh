@@ -170,4 +170,25 @@ else
   echo "SKIPPED: PostgreSQL not found; mliy sim on PostgreSQL did not run"
 fi
 
+log "mliy sim of MLiy's images, unchanged: the imported MLiy catalog, 100 instances, 10% faults"
+fixtures=${MLIY_FIXTURES:-../shared/fixtures/mliy}
+"$mliy" catalog import-mliy "$fixtures/simpledb.json" --instance-types "$fixtures/instance_types_fixture.json" \
+  --template "MLiyDefault=$fixtures/AWS_EC2_MLiy_CloudFormation.json" \
+  --user-data MLiyDefault=tests/fixtures/mliy-scripts/userdata_MLiy.sh --ami-id MLiyDefault=ami-0abcdef1234567890 \
+  --subnet-id subnet-0a1b2c3d --availability-zone us-east-1a --out "$sims/mliy-catalog.yaml" --json > /dev/null
+for image in mliy-config-ebs mliy-classic; do
+  "$mliy" sim --catalog "$sims/mliy-catalog.yaml" --bootstrap "$image" --instances 100 --clusters 0 --faults 0.1 \
+    --json > "$sims/$image.json"
+  check_sim "$image" "$sims/$image.json" 100
+  python3 - "$image" "$sims/$image.json" <<'PY'
+import json, sys
+image, r = sys.argv[1], json.load(open(sys.argv[2]))
+steps = {"mliy-config-ebs": 5, "mliy-classic": 10}[image]
+got = (r["ready"], r["failed"], r["progress_reports_accepted"], r["progress_steps_missing"])
+print(f"{image}: ready {got[0]}, failed {got[1]}, {got[2]} progress reports accepted, {got[3]} instances missing a step")
+if got != (100, 0, 100 * steps, 0):
+    sys.exit(f"{image}: expected (100, 0, {100 * steps}, 0), got {got}")
+PY
+done
+
 log "done"

@@ -28,6 +28,9 @@ pub struct MliyImport {
     pub subnet_id: Option<String>,
     /// That subnet's availability zone.
     pub availability_zone: Option<String>,
+    /// AMI id per software config name, replacing the fixture's (MLiy's sample fixture holds
+    /// the placeholder `ami-id`).
+    pub ami_ids: BTreeMap<String, String>,
 }
 
 /// An imported catalog and notes on what was not carried over.
@@ -190,13 +193,13 @@ pub fn import_mliy(fixture: &str, options: &MliyImport) -> Result<Imported> {
         .of("mliyweb.software_config")
         .map(|r| f.software_config(r, options, &mut notes))
         .collect::<Result<Vec<_>>>()?;
-    for (given, what) in [(&options.templates, "template"), (&options.user_data, "user data")] {
-        if let Some(unknown) = given.keys().find(|n| !software_configs.iter().any(|s| &s.name == *n)) {
-            return Err(Error::validation(
-                what,
-                unknown.as_str(),
-                "NAME=PATH must name a software config of the fixture",
-            ));
+    for (given, what) in [
+        (options.templates.keys().collect::<Vec<_>>(), "template"),
+        (options.user_data.keys().collect(), "user data"),
+        (options.ami_ids.keys().collect(), "ami id"),
+    ] {
+        if let Some(unknown) = given.into_iter().find(|n| !software_configs.iter().any(|s| &s.name == *n)) {
+            return Err(Error::validation(what, unknown.as_str(), "NAME=… must name a software config of the fixture"));
         }
     }
     for r in f.all.iter().filter(|r| !KNOWN.contains(&r.model)) {
@@ -301,7 +304,7 @@ impl<'a> Fixture<'a> {
         if template.is_none() {
             notes.push(format!("software config {name}: no template (give one with --template {name}=PATH)"));
         }
-        let ami = r.str("ami_id");
+        let ami = options.ami_ids.get(&name).cloned().unwrap_or_else(|| r.str("ami_id"));
         if !r.bool("emr_config") && AwsType::ImageId.check(&ami).is_err() {
             notes.push(format!("software config {name}: ami_id {ami:?} is not an AMI id (ami- and 8 or 17 hex digits); set it before launching"));
         }

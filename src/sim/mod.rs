@@ -3,8 +3,11 @@
 //! program on top of the engine, not part of the core: the simulated cloud itself is
 //! [`mliy_core::sim`], re-exported here.
 
+mod audit;
 pub mod fleet;
+mod image;
 mod replica;
 pub mod scenario;
 
+pub use image::Bootstrap;
 pub use mliy_core::sim::*;

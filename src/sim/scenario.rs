@@ -8,6 +8,7 @@
 //! database, virtual time stands still while store calls are under way, so that a slow disk
 //! never looks like hours passing.
 
+use super::image::{Bootstrap, MliyImage};
 use super::replica::{Life, ReplicaCloud, ReplicaStore};
 use mliy_core::clock::{Clock, Timestamp, VirtualClock};
 use mliy_core::cloud::Cloud;
@@ -20,7 +21,7 @@ use mliy_core::secret::Secret;
 use mliy_core::sim::{SimCloud, SimConfig};
 use mliy_core::store::{MemoryStore, ResourceFilter, StateStore};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -51,6 +52,8 @@ pub struct ScenarioConfig {
     /// Continue a run that was killed: nothing new is launched; what the store and the
     /// cloud's journal hold is driven to its end.
     pub resume: bool,
+    /// The image the instances run.
+    pub bootstrap: Bootstrap,
 }
 
 impl Default for ScenarioConfig {
@@ -65,6 +68,7 @@ impl Default for ScenarioConfig {
             stop_start_every: 3,
             replicas: 1,
             resume: false,
+            bootstrap: Bootstrap::Native,
         }
     }
 }
@@ -115,6 +119,13 @@ pub struct ScenarioReport {
     pub store_writes: u64,
     /// Lifecycle events recorded.
     pub events: usize,
+    /// Progress reports of MLiy images the engine accepted.
+    pub progress_reports_accepted: u64,
+    /// Progress reports of MLiy images the engine refused.
+    pub progress_reports_refused: u64,
+    /// Instances whose MLiy image had a report accepted that their history lacks, or holds out
+    /// of order (should be 0).
+    pub progress_steps_missing: usize,
     /// Virtual time the scenario took.
     pub virtual_seconds: u64,
     /// Real time it took.
@@ -209,22 +220,48 @@ fn choose(catalog: &mut Catalog, config: &ScenarioConfig) -> Result<Choice> {
         GroupMatch::Cn => format!("cn={},ou=groups", gc.group),
         GroupMatch::Name | GroupMatch::Dn => gc.group.clone(),
     };
-    Ok(Choice { group_config: gc.name.clone(), group, instance: pick(false, &gc.name), cluster: pick(true, &gc.name) })
+    let instance = pick(false, &gc.name);
+    mliy_images_fit(catalog, config, instance.as_ref().map(|(sc, _)| sc.as_str()))?;
+    Ok(Choice { group_config: gc.name.clone(), group, instance, cluster: pick(true, &gc.name) })
 }
 
-/// What the simulated users remember of one launch.
-struct Tracked {
+/// MLiy images need a software config that renders MLiy's progress URL, and die with the run.
+fn mliy_images_fit(catalog: &Catalog, config: &ScenarioConfig, software_config: Option<&str>) -> Result<()> {
+    if !config.bootstrap.is_mliy() {
+        return Ok(());
+    }
+    if config.resume {
+        return Err(Error::validation(
+            "bootstrap",
+            "mliy",
+            "simulated MLiy images do not outlive a run: resume with native",
+        ));
+    }
+    let sc = software_config.and_then(|name| catalog.software_config(name).ok());
+    match sc {
+        Some(sc) if sc.progress_protocol == mliy_core::model::ProgressProtocol::Mliy => Ok(()),
+        _ => Err(Error::validation(
+            "bootstrap",
+            software_config.unwrap_or("none"),
+            "MLiy images need a software config with progress_protocol: mliy (catalog import-mliy sets it)",
+        )),
+    }
+}
+
+/// What the simulated users remember of one launch, and the MLiy image it runs.
+pub(super) struct Tracked {
     owner: Principal,
     token: Option<Secret>,
     stop_start: bool,
     stopped: bool,
     started: bool,
     terminating: bool,
+    pub(super) image: Option<MliyImage>,
 }
 
 impl Tracked {
     fn new(owner: Principal, token: Option<Secret>, stop_start: bool) -> Tracked {
-        Tracked { owner, token, stop_start, stopped: false, started: false, terminating: false }
+        Tracked { owner, token, stop_start, stopped: false, started: false, terminating: false, image: None }
     }
 }
 
@@ -240,16 +277,16 @@ fn token_in_user_data(user_data_b64: &str) -> Option<Secret> {
 }
 
 /// The run's shared parts, from which replica processes are made.
-struct World {
+pub(super) struct World {
     catalog: Catalog,
-    cloud: Arc<SimCloud>,
+    pub(super) cloud: Arc<SimCloud>,
     store: Arc<dyn StateStore>,
     clock: Arc<VirtualClock>,
     crash_every: Option<u64>,
-    writes: Arc<AtomicU64>,
+    pub(super) writes: Arc<AtomicU64>,
     in_flight: Arc<AtomicUsize>,
-    refresh_passes: Arc<AtomicU64>,
-    refresh_changes: Arc<AtomicU64>,
+    pub(super) refresh_passes: Arc<AtomicU64>,
+    pub(super) refresh_changes: Arc<AtomicU64>,
     /// Every replica's progress key, the same after `--resume` (a deployment keeps its key
     /// outside the store; the simulator derives it from the seed).
     progress_key: Secret,
@@ -493,7 +530,7 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backi
             if t.token.is_none() && matches!(r.phase, Phase::Bootstrapping { .. }) {
                 t.token = cloud.user_data_of(&r.stack.client_request_token).and_then(|u| token_in_user_data(&u));
             }
-            act(&engine_of(&slots, i + tick)?, r, t).await;
+            act(&engine_of(&slots, i + tick)?, &cloud, r, t).await;
         }
         cloud.mark_time()?;
         if unfinished == 0 {
@@ -505,7 +542,7 @@ async fn run_async(mut catalog: Catalog, config: &ScenarioConfig, backing: Backi
     for k in 0..replicas {
         engine_of(&slots, k)?.shutdown();
     }
-    let report = audit(&world, &store, &tracked, replicas).await;
+    let report = super::audit::audit(&world, &store, &tracked, replicas).await;
     if let Some(keeper) = keeper {
         keeper.abort();
     }
@@ -560,13 +597,20 @@ async fn launch_all(
         };
         let stop_start = !is_cluster && config.stop_start_every > 0 && i % config.stop_start_every == 0;
         let token = launched.and_then(|l| l.progress_token);
-        tracked.insert(request.launch_id.clone(), Tracked::new(owner, token, stop_start));
+        let mut t = Tracked::new(owner, token, stop_start);
+        t.image = if is_cluster { None } else { config.bootstrap.image(i) };
+        tracked.insert(request.launch_id.clone(), t);
     }
     Ok(())
 }
 
-/// What a user (or the bootstrap script) does next with a resource.
-async fn act(engine: &Engine, r: &Resource, t: &mut Tracked) {
+/// What a user (or the bootstrap script) does next with a resource. Users start work once an
+/// MLiy image has run its script.
+async fn act(engine: &Engine, cloud: &SimCloud, r: &Resource, t: &mut Tracked) {
+    if let Some(image) = t.image.as_mut().filter(|i| !i.finished()) {
+        image.step(cloud, engine, &r.stack.client_request_token).await;
+        return;
+    }
     match (&r.phase, r.kind) {
         (Phase::Bootstrapping { percent, .. }, ResourceKind::Instance) => {
             if let Some(token) = &t.token {
@@ -585,66 +629,6 @@ async fn act(engine: &Engine, r: &Resource, t: &mut Tracked) {
         }
         _ => {}
     }
-}
-
-async fn audit(
-    world: &World,
-    store: &Arc<dyn StateStore>,
-    tracked: &HashMap<LaunchId, Tracked>,
-    replicas: usize,
-) -> Result<ScenarioReport> {
-    let cloud = &world.cloud;
-    let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
-    let resources = store.list_resources(&all).await?;
-    let mut report = ScenarioReport {
-        launched: tracked.len(),
-        never_submitted: 0,
-        ready: 0,
-        failed: 0,
-        terminated: 0,
-        unexpected_failures: 0,
-        told_to_fail: 0,
-        failure_reasons: BTreeMap::new(),
-        duplicate_stacks: cloud.duplicate_stacks(),
-        orphaned_stacks: cloud.live_stacks().len(),
-        running_machines: cloud.running_machines(),
-        lost: 0,
-        double_actions: cloud.double_actions(),
-        replicas,
-        restarts: 0,
-        refresh_passes: world.refresh_passes.load(Ordering::Relaxed),
-        refresh_changes: world.refresh_changes.load(Ordering::Relaxed),
-        cloud_calls: cloud.calls(),
-        store_writes: world.writes.load(Ordering::Relaxed),
-        events: 0,
-        virtual_seconds: 0,
-        wall_ms: 0,
-    };
-    let known: HashSet<&LaunchId> = resources.iter().map(|r| &r.id).collect();
-    report.lost = tracked.keys().filter(|id| !known.contains(id)).count();
-    for r in &resources {
-        let doomed = cloud.doom_of(&r.stack.client_request_token).is_some();
-        report.told_to_fail += usize::from(doomed);
-        let events = store.events(&r.id).await?;
-        report.events += events.len();
-        if events.iter().any(|e| e.to.is_usable()) {
-            report.ready += 1;
-        }
-        match &r.phase {
-            _ if r.needs_driving() => report.lost += 1,
-            Phase::Failed { reason } => {
-                // Group by the reason's words, ids left out.
-                let head = reason.split(':').next().unwrap_or(reason);
-                let short =
-                    head.split(' ').filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect::<Vec<_>>().join(" ");
-                *report.failure_reasons.entry(short).or_default() += 1;
-                report.failed += 1;
-                report.unexpected_failures += usize::from(!doomed);
-            }
-            _ => report.terminated += 1,
-        }
-    }
-    Ok(report)
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ pub(crate) fn catalog() -> Catalog {
         user_data: Default::default(),
         subnet_id: Some("subnet-0a1b2c3d".into()),
         availability_zone: Some("us-east-1a".into()),
+        ami_ids: Default::default(),
     };
     let mut catalog = import_mliy(&read("simpledb.json"), &options).expect("import").catalog;
     catalog.load_sources(&dir()).expect("load");

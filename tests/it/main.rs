@@ -16,6 +16,8 @@ mod fixtures;
 mod ldap;
 #[cfg(feature = "ldap")]
 mod ldap_stall;
+#[cfg(feature = "sim")]
+mod mliy_images;
 #[cfg(any(feature = "aws", feature = "route53"))]
 mod moto;
 mod plans;

@@ -63,6 +63,14 @@ fn import_of_simpledb() {
     assert_eq!((gc.key_name.as_str(), gc.iam_instance_profile.as_str()), ("APP_MLiy_KEY", "APP_MLiy_CLIENT"));
     assert!(imported.notes.iter().any(|n| n.contains("ami_id \"ami-id\" is not an AMI id")), "{:?}", imported.notes);
     assert!(imported.notes.iter().any(|n| n.contains("lastrefreshed")));
+    // `--ami-id NAME=ID` replaces the placeholder; a name the fixture lacks is refused.
+    let ami =
+        |name: &str| MliyImport { ami_ids: [(name.into(), "ami-0abcdef1234567890".into())].into(), ..options.clone() };
+    let imported = import_mliy(&fixtures::read("simpledb.json"), &ami("MLiyDefault")).unwrap();
+    assert_eq!(imported.catalog.software_config("MLiyDefault").unwrap().ami_id, "ami-0abcdef1234567890");
+    assert!(!imported.notes.iter().any(|n| n.contains("not an AMI id")), "{:?}", imported.notes);
+    let e = validation(import_mliy(&fixtures::read("simpledb.json"), &ami("Nope")).unwrap_err());
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("ami id", "Nope"));
 }
 
 #[test]
@@ -116,6 +124,13 @@ fn plan_for_mliy_sample_config_passes_the_template() {
         assert_eq!(plan.tag(key), Some(value), "tag {key}");
     }
     assert!(plan.warnings.iter().all(|w| !w.contains("FindInMap")), "{:?}", plan.warnings);
+    // The instance waits for its signal: the template's PT180M, ready at the first of 100% and
+    // the stack's completion.
+    assert_eq!((plan.signal_timeout_secs, plan.ready_when), (Some(180 * 60), mliy::model::ReadyWhen::First));
+    let mut catalog = fixtures::catalog();
+    catalog.software_configs[0].params.push(mliy::model::Param::new("ResourceSignalTimeout", "PT45M"));
+    let plan = planner(catalog).plan(&member(), &instance("r3.2xlarge")).unwrap();
+    assert_eq!(plan.signal_timeout_secs, Some(45 * 60));
 }
 
 #[test]

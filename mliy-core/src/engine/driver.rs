@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// How long after a missed signal's timeout the engine still waits for the stack to say so.
+const SIGNAL_ROLLBACK_MARGIN: Duration = Duration::from_secs(15 * 60);
+
 /// What to do after a step.
 pub(super) enum Flow {
     /// Look at the resource again now.
@@ -136,7 +139,7 @@ impl Shared {
             |d: Duration| r.deadline.map_or(d, |dl| d.min(dl.since(now)).max(Duration::from_millis(1)));
         match (&r.phase, r.kind) {
             (Phase::Requested, _) => {
-                let deadline = now.plus(self.config.stack_timeout);
+                let deadline = now.plus(self.stack_wait(&r));
                 let what = if r.job_flow.is_some() { "submitting the job flow" } else { "creating the stack" };
                 self.transition(&r, Event::CreateStack, Actor::Engine, what, |n| n.deadline = Some(deadline)).await?;
                 Ok(Flow::Again)
@@ -342,6 +345,13 @@ impl Shared {
             return Ok(Flow::Again);
         }
         Ok(Flow::Wait(wait))
+    }
+
+    /// How long a stack may take: `stack_timeout`, or longer when CloudFormation itself waits
+    /// longer for the instance's signal (then its rollback reason, not a deadline, says why).
+    fn stack_wait(&self, r: &Resource) -> Duration {
+        let signal = r.signal_timeout_secs.map_or(Duration::ZERO, |s| Duration::from_secs(s) + SIGNAL_ROLLBACK_MARGIN);
+        self.config.stack_timeout.max(signal)
     }
 
     /// `ready_when` holds: Ready once the instance runs with an address.

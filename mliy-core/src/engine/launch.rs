@@ -82,6 +82,7 @@ impl Engine {
             progress_bar,
             progress_open: progress_bar,
             ready_when: plan.ready_when,
+            signal_timeout_secs: plan.signal_timeout_secs,
             job_flow: plan.job_flow.clone(),
             ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };

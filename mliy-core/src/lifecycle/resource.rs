@@ -44,6 +44,9 @@ pub struct Resource {
     /// What makes it ready (instances; from its plan).
     #[serde(default)]
     pub ready_when: crate::model::ReadyWhen,
+    /// How long CloudFormation waits for the instance's resource signal, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal_timeout_secs: Option<u64>,
     /// Whether the bootstrap may still report progress. The secret itself is never stored:
     /// it is derived from the engine's progress key and the launch id.
     #[serde(default)]
@@ -84,6 +87,7 @@ impl Resource {
             phase: Phase::Requested,
             progress_bar: false,
             ready_when: crate::model::ReadyWhen::default(),
+            signal_timeout_secs: None,
             progress_open: false,
             deadline: None,
             cleanup_pending: false,

@@ -87,6 +87,8 @@ pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPla
         None => naming::instance_stack_name(&group.override_instance_name, &group.ags, &request.launch_id),
     };
     let tags = launch_tags(principal, request, checked, cluster_name.as_deref().unwrap_or(name_tag))?;
+    let sent: Vec<(String, String)> = parameters.iter().map(|p| (p.key.clone(), p.value().to_string())).collect();
+    let signal_timeout_secs = template.instance_signal_timeout(&sent).map(|d| d.as_secs());
     Ok(LaunchPlan {
         launch_id: request.launch_id.clone(),
         kind,
@@ -105,6 +107,7 @@ pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPla
         template_body: Arc::clone(body),
         job_flow: None,
         ready_when: software.ready_when.unwrap_or(ReadyWhen::default_for(template.instance_signalled())),
+        signal_timeout_secs,
     })
 }
 
@@ -342,6 +345,7 @@ pub(crate) fn assemble_job_flow(
         template_body: Arc::from(""),
         job_flow: Some(spec),
         ready_when: ReadyWhen::default(),
+        signal_timeout_secs: None,
     })
 }
 

@@ -171,6 +171,11 @@ pub struct LaunchPlan {
     /// What makes the instance ready: the software config's `ready_when`, or the template's
     /// default (`first` when its instance waits for a resource signal).
     pub ready_when: model::ReadyWhen,
+    /// How long CloudFormation waits for the instance's resource signal, in seconds (the
+    /// engine waits for the stack at least that long, so that CloudFormation's own reason
+    /// is the one reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal_timeout_secs: Option<u64>,
 }
 
 impl LaunchPlan {

@@ -16,7 +16,7 @@ mod journal;
 mod objects;
 mod ssm;
 
-pub use objects::{Doom, SimTimings};
+pub use objects::{BootstrapView, Doom, SimTimings};
 
 use crate::clock::{Clock, Timestamp};
 use crate::cloud::{
@@ -182,6 +182,24 @@ impl SimCloud {
     /// The user data sent with the stack created with `token` (base64), if any.
     pub fn user_data_of(&self, token: &str) -> Option<String> {
         self.lock().stacks.iter().find(|s| s.token == token).and_then(|s| s.user_data.clone())
+    }
+
+    /// What a bootstrap on the instance of the stack created with `token` knows of itself
+    /// (instance metadata and its own stack), or `None` before that stack has an instance.
+    /// Not an API call: neither counted nor faulted.
+    pub fn bootstrap_view(&self, token: &str) -> Option<BootstrapView> {
+        let now = self.clock.now();
+        let st = self.lock();
+        let stack = st.stacks.iter().find(|s| s.token == token)?;
+        let (logical, _, iid) = stack.resources.iter().find(|(_, ty, _)| ty == "AWS::EC2::Instance")?;
+        let waiting = stack.status(now) == StackStatus::CreateInProgress;
+        let awaited = stack.gate.as_ref().filter(|g| waiting && g.signalled.is_none() && g.logical_id == *logical);
+        Some(BootstrapView {
+            stack_id: stack.id.clone(),
+            instance_id: iid.clone(),
+            running: st.instances.get(iid).and_then(|i| i.state.at(now)) == Some(InstanceState::Running),
+            awaited_signal: awaited.map(|g| g.logical_id.clone()),
+        })
     }
 
     /// Journals a call that passed the gate (see [`SimCloud::with_journal`]).

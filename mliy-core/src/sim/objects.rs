@@ -87,6 +87,21 @@ pub(crate) struct SimStack {
     pub(crate) gate: Option<SignalGate>,
 }
 
+/// What a bootstrap script finds out about itself (see [`SimCloud::bootstrap_view`]).
+///
+/// [`SimCloud::bootstrap_view`]: super::SimCloud::bootstrap_view
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapView {
+    /// Its stack's id.
+    pub stack_id: String,
+    /// Its instance's id (what the instance metadata service answers).
+    pub instance_id: String,
+    /// Whether the instance runs now.
+    pub running: bool,
+    /// The logical id of its resource whose signal the stack still waits for.
+    pub awaited_signal: Option<String>,
+}
+
 /// A resource waiting for its signal.
 #[derive(Debug, Clone)]
 pub(crate) struct SignalGate {

@@ -134,6 +134,13 @@ impl Template {
         self.signals.iter().any(|s| s.resource_type == "AWS::EC2::Instance")
     }
 
+    /// How long CloudFormation waits for the instance's signal with these stack parameters
+    /// (see [`SignalPolicy::timeout`]), if it waits for one.
+    pub fn instance_signal_timeout(&self, parameters: &[(String, String)]) -> Option<std::time::Duration> {
+        let policy = self.signals.iter().find(|s| s.resource_type == "AWS::EC2::Instance")?;
+        policy.timeout(parameters, |p| self.parameter(p).and_then(|d| d.default.clone()))
+    }
+
     /// Every `Fn::FindInMap` in the template.
     pub fn find_in_maps(&self) -> &[FindInMap] {
         &self.find_in_maps

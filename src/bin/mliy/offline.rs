@@ -59,6 +59,9 @@ pub(crate) struct ImportArgs {
     /// A software config's user-data script: NAME=PATH.
     #[arg(long = "user-data", value_parser = name_path)]
     user_data: Vec<(String, PathBuf)>,
+    /// A software config's AMI, replacing the fixture's: NAME=ID.
+    #[arg(long = "ami-id", value_parser = name_value)]
+    ami_ids: Vec<(String, String)>,
     /// Subnet for every group config (MLiy used the portal host's own).
     #[arg(long)]
     subnet_id: Option<String>,
@@ -157,9 +160,15 @@ impl RequestArgs {
 }
 
 fn name_path(arg: &str) -> Result<(String, PathBuf), String> {
+    name_value(arg)
+        .map(|(name, path)| (name, PathBuf::from(path)))
+        .map_err(|_| format!("expected NAME=PATH, got {arg:?}"))
+}
+
+fn name_value(arg: &str) -> Result<(String, String), String> {
     match arg.split_once('=') {
-        Some((name, path)) if !name.is_empty() && !path.is_empty() => Ok((name.to_string(), PathBuf::from(path))),
-        _ => Err(format!("expected NAME=PATH, got {arg:?}")),
+        Some((name, value)) if !name.is_empty() && !value.is_empty() => Ok((name.to_string(), value.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got {arg:?}")),
     }
 }
 
@@ -276,6 +285,7 @@ fn import(args: &ImportArgs) -> Result<Output, Error> {
         user_data: relative(&args.user_data),
         subnet_id: args.subnet_id.clone(),
         availability_zone: args.availability_zone.clone(),
+        ami_ids: args.ami_ids.iter().cloned().collect(),
     };
     let mut imported = import_mliy(&fixture, &options)?;
     // Check that every template and script can be read and parsed before writing anything.

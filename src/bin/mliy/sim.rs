@@ -5,6 +5,7 @@ use clap::Args;
 use mliy::config::StoreConfig;
 use mliy::error::Error;
 use mliy::model::Catalog;
+use mliy::sim::Bootstrap;
 use mliy::sim::scenario::{self, ScenarioConfig};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -30,6 +31,11 @@ pub(crate) struct SimArgs {
     /// Users who launch (at least 1).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     users: u64,
+    /// The image the instances run: `native` (the example's), `mliy-classic` or
+    /// `mliy-config-ebs` (MLiy's two install scripts, on a catalog from `catalog import-mliy`),
+    /// or `mliy` (both, alternating).
+    #[arg(long, default_value = "native", value_parser = parse_bootstrap)]
+    bootstrap: Bootstrap,
     /// A catalog file (the example catalog when not given).
     #[arg(long)]
     catalog: Option<PathBuf>,
@@ -54,6 +60,10 @@ pub(crate) struct SimArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+fn parse_bootstrap(s: &str) -> Result<Bootstrap, String> {
+    s.parse().map_err(|e: Error| e.to_string())
 }
 
 /// `mliy sim --refresh-only`.
@@ -87,6 +97,7 @@ fn refresh_only_alone(args: &SimArgs) -> Result<(), Error> {
         ("--replicas", args.replicas != 1),
         ("--resume", args.resume),
         ("--journal", args.journal.is_some()),
+        ("--bootstrap", args.bootstrap != Bootstrap::Native),
     ];
     match given.iter().find(|(_, set)| *set) {
         Some((flag, _)) => Err(Error::validation(
@@ -150,6 +161,7 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         users: usize::try_from(args.users).unwrap_or(usize::MAX),
         replicas: usize::try_from(args.replicas).unwrap_or(usize::MAX),
         resume: args.resume,
+        bootstrap: args.bootstrap,
         ..ScenarioConfig::default()
     };
     let report = scenario::run_on(catalog, &config, backing(args)?)?;
@@ -161,6 +173,7 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
     let human = format!(
         "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
          duplicate stacks {} · orphaned stacks {} · lost {} · double actions {} · replicas {} · engine restarts {}\n\
+         progress reports refused {} · instances missing a progress step {}\n\
          {} cloud calls · {} virtual seconds · {} ms · store {shown}\n",
         report.launched,
         report.ready,
@@ -173,6 +186,8 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         report.double_actions,
         report.replicas,
         report.restarts,
+        report.progress_reports_refused,
+        report.progress_steps_missing,
         report.cloud_calls.values().sum::<u64>(),
         report.virtual_seconds,
         report.wall_ms
@@ -183,6 +198,7 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         && report.running_machines == 0
         && report.lost == 0
         && report.double_actions == 0
-        && report.unexpected_failures == 0;
+        && report.unexpected_failures == 0
+        && report.progress_steps_missing == 0;
     Ok(Output { code: if clean { 0 } else { 1 }, ..Output::new(json, human) })
 }
