@@ -204,6 +204,10 @@ impl Cloud for ReplicaCloud {
         let _busy = self.life.enter("cloud")?;
         self.inner.reboot_instances(ids).await
     }
+    async fn terminate_instances(&self, ids: &[String]) -> Result<()> {
+        let _busy = self.life.enter("cloud")?;
+        self.inner.terminate_instances(ids).await
+    }
     async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String> {
         let _busy = self.life.enter("cloud")?;
         self.inner.run_job_flow(spec).await

@@ -169,29 +169,75 @@ fn an_operator_runs_a_fleet_from_the_command_line() {
     assert_eq!((code, json["error"]["kind"].as_str()), (2, Some("not_found")), "{json}");
 }
 
+/// A fleet MLiy launched, made with boto3 and MLiy's exact tags (mliyweb/launch.py): an
+/// instance and an EMR cluster. mliy finds both, maps their owners, adopts them and manages
+/// them like any other resource.
 fn adopt_a_machine_made_outside_mliy(d: &Deployment) {
-    let made = d.boto3(
-        "ec2 = boto3.client('ec2', **kw)\n\
-         tags = [{'Key': k, 'Value': v} for k, v in [('LaunchedBy', 'MLIY'), ('userid', 'carol'), \
-         ('Software Config', 'notebook'), ('GroupConfig', 'data-science')]]\n\
-         r = ec2.run_instances(ImageId='ami-12c6146b', MinCount=1, MaxCount=1, InstanceType='t3.large', \
-         TagSpecifications=[{'ResourceType': 'instance', 'Tags': tags}])\n\
-         print(r['Instances'][0]['InstanceId'])",
+    let group = "cn=data-science,ou=groups,dc=example,dc=com";
+    let made = d.boto3(&format!(
+        "tags = [{{'Key': k, 'Value': v}} for k, v in [('Name', 'DS-NOTEBOOK'), ('AGS', 'MLiy'), \
+         ('Cost Center', 'PROJECT001'), ('SDLC', 'DEV'), ('Owner', 'Carol Mliy'), ('userid', 'carol'), \
+         ('LaunchedBy', 'MLIY'), ('Software Config', 'notebook'), ('GroupConfig', 'data-science'), \
+         ('UserGroup', '{group}')]]\n\
+         r = boto3.client('ec2', **kw).run_instances(ImageId='ami-12c6146b', MinCount=1, MaxCount=1, \
+         InstanceType='t3.large', TagSpecifications=[{{'ResourceType': 'instance', 'Tags': tags}}])\n\
+         ctags = [{{'Key': k, 'Value': v}} for k, v in [('Cost Center', 'PROJECT001'), ('AGS', 'MLiy'), \
+         ('SDLC', 'DEV'), ('Purpose', 'spark jobs'), ('Owner', 'Erin Mliy'), ('Name', 'MLiy-spark-erin'), \
+         ('UserGroup', '{group}'), ('Creator', 'erin'), ('Launched By', 'MLiy')]]\n\
+         c = boto3.client('emr', **kw).run_job_flow(Name='MLiy-spark-erin', ReleaseLabel='emr-6.15.0', \
+         Instances={{'MasterInstanceType': 'm5.xlarge', 'SlaveInstanceType': 'm5.xlarge', 'InstanceCount': 3, \
+         'KeepJobFlowAliveWhenNoSteps': True}}, JobFlowRole='EMR_EC2_DefaultRole', ServiceRole='EMR_DefaultRole', \
+         Tags=ctags)\n\
+         print(r['Instances'][0]['InstanceId'], c['JobFlowId'])"
+    ));
+    let (instance, cluster) = made.trim().split_once(' ').unwrap();
+    let status = |json: &Value, id: &str| -> (String, String) {
+        let m = json["machines"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned().unwrap_or_default();
+        (m["status"].as_str().unwrap_or_default().into(), m["error"].to_string())
+    };
+    // Two EMR software configs serve data-science, and MLiy's cluster tags name none.
+    let dry = d.ok(&["adopt", "--from-mliy-tags", "--dry-run"]);
+    assert_eq!(dry["machines"].as_array().unwrap().len(), 2, "{dry}");
+    assert_eq!(status(&dry, instance).0, "would adopt", "{dry}");
+    let (cluster_status, why) = status(&dry, cluster);
+    assert!(cluster_status == "skipped" && why.contains("several EMR software configs"), "{dry}");
+    // MLiy's own records say which.
+    let dump = d.dir.path().join("mliy-dump.json");
+    let rows = format!(
+        r#"[{{"model": "mliyweb.software_config", "pk": 2, "fields": {{"name": "spark-emr"}}}},
+           {{"model": "mliyweb.cluster", "pk": "", "fields": {{"cluster_id": "{cluster}", "userid": "erin", "software_config": 2}}}}]"#
     );
-    let made = made.trim();
-    let dry = d.ok(&["adopt", "--dry-run"]);
-    let machines = dry["machines"].as_array().unwrap();
-    assert_eq!(machines.len(), 1, "{dry}");
-    assert_eq!(
-        (machines[0]["instance_id"].as_str(), machines[0]["status"].as_str()),
-        (Some(made), Some("would adopt"))
-    );
+    std::fs::write(&dump, rows).unwrap();
+    let dump = dump.to_str().unwrap();
+    let dry = d.ok(&["adopt", "--from-mliy-tags", "--mliy-dump", dump, "--dry-run"]);
+    let owners: Vec<&str> = dry["machines"].as_array().unwrap().iter().filter_map(|m| m["owner"].as_str()).collect();
+    assert_eq!(owners.len(), 2, "every owner mapped: {dry}");
+    assert!(owners.contains(&"carol") && owners.contains(&"erin"), "{dry}");
     assert_eq!(d.ok(&["resources", "list", "--user", "carol"]), serde_json::json!([]), "a dry run changes nothing");
-    let done = d.ok(&["adopt"]);
-    assert_eq!(done["machines"][0]["status"], "adopted", "{done}");
+    let done = d.ok(&["adopt", "--from-mliy-tags", "--mliy-dump", dump]);
+    assert_eq!((status(&done, instance).0, status(&done, cluster).0), ("adopted".into(), "adopted".into()), "{done}");
+    assert_eq!(d.ok(&["adopt", "--from-mliy-tags"])["machines"], serde_json::json!([]), "nothing is left to adopt");
+
+    // From now on they are managed: stop, start and terminate the instance, end the cluster.
     let carols = d.ok(&["resources", "list", "--user", "carol"]);
-    assert_eq!(carols[0]["instance_id"].as_str(), Some(made), "{carols}");
-    assert_eq!(d.ok(&["adopt"])["machines"], serde_json::json!([]), "nothing is left to adopt");
+    assert_eq!(carols[0]["instance_id"].as_str(), Some(instance), "{carols}");
+    let id = carols[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(d.ok(&["act", &id, "stop"])["phase"]["phase"], "stopped");
+    assert_eq!(d.instance_state(instance), "stopped");
+    assert_eq!(d.ok(&["act", &id, "start"])["phase"]["phase"], "ready");
+    assert_eq!(d.ok(&["act", &id, "terminate"])["phase"]["phase"], "terminated");
+    assert_eq!(d.instance_state(instance), "terminated", "no stack of its own: the instance itself is ended");
+    let erins = d.ok(&["resources", "list", "--user", "erin"]);
+    assert_eq!(
+        (erins[0]["cluster_id"].as_str(), erins[0]["phase"]["phase"].as_str()),
+        (Some(cluster), Some("waiting"))
+    );
+    let erin_id = erins[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(d.ok(&["act", &erin_id, "terminate"])["phase"]["phase"], "terminated");
+    let state = d.boto3(&format!(
+        "print(boto3.client('emr', **kw).describe_cluster(ClusterId='{cluster}')['Cluster']['Status']['State'])"
+    ));
+    assert!(state.trim().starts_with("TERMINAT"), "{state}");
 }
 
 /// `mliy run` with its JSON lines read as they come.

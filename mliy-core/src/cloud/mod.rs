@@ -22,7 +22,7 @@ pub type ClusterSpec = crate::model::ClusterSpec;
 #[deprecated(since = "0.2.0", note = "moved to mliy_core::model::StepSpec")]
 pub type StepSpec = crate::model::StepSpec;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{self, StackSpec};
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -75,6 +75,15 @@ pub trait Cloud: Debug + Send + Sync + 'static {
     async fn stop_instances(&self, ids: &[String]) -> Result<()>;
     /// RebootInstances.
     async fn reboot_instances(&self, ids: &[String]) -> Result<()>;
+    /// TerminateInstances: for an adopted instance that no stack of its own holds (a stack's
+    /// instance goes with its stack). The default refuses, naming the call.
+    async fn terminate_instances(&self, ids: &[String]) -> Result<()> {
+        Err(Error::validation(
+            "operation",
+            "TerminateInstances",
+            format!("this cloud cannot terminate {}", ids.join(",")),
+        ))
+    }
     /// RunJobFlow (no idempotency token: callers look for the launch's tag first).
     async fn run_job_flow(&self, spec: &model::ClusterSpec) -> Result<String>;
     /// DescribeCluster.

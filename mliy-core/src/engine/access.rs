@@ -13,6 +13,15 @@ pub(crate) fn authenticated(principal: &Principal) -> Result<()> {
     Ok(())
 }
 
+/// Rejects a principal that is not an authenticated admin, naming what it may not `do`.
+pub(crate) fn admin(principal: &Principal, what: &str) -> Result<()> {
+    authenticated(principal)?;
+    if !principal.admin {
+        return Err(Error::Forbidden(format!("{} may not {what}: admins only", principal.username)));
+    }
+    Ok(())
+}
+
 fn same_group(a: &str, b: &str) -> bool {
     normalize_dn(a) == normalize_dn(b)
 }

@@ -504,9 +504,16 @@ impl Shared {
         }
     }
 
-    /// Removes what the launch created: its stack, or its job flow's cluster.
+    /// Removes what the launch created: its stack, or its job flow's cluster, or (adopted,
+    /// without a stack) the machine itself.
     async fn remove_cloud(&self, r: &Resource) -> Result<bool> {
-        if r.job_flow.is_some() { self.remove_cluster(r).await } else { self.remove_stack(r).await }
+        if r.job_flow.is_some() {
+            self.remove_cluster(r).await
+        } else if super::adoption::stackless(r) {
+            self.remove_stackless(r).await
+        } else {
+            self.remove_stack(r).await
+        }
     }
 
     async fn terminating(&self, r: &Resource, poll: Duration) -> Result<Flow> {
@@ -515,16 +522,10 @@ impl Shared {
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
         let done = self
-            .transition(
-                &r,
-                Event::Terminated,
-                Actor::Engine,
-                if r.job_flow.is_some() { "cluster terminated" } else { "stack deleted" },
-                |n| {
-                    n.deadline = None;
-                    n.progress_open = false;
-                },
-            )
+            .transition(&r, Event::Terminated, Actor::Engine, removed(&r), |n| {
+                n.deadline = None;
+                n.progress_open = false;
+            })
             .await?;
         self.follow_dns(done, false).await?;
         Ok(Flow::Again)
@@ -538,5 +539,15 @@ impl Shared {
         let clean = self.note(&r, Actor::Engine, "cleanup done", |n| n.cleanup_pending = false).await?;
         self.follow_dns(clean, false).await?;
         Ok(Flow::Again)
+    }
+}
+
+/// What ending a resource removed, in words.
+fn removed(r: &Resource) -> &'static str {
+    let machine = r.job_flow.is_some() || super::adoption::stackless(r);
+    match (machine, r.kind) {
+        (true, ResourceKind::Cluster) => "cluster terminated",
+        (true, ResourceKind::Instance) => "instance terminated",
+        (false, _) => "stack deleted",
     }
 }

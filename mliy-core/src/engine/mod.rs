@@ -54,6 +54,7 @@ mod config;
 mod dns;
 mod driver;
 mod launch;
+mod mliy_fleet;
 mod outgoing;
 mod progress;
 mod quota;

@@ -16,7 +16,7 @@ use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
 use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
 use crate::store::ResourceFilter;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -36,16 +36,30 @@ impl Default for RefreshConfig {
     }
 }
 
-/// A machine with mliy's managed tag that the store does not know.
+/// A machine with MLiy's tag that the store does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unmanaged {
-    /// The EC2 instance id.
-    pub instance_id: String,
+    /// An instance or a cluster.
+    pub kind: ResourceKind,
+    /// The EC2 instance id or EMR cluster id.
+    pub id: String,
     /// Its launch id tag, if it has one.
     pub launch_id: Option<String>,
     /// Its tags.
     #[serde(skip)]
     pub tags: Vec<Tag>,
+}
+
+impl Unmanaged {
+    /// A listed instance.
+    pub(super) fn instance(i: &InstanceInfo) -> Unmanaged {
+        Unmanaged {
+            kind: ResourceKind::Instance,
+            id: i.id.clone(),
+            launch_id: i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value.clone()),
+            tags: i.tags.clone(),
+        }
+    }
 }
 
 /// What a pass did.
@@ -114,20 +128,8 @@ impl Listings {
     /// Listed machines with the managed tag that no record knows (and that are not gone).
     fn unmanaged(&self, records: &[Resource]) -> Vec<Unmanaged> {
         let Some(listed) = &self.instances else { return Vec::new() };
-        let known: HashSet<&str> = records.iter().filter_map(|r| r.instance_id.as_deref()).collect();
-        // A launch whose stack still waits for its signal has not recorded its instance yet.
-        let launches: HashSet<&str> = records.iter().map(|r| r.id.as_str()).collect();
-        let ours =
-            |i: &InstanceInfo| i.tags.iter().any(|t| t.key == LAUNCH_ID_TAG && launches.contains(t.value.as_str()));
-        listed
-            .values()
-            .filter(|i| !known.contains(i.id.as_str()) && !ours(i) && i.state != InstanceState::Terminated)
-            .map(|i| Unmanaged {
-                instance_id: i.id.clone(),
-                launch_id: i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value.clone()),
-                tags: i.tags.clone(),
-            })
-            .collect()
+        let known = super::mliy_fleet::Known::new(records);
+        listed.values().filter(|i| known.unmanaged_instance(i)).map(Unmanaged::instance).collect()
     }
 }
 

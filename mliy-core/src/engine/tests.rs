@@ -1041,7 +1041,8 @@ mod refresh {
 
         // An admin takes it over; it is then an ordinary resource.
         let adoption = crate::engine::Adoption {
-            instance_id: report.unmanaged[0].instance_id.clone(),
+            kind: ResourceKind::Instance,
+            machine_id: report.unmanaged[0].id.clone(),
             owner: "alice".into(),
             owner_groups: vec!["data-science".into()],
             group_config: "ds".into(),
@@ -1060,6 +1061,51 @@ mod refresh {
         assert!(rig.cloud.live_stacks().is_empty(), "its stack deleted");
         let bills = rig.store.billing(Some(&adopted.id)).await.unwrap();
         assert!(bills.len() == 1 && bills[0].end.is_some(), "billed from adoption to termination: {bills:?}");
+    }
+
+    /// A cluster MLiy launched (`Launched By=MLiy`, `Creator`, `UserGroup`; no software config
+    /// tag) is found, mapped and adopted, then terminated through mliy.
+    #[tokio::test(start_paused = true)]
+    async fn mliy_clusters_are_found_mapped_and_adopted() {
+        use crate::model::{ClusterSpec, Tag};
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = rig.engine();
+        let tags = [("Launched By", "MLiy"), ("Creator", "erin"), ("UserGroup", "data-science"), ("Purpose", "x")];
+        let spec = ClusterSpec::spark("mliy-made", tags.iter().map(|(k, v)| Tag::new(*k, *v)).collect());
+        let made = rig.cloud.run_job_flow(&spec).await.unwrap();
+        rig.cloud.run_job_flow(&ClusterSpec::spark("someone-else", Vec::new())).await.unwrap();
+        let mut root = Principal::new("root", ["admins"]);
+        assert_eq!(engine.unmanaged_mliy_machines(&root).await.unwrap_err().kind(), "forbidden");
+        root.admin = true;
+        let found = engine.unmanaged_mliy_machines(&root).await.unwrap();
+        assert_eq!(
+            found.iter().map(|m| (m.kind, m.id.as_str())).collect::<Vec<_>>(),
+            [(ResourceKind::Cluster, made.as_str())]
+        );
+        // Two EMR software configs may serve group config ds: the tags cannot say which.
+        let catalog = engine.catalog();
+        let e = Adoption::from_tags(&found[0], catalog).unwrap_err();
+        assert!(e.to_string().contains("several EMR software configs"), "{e}");
+        let dump = format!(
+            r#"[{{"model": "mliyweb.software_config", "pk": 7, "fields": {{"name": "spark-direct"}}}},
+               {{"model": "mliyweb.cluster", "pk": "arn:stack", "fields": {{"cluster_id": "{made}", "userid": "erin", "software_config": 7}}}}]"#
+        );
+        let records = crate::import::MliyRecords::parse(&dump).unwrap();
+        let adoption = Adoption::from_mliy(&found[0], catalog, &records).unwrap();
+        assert_eq!((adoption.owner.as_str(), adoption.group_config.as_str()), ("erin", "ds"));
+        assert_eq!(adoption.software_config, "spark-direct");
+        let e = engine.adopt(&root, &adoption).await.unwrap_err();
+        assert!(e.to_string().contains("still starting"), "{e}");
+        rig.clock.sleep(Duration::from_secs(1800)).await;
+        let adopted = engine.adopt(&root, &adoption).await.unwrap();
+        assert_eq!((adopted.phase.clone(), adopted.cluster_id.as_deref()), (Phase::Waiting, Some(made.as_str())));
+        assert!(engine.unmanaged_mliy_machines(&root).await.unwrap().is_empty());
+        let erin = Principal::new("erin", ["data-science"]);
+        engine.act(&erin, &adopted.id, Action::Terminate).await.unwrap();
+        let gone = wait_phase(&engine, &adopted.id, "terminated").await;
+        let events = engine.events(&erin, &gone.id).await.unwrap();
+        assert!(events.iter().any(|e| e.reason == "cluster terminated"), "{events:?}");
+        assert!(rig.cloud.describe_cluster(&made).await.unwrap().unwrap().state.is_terminated());
     }
 }
 

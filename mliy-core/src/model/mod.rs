@@ -28,4 +28,4 @@ pub use market::Market;
 pub use principal::Principal;
 pub use readiness::{MliyProgressPath, ProgressProtocol, ReadyWhen, parse_report};
 pub use stack::{ConfigKind, ParamRef, StackParameter, StackSpec, USER_DATA_KEY};
-pub use tags::{LAUNCH_ID_TAG, MANAGED_TAG, Tag};
+pub use tags::{LAUNCH_ID_TAG, MANAGED_TAG, MLIY_CLUSTER_TAG, Tag};

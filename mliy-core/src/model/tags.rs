@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// The tag that marks everything mliy (or MLiy) launched.
 pub const MANAGED_TAG: (&str, &str) = ("LaunchedBy", "MLIY");
+/// The tag MLiy put on the EMR clusters it launched (with a space, unlike its instances').
+pub const MLIY_CLUSTER_TAG: (&str, &str) = ("Launched By", "MLiy");
 /// The tag that carries the launch id, for adoption and idempotency.
 pub const LAUNCH_ID_TAG: &str = "mliy:launch-id";
 

@@ -79,6 +79,18 @@ pub(super) async fn reboot_instances(sim: &SimCloud, ids: &[String]) -> Result<(
     .await
 }
 
+pub(super) async fn terminate_instances(sim: &SimCloud, ids: &[String]) -> Result<()> {
+    let t = sim.config.timings.instance_stop;
+    with_instances(sim, "TerminateInstances", Mutation::TerminateInstances, ids, |i, now| match i.state.at(now) {
+        Some(InstanceState::ShuttingDown | InstanceState::Terminated) => Ok(true),
+        _ => {
+            i.state.then(now, &[(Duration::ZERO, InstanceState::ShuttingDown), (t, InstanceState::Terminated)]);
+            Ok(false)
+        }
+    })
+    .await
+}
+
 /// Applies `f` to each instance (all must exist; `f` says whether the instance already was
 /// as asked, which counts as a double action).
 async fn with_instances(

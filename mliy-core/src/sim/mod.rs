@@ -354,6 +354,9 @@ impl Cloud for SimCloud {
     async fn reboot_instances(&self, ids: &[String]) -> Result<()> {
         ec2::reboot_instances(self, ids).await
     }
+    async fn terminate_instances(&self, ids: &[String]) -> Result<()> {
+        ec2::terminate_instances(self, ids).await
+    }
     async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String> {
         emr::run_job_flow(self, spec).await
     }

@@ -94,6 +94,16 @@ pub(crate) async fn reboot_instances(client: &Client, ids: &[String]) -> Result<
     Ok(())
 }
 
+pub(crate) async fn terminate_instances(client: &Client, ids: &[String]) -> Result<()> {
+    client
+        .terminate_instances()
+        .set_instance_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map_err(|e| map("TerminateInstances", e))?;
+    Ok(())
+}
+
 pub(crate) async fn spot_price(client: &Client, instance_type: &str, zone: &str) -> Result<Option<f64>> {
     let out = client
         .describe_spot_price_history()

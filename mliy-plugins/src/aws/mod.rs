@@ -118,6 +118,9 @@ mod cloud {
         async fn reboot_instances(&self, ids: &[String]) -> Result<()> {
             ec2::reboot_instances(&self.ec2, ids).await
         }
+        async fn terminate_instances(&self, ids: &[String]) -> Result<()> {
+            ec2::terminate_instances(&self.ec2, ids).await
+        }
         async fn run_job_flow(&self, spec: &ClusterSpec) -> Result<String> {
             emr::run_job_flow(&self.emr, spec).await
         }

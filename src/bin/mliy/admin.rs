@@ -6,6 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use mliy::config::DeploymentConfig;
 use mliy::engine::{Action, Adoption};
 use mliy::error::{Error, Result};
+use mliy::import::MliyRecords;
 use mliy::lifecycle::Phase;
 use mliy::model::{LaunchId, Principal};
 use mliy::registry::{Registry, Services};
@@ -101,6 +102,15 @@ pub(crate) struct RefreshArgs {
 
 #[derive(Args)]
 pub(crate) struct AdoptArgs {
+    /// Find the machines by MLiy's tags: instances with `LaunchedBy=MLIY`, clusters with
+    /// `Launched By=MLiy` (owner from `userid` / `Creator`, configs from `GroupConfig`,
+    /// `Software Config`, `UserGroup`). The only source today, so it must be given.
+    #[arg(long, required = true)]
+    from_mliy_tags: bool,
+    /// MLiy's own records (`manage.py dumpdata mliyweb.instance mliyweb.cluster
+    /// mliyweb.software_config`), for owners and software configs the tags lack.
+    #[arg(long)]
+    mliy_dump: Option<std::path::PathBuf>,
     /// Say what would be adopted, and change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -251,45 +261,57 @@ pub(crate) fn refresh(args: &RefreshArgs) -> Result<Output> {
 }
 
 pub(crate) fn adopt(args: &AdoptArgs) -> Result<Output> {
+    let records = match &args.mliy_dump {
+        Some(path) => {
+            let text = mliy::files::read_bounded(path, MliyRecords::MAX_BYTES)?;
+            MliyRecords::parse(&text)?
+        }
+        None => MliyRecords::default(),
+    };
     on_deployment(&args.deploy, |s| async move {
-        let config = mliy::engine::RefreshConfig { min_interval: Duration::ZERO, ..s.refresh.clone() };
-        let report = s.engine.refresh(&config).await?;
+        let found = s.engine.unmanaged_mliy_machines(&operator()).await?;
         let (mut rows, mut machines) = (Vec::new(), Vec::new());
-        for machine in &report.unmanaged {
-            let (row, json) = adopt_one(&s, machine, args.dry_run).await;
+        for machine in &found {
+            let (row, json) = adopt_one(&s, machine, &records, args.dry_run).await;
             rows.push(row);
             machines.push(json);
         }
-        let human = crate::table::table(&["INSTANCE", "STATUS", "OWNER", "SOFTWARE", "LAUNCH ID"], &rows);
+        let human = crate::table::table(&["KIND", "MACHINE", "STATUS", "OWNER", "SOFTWARE", "LAUNCH ID"], &rows);
         Ok(Output::new(json!({"dry_run": args.dry_run, "machines": machines}), human))
     })
 }
 
 /// Adopts one unmanaged machine by its tags (or says it would): its table row and JSON.
-async fn adopt_one(s: &Services, machine: &mliy::engine::Unmanaged, dry_run: bool) -> (Vec<String>, Value) {
-    let outcome = match Adoption::from_tags(machine, s.engine.catalog()) {
+async fn adopt_one(
+    s: &Services,
+    machine: &mliy::engine::Unmanaged,
+    records: &MliyRecords,
+    dry_run: bool,
+) -> (Vec<String>, Value) {
+    let outcome = match Adoption::from_mliy(machine, s.engine.catalog(), records) {
         Ok(plan) if dry_run => Ok((plan, None)),
         Ok(plan) => s.engine.adopt(&operator(), &plan).await.map(|r| (plan, Some(r))),
         Err(e) => Err(e),
     };
-    let id = machine.instance_id.clone();
+    let (kind, id) = (machine.kind.name(), machine.id.clone());
     match outcome {
         Ok((plan, r)) => {
             let status = if dry_run { "would adopt" } else { "adopted" };
             let launch_id = r.map(|r| r.id.to_string());
             let row = vec![
+                kind.into(),
                 id.clone(),
                 status.into(),
                 plan.owner.clone(),
                 plan.software_config.clone(),
                 launch_id.clone().unwrap_or_else(|| "-".into()),
             ];
-            let json = json!({"instance_id": id, "status": status, "owner": plan.owner, "group_config": plan.group_config, "software_config": plan.software_config, "launch_id": launch_id});
+            let json = json!({"kind": kind, "id": id, "status": status, "owner": plan.owner, "group_config": plan.group_config, "software_config": plan.software_config, "launch_id": launch_id});
             (row, json)
         }
         Err(e) => {
-            let row = vec![id.clone(), format!("skipped: {e}"), "-".into(), "-".into(), "-".into()];
-            (row, json!({"instance_id": id, "status": "skipped", "error": e}))
+            let row = vec![kind.into(), id.clone(), format!("skipped: {e}"), "-".into(), "-".into(), "-".into()];
+            (row, json!({"kind": kind, "id": id, "status": "skipped", "error": e}))
         }
     }
 }

@@ -5,6 +5,10 @@
 //! MLiy kept templates and user-data scripts in the database; a fixture usually has them as
 //! `null`, so they are given by path per software config.
 
+mod records;
+
+pub use records::{MliyRecord, MliyRecords};
+
 use crate::error::{Error, Result};
 use crate::model::{
     Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, Network, Param, SecurityGroup, SoftwareConfig,
