@@ -55,7 +55,7 @@ impl Bootstrap {
             Bootstrap::Native => return None,
             Bootstrap::MliyClassic => CLASSIC,
             Bootstrap::MliyConfigEbs => CONFIG_EBS,
-            Bootstrap::Mliy if n % 2 == 0 => CLASSIC,
+            Bootstrap::Mliy if n.is_multiple_of(2) => CLASSIC,
             Bootstrap::Mliy => CONFIG_EBS,
         };
         Some(MliyImage { steps, next: 0, rebooting: 0, host: None, accepted: Vec::new(), refused: 0 })
