@@ -32,6 +32,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod model;
 pub mod plan;
+pub mod pricing;
 pub mod secret;
 pub mod sim;
 pub mod store;

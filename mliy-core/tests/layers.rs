@@ -19,6 +19,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("import", 3),
     ("auth", 3),
     ("dns", 3),
+    ("pricing", 3),
     ("plan", 4),
     ("lifecycle", 4),
     ("cloud", 4),

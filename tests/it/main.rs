@@ -23,6 +23,7 @@ mod moto;
 mod plans;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod pricing;
 #[cfg(feature = "dns-api")]
 mod rest_dns;
 #[cfg(any(feature = "ldap", feature = "postgres", feature = "aws", feature = "route53"))]

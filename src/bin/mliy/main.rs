@@ -1,5 +1,5 @@
 //! The `mliy` admin command line. Offline tools (templates, user data, MLiy's catalog
-//! import, launch plans, the simulator) and, on a deployment config (`--config` or
+//! import, launch plans, prices, the simulator) and, on a deployment config (`--config` or
 //! `MLIY_CONFIG`), the admin commands: `config check`, `resources`, `act`, `launch`,
 //! `refresh`, `adopt` and `run`. Every subcommand takes `--json`.
 //!
@@ -15,6 +15,7 @@ mod auth;
 mod check;
 mod launch;
 mod offline;
+mod pricing;
 mod run;
 mod sim;
 mod table;
@@ -44,6 +45,8 @@ enum Command {
     Catalog(offline::CatalogCommand),
     /// Plan a launch: the exact CloudFormation request, checked, without calling AWS.
     Plan(offline::PlanArgs),
+    /// An instance type's hourly prices from an ec2instances.info `instances.json`.
+    Pricing(pricing::PricingArgs),
     /// Simulate a fleet on the simulated cloud in virtual time, with faults and crashes.
     Sim(sim::SimArgs),
     /// Authentication.
@@ -62,7 +65,7 @@ enum Command {
     Launch(launch::LaunchArgs),
     /// Bring the store in line with the cloud (MLiy's `manage.py refresh`).
     Refresh(admin::RefreshArgs),
-    /// Take over the machines with mliy's managed tag that the store does not know.
+    /// Take over the machines MLiy launched (by its tags) that the store does not know.
     Adopt(admin::AdoptArgs),
     /// Run the engine: resume, drive, refresh, until SIGTERM.
     Run(run::RunArgs),
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Userdata(c) => (c.json(), offline::userdata(&c)),
         Command::Catalog(c) => (c.json(), offline::catalog(&c)),
         Command::Plan(args) => (args.json, offline::plan(&args)),
+        Command::Pricing(args) => (args.json, pricing::pricing(&args)),
         Command::Sim(args) => (args.json, sim::sim(&args)),
         #[cfg(feature = "ldap")]
         Command::Auth(auth::AuthCommand::Check(args)) => return auth::auth_check(&args),
