@@ -95,6 +95,41 @@ mod sqlite {
         assert_eq!(store.put_idempotency_key("k", "w").await.unwrap().as_deref(), Some("v"));
     }
 
+    /// A file written before migration 2, with two open billing segments for one resource
+    /// (a race the old code allowed): reopening closes the older at its start and from then
+    /// on keeps one open segment per resource. The old file is made with Python's sqlite3.
+    #[tokio::test]
+    async fn migration_2_keeps_one_open_billing_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mliy.db");
+        drop(SqliteStore::open(&path).await.unwrap());
+        let body = |start: i64| {
+            format!(
+                r#"{{"resource":"twice","price_per_hour":null,"description":"t3.large","start":{start},"end":null}}"#
+            )
+        };
+        let script = format!(
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
+             c.execute('DROP INDEX mliy_billing_one_open')\nc.execute('DELETE FROM mliy_schema WHERE version = 2')\n\
+             for start, body in [(1000, sys.argv[2]), (2000, sys.argv[3])]:\n    \
+             c.execute('INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES (?, ?, NULL, ?)', ('twice', start, body))\n\
+             c.commit()\n"
+        );
+        let out = std::process::Command::new("python3")
+            .args(["-c", &script, path.to_str().unwrap(), &body(1000), &body(2000)])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let store = SqliteStore::open(&path).await.unwrap();
+        let id = mliy::model::LaunchId::parse("twice").unwrap();
+        let segs = store.billing(Some(&id)).await.unwrap();
+        assert_eq!(
+            segs.iter().map(|s| (s.start.0, s.end.map(|e| e.0))).collect::<Vec<_>>(),
+            [(1000, Some(1000)), (2000, None)]
+        );
+        assert_eq!(store.close_billing(&id, mliy::clock::Timestamp(9000)).await.unwrap(), 1, "one was open");
+    }
+
     /// The writer half of `a_killed_writer_loses_nothing_committed`: runs only in the child
     /// process that test starts, writing and announcing each committed write.
     #[tokio::test]

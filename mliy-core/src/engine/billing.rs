@@ -30,7 +30,8 @@ impl Shared {
     async fn open_bill(&self, r: &Resource) -> Result<()> {
         let segment = BillingSegment {
             resource: r.id.clone(),
-            price_per_hour: None,
+            state: crate::model::BillState::Running,
+            hourly: None,
             description: r.instance_type.clone(),
             start: self.clock.now(),
             end: None,

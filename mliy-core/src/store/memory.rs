@@ -187,8 +187,10 @@ impl StateStore for MemoryStore {
 
     async fn open_billing(&self, segment: &BillingSegment) -> Result<()> {
         let mut inner = self.open()?;
-        inner.billing.push(segment.clone());
-        inner.writes += 1;
+        if !inner.billing.iter().any(|s| s.resource == segment.resource && s.end.is_none()) {
+            inner.billing.push(segment.clone());
+            inner.writes += 1;
+        }
         Ok(())
     }
 

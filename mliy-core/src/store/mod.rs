@@ -87,7 +87,8 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>>;
     /// A resource's events, in order.
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>>;
-    /// Opens a billing segment.
+    /// Opens a billing segment, unless the resource has an open one already (then nothing
+    /// changes: the driver and refresh may both see the same change).
     async fn open_billing(&self, segment: &model::BillingSegment) -> Result<()>;
     /// Closes the resource's open segments at `end`; returns how many were closed.
     async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64>;

@@ -153,12 +153,17 @@ pub async fn billing_segments(store: &dyn StateStore) {
     let id = LaunchId::parse("conf-bill").unwrap();
     let seg = |start| BillingSegment {
         resource: id.clone(),
-        price_per_hour: Some(0.504),
+        state: crate::model::BillState::Running,
+        hourly: Some("0.504".parse().unwrap()),
         description: "r5.2xlarge".into(),
         start: Timestamp(start),
         end: None,
     };
     store.open_billing(&seg(1_000)).await.unwrap();
+    // One open segment per resource: a second open (the driver and refresh seeing the same
+    // change) is a no-op.
+    store.open_billing(&seg(2_000)).await.unwrap();
+    assert_eq!(store.billing(Some(&id)).await.unwrap().len(), 1, "opened once");
     assert_eq!(store.close_billing(&id, Timestamp(5_000)).await.unwrap(), 1);
     assert_eq!(store.close_billing(&id, Timestamp(6_000)).await.unwrap(), 0, "closing twice closes nothing");
     store.open_billing(&seg(7_000)).await.unwrap();
@@ -166,6 +171,7 @@ pub async fn billing_segments(store: &dyn StateStore) {
     assert_eq!(segs.len(), 2);
     assert_eq!(segs[0].end, Some(Timestamp(5_000)));
     assert_eq!(segs[1].end, None);
+    assert_eq!(segs[0].hourly.map(|h| h.to_string()).as_deref(), Some("0.504"), "the price as written");
 }
 
 pub async fn idempotency_keys(store: &dyn StateStore) {

@@ -340,7 +340,8 @@ impl StateStore for SqlStore {
     }
 
     async fn open_billing(&self, s: &BillingSegment) -> Result<()> {
-        sqlx::query("INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES ($1, $2, $3, $4)")
+        // The partial unique index `mliy_billing_one_open` keeps one open segment per resource.
+        sqlx::query("INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
             .bind(s.resource.as_str())
             .bind(s.start.0)
             .bind(s.end.map(|t| t.0))
@@ -356,12 +357,19 @@ impl StateStore for SqlStore {
         detached(async move { this.close_billing_tx(&id, end).await }).await
     }
     async fn billing(&self, id: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
-        let rows = sqlx::query("SELECT body FROM mliy_billing WHERE ($1 = '' OR resource = $1) ORDER BY pos")
+        let rows = sqlx::query("SELECT body, end_ms FROM mliy_billing WHERE ($1 = '' OR resource = $1) ORDER BY pos")
             .bind(id.map(LaunchId::as_str).unwrap_or(""))
             .fetch_all(&self.pool)
             .await
             .map_err(self.err())?;
-        rows.iter().map(|row| from_json(&row.try_get::<String, _>("body").map_err(self.err())?)).collect()
+        rows.iter()
+            .map(|row| {
+                let mut segment: BillingSegment = from_json(&row.try_get::<String, _>("body").map_err(self.err())?)?;
+                // The column is the truth for the end (migration 2 closed duplicates there).
+                segment.end = row.try_get::<Option<i64>, _>("end_ms").map_err(self.err())?.map(Timestamp);
+                Ok(segment)
+            })
+            .collect()
     }
 
     async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>> {

@@ -55,5 +55,16 @@ pub(crate) fn migrations(dialect: Dialect) -> Vec<(i64, Vec<String>)> {
                 .to_string(),
             "CREATE TABLE IF NOT EXISTS mliy_catalog (id BIGINT PRIMARY KEY, body TEXT NOT NULL)".to_string(),
         ],
+    ), (
+        2,
+        vec![
+            // One open billing segment per resource. Duplicates a race left are closed at
+            // their start (costing nothing), keeping the newest open.
+            "UPDATE mliy_billing SET end_ms = start_ms WHERE end_ms IS NULL AND pos NOT IN \
+             (SELECT MAX(pos) FROM mliy_billing WHERE end_ms IS NULL GROUP BY resource)"
+                .to_string(),
+            "CREATE UNIQUE INDEX IF NOT EXISTS mliy_billing_one_open ON mliy_billing (resource) WHERE end_ms IS NULL"
+                .to_string(),
+        ],
     )]
 }
