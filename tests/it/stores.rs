@@ -108,13 +108,11 @@ mod sqlite {
                 r#"{{"resource":"twice","price_per_hour":null,"description":"t3.large","start":{start},"end":null}}"#
             )
         };
-        let script = concat!(
-            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
+        let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
              c.execute('DROP INDEX mliy_billing_one_open')\nc.execute('DELETE FROM mliy_schema WHERE version = 2')\n\
              for start, body in [(1000, sys.argv[2]), (2000, sys.argv[3])]:\n    \
              c.execute('INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES (?, ?, NULL, ?)', ('twice', start, body))\n\
-             c.commit()\n"
-        );
+             c.commit()\n";
         let out = std::process::Command::new("python3")
             .args(["-c", script, path.to_str().unwrap(), &body(1000), &body(2000)])
             .output()
