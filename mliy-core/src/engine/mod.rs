@@ -106,6 +106,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) planner: Planner,
     pub(crate) config: EngineConfig,
+    /// What bills are priced with (none: segments without a price).
+    pub(crate) pricing: Option<crate::pricing::Pricing>,
     /// What progress secrets are derived from.
     pub(crate) progress_key: Secret,
     pub(crate) events: broadcast::Sender<Published>,
@@ -157,6 +159,7 @@ pub struct EngineBuilder {
     dns: Option<Arc<dyn DnsProvider>>,
     clock: Option<Arc<dyn Clock>>,
     config: EngineConfig,
+    pricing: Option<crate::pricing::Pricing>,
 }
 
 impl EngineBuilder {
@@ -181,6 +184,12 @@ impl EngineBuilder {
     /// The DNS provider ([`NoDns`] by default).
     pub fn dns(mut self, dns: Arc<dyn DnsProvider>) -> Self {
         self.dns = Some(dns);
+        self
+    }
+
+    /// What billing segments are priced with (unpriced without it).
+    pub fn pricing(mut self, pricing: crate::pricing::Pricing) -> Self {
+        self.pricing = Some(pricing);
         self
     }
 
@@ -214,6 +223,7 @@ impl EngineBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             planner,
             config: self.config,
+            pricing: self.pricing,
             events,
             drivers: Mutex::new(HashMap::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),

@@ -2,7 +2,7 @@
 //! the engine acts on the cloud.
 
 use super::Shared;
-use super::billing::billable;
+use super::billing::bill_state;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Actor, Event, LifecycleEvent, Phase, Resource};
 
@@ -85,7 +85,7 @@ impl Shared {
             reason,
         };
         self.store.update_resource(&next, r.version, Some(&event)).await?;
-        if billable(&event.from) != billable(&event.to) {
+        if bill_state(r) != bill_state(&next) {
             // The change is recorded; should this fail, the driver settles the bill later.
             let _ = self.settle_bill(&next).await;
         }

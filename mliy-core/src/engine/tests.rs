@@ -215,7 +215,13 @@ async fn instance_lifecycle_end_to_end() {
     assert_eq!(events[4].actor, Actor::Bootstrap);
     assert_eq!(events[7].actor, Actor::User("alice".into()));
     let bills = rig.store.billing(Some(&id)).await.unwrap();
-    assert_eq!(bills.len(), 2, "one segment per run period (a reboot does not end one): {bills:?}");
+    let states: Vec<_> = bills.iter().map(|b| b.state).collect();
+    use crate::model::BillState::{Running, Stopped};
+    assert_eq!(
+        states,
+        [Running, Stopped, Running],
+        "a segment per state period (a reboot does not end one): {bills:?}"
+    );
     assert!(bills.iter().all(|b| b.end.is_some()));
     assert!(rig.cloud.live_stacks().is_empty());
     assert_eq!(rig.cloud.running_machines(), 0);
@@ -1432,5 +1438,105 @@ mod mliy_reports_under_faults {
         rig.cloud.set_fault_rate(0.0);
         let r = engine.report_mliy_path(&path).await.unwrap();
         assert_eq!(r.instance_id.as_deref(), Some(iid.as_str()));
+    }
+}
+
+mod bills {
+    use super::*;
+    use crate::model::BillState;
+    use crate::pricing::{Decimal, PriceIndex, Pricing};
+
+    const PRICES: &str = r#"[
+      {"instance_type": "t3.large", "pricing": {"us-east-1": {"linux": {"ondemand": "0.0832"}, "ebs": "0.08"}}},
+      {"instance_type": "m5.xlarge", "pricing": {"us-east-1": {"linux": {"ondemand": "0.192"}, "emr": {"emr": "0.048"}}}}
+    ]"#;
+
+    fn priced(rig: &Rig) -> Engine {
+        let index = PriceIndex::from_slice(PRICES.as_bytes(), &["us-east-1"]).unwrap();
+        Engine::builder()
+            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .clock(rig.clock.clone())
+            .config(rig.config.clone())
+            .pricing(Pricing::new(Arc::new(index), "us-east-1"))
+            .build()
+            .unwrap()
+    }
+
+    /// Launch, stop, start, terminate: a running, a stopped and a running segment, each
+    /// priced as the file writes it, each closed once, the cost per second.
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_is_billed_per_state_at_the_files_price() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = priced(&rig);
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        wait_phase(&engine, &id, "ready").await;
+        rig.clock.sleep(Duration::from_secs(3_600)).await;
+        engine.act(&alice(), &id, Action::Stop).await.unwrap();
+        wait_phase(&engine, &id, "stopped").await;
+        engine.act(&alice(), &id, Action::Start).await.unwrap();
+        wait_phase(&engine, &id, "ready").await;
+        engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+        wait_phase(&engine, &id, "terminated").await;
+        // Refresh and the idle driver settling again change nothing.
+        engine
+            .refresh(&crate::engine::RefreshConfig { min_interval: Duration::ZERO, ..Default::default() })
+            .await
+            .unwrap();
+        let segs = rig.store.billing(Some(&id)).await.unwrap();
+        let states: Vec<_> = segs.iter().map(|s| (s.state, s.hourly.map(|h| h.to_string()))).collect();
+        let t3 = Some("0.0832".to_string());
+        assert_eq!(
+            states,
+            [(BillState::Running, t3.clone()), (BillState::Stopped, Some("0".into())), (BillState::Running, t3)]
+        );
+        assert!(segs.iter().all(|s| s.end.is_some()), "all closed: {segs:?}");
+        assert!(segs.windows(2).all(|w| w[0].end == Some(w[1].start)), "back to back: {segs:?}");
+        let first = segs[0].cost(rig.clock.now()).unwrap();
+        let hours = Decimal::from(segs[0].billed_seconds(rig.clock.now())) / Decimal::from(3_600);
+        assert!(hours >= Decimal::ONE, "over the hour slept");
+        assert_eq!(first, (Decimal::new(832, 4) * hours).round_dp(4));
+    }
+
+    /// A cluster: (EC2 + EMR) × nodes; an unpriced type gets no price, never 0.
+    #[tokio::test(start_paused = true)]
+    async fn clusters_pay_ec2_and_emr_per_node_and_unknown_types_stay_unpriced() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = priced(&rig);
+        let id = engine.launch_cluster(&alice(), cluster()).await.unwrap().resource.id;
+        wait_phase(&engine, &id, "waiting").await;
+        let segs = rig.store.billing(Some(&id)).await.unwrap();
+        assert_eq!(segs.len(), 1, "{segs:?}");
+        // 1 master + 2 core nodes at 0.192 + 0.048.
+        assert_eq!(segs[0].hourly, Some(Decimal::new(72, 2)), "{segs:?}");
+        let mut catalog = Catalog::from_yaml_str(CATALOG).unwrap();
+        let r5 = crate::model::InstanceType {
+            name: "r5.2xlarge".into(),
+            description: String::new(),
+            ebs_optimizable: false,
+        };
+        catalog.instance_types.push(r5);
+        catalog.software_configs[1].compatible_instance_types.push("r5.2xlarge".into());
+        let index = PriceIndex::from_slice(PRICES.as_bytes(), &[]).unwrap();
+        let other = Engine::builder()
+            .catalog(catalog)
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .clock(rig.clock.clone())
+            .config(rig.config.clone())
+            .pricing(Pricing::new(Arc::new(index), "us-east-1"))
+            .build()
+            .unwrap();
+        let id = other
+            .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "r5.2xlarge"))
+            .await
+            .unwrap()
+            .resource
+            .id;
+        wait_phase(&other, &id, "ready").await;
+        let segs = rig.store.billing(Some(&id)).await.unwrap();
+        assert_eq!(segs[0].hourly, None);
+        assert!(segs[0].description.contains("no price"), "{segs:?}");
     }
 }
