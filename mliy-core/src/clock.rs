@@ -40,6 +40,49 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Reads UTC as `2026-01-31` (midnight) or RFC 3339 to the second with `Z`
+    /// (`2026-01-31T08:30:00Z`), as [`Timestamp::utc`] writes it.
+    pub fn parse_utc(text: &str) -> Option<Timestamp> {
+        let (date, time) = match text.split_once('T') {
+            Some((d, t)) => (d, Some(t.strip_suffix('Z')?)),
+            None => (text, None),
+        };
+        let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+        let (year, month, day) = (d.next()??, d.next()??, d.next()??);
+        let secs = match time {
+            None => 0,
+            Some(t) => {
+                let mut t = t.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+                let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+                if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..60).contains(&s) {
+                    return None;
+                }
+                h * 3600 + m * 60 + s
+            }
+        };
+        let days_in_month = match month {
+            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        if !(1..=days_in_month).contains(&day) || !(1970..=9999).contains(&year) {
+            return None;
+        }
+        // Days since 1970-01-01 from the civil date (H. Hinnant's algorithm).
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (month + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        let days = era * 146_097 + doe - 719_468;
+        Some(Timestamp((days * 86_400 + secs) * 1000))
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{:03}s", self.0 / 1000, self.0.rem_euclid(1000))
@@ -155,6 +198,19 @@ mod tests {
             (-1_000, "1969-12-31T23:59:59Z"),
         ] {
             assert_eq!(Timestamp(ms).utc(), text);
+        }
+    }
+
+    #[test]
+    fn utc_text_reads_back() {
+        for ms in [0, 1_767_225_600_000, 951_782_400_000, 1_798_761_599_000, 4_102_444_799_000] {
+            assert_eq!(Timestamp::parse_utc(&Timestamp(ms).utc()), Some(Timestamp(ms)), "{ms}");
+        }
+        assert_eq!(Timestamp::parse_utc("2026-01-01"), Some(Timestamp(1_767_225_600_000)));
+        for bad in
+            ["2026-02-29", "2026-13-01", "2026-1-1x", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00", "", "1969-12-31"]
+        {
+            assert_eq!(Timestamp::parse_utc(bad), None, "{bad}");
         }
     }
 

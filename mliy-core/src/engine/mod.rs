@@ -51,6 +51,7 @@ mod adoption;
 mod billing;
 mod clusters;
 mod config;
+mod cost;
 mod dns;
 mod driver;
 mod launch;
@@ -66,6 +67,7 @@ mod tests;
 pub use actions::Action;
 pub use adoption::Adoption;
 pub use config::EngineConfig;
+pub use cost::{CostBy, CostReport, CostRow, ResourceCost, SegmentCost, report as cost_report};
 pub use launch::Launched;
 pub use refresh::{RefreshConfig, RefreshReport, Unmanaged};
 
