@@ -170,7 +170,7 @@ else
   echo "SKIPPED: PostgreSQL not found; mliy sim on PostgreSQL did not run"
 fi
 
-log "mliy sim of MLiy's images, unchanged: the imported MLiy catalog, 100 instances, 10% faults"
+log "mliy sim of MLiy's images, unchanged: the imported MLiy catalog, 100 instances, 10% faults, priced (SQLite)"
 fixtures=${MLIY_FIXTURES:-../shared/fixtures/mliy}
 "$mliy" catalog import-mliy "$fixtures/simpledb.json" --instance-types "$fixtures/instance_types_fixture.json" \
   --template "MLiyDefault=$fixtures/AWS_EC2_MLiy_CloudFormation.json" \
@@ -178,7 +178,7 @@ fixtures=${MLIY_FIXTURES:-../shared/fixtures/mliy}
   --subnet-id subnet-0a1b2c3d --availability-zone us-east-1a --out "$sims/mliy-catalog.yaml" --json > /dev/null
 for image in mliy-config-ebs mliy-classic; do
   "$mliy" sim --catalog "$sims/mliy-catalog.yaml" --bootstrap "$image" --instances 100 --clusters 0 --faults 0.1 \
-    --json > "$sims/$image.json"
+    --prices "$fixtures/ec2instances_info_2019-02.json" --store "sqlite:$sims/$image.sqlite" --json > "$sims/$image.json"
   check_sim "$image" "$sims/$image.json" 100
   python3 - "$image" "$sims/$image.json" <<'PY'
 import json, sys
@@ -188,6 +188,10 @@ got = (r["ready"], r["failed"], r["progress_reports_accepted"], r["progress_step
 print(f"{image}: ready {got[0]}, failed {got[1]}, {got[2]} progress reports accepted, {got[3]} instances missing a step")
 if got != (100, 0, 100 * steps, 0):
     sys.exit(f"{image}: expected (100, 0, {100 * steps}, 0), got {got}")
+bills = (r["cost_total"], r["cost_mismatches"], r["bad_segments"])
+print(f"{image}: cost {bills[0]} on SQLite, {bills[1]} instances off by more than half a cent, {bills[2]} bad segments")
+if bills[0] is None or float(bills[0]) <= 0 or bills[1:] != (0, 0):
+    sys.exit(f"{image}: the bills do not add up: {bills}")
 PY
 done
 

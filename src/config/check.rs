@@ -1,6 +1,8 @@
 //! What serde cannot say about a config: ranges, URL shapes, choices that go together.
 
-use super::{AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, EngineSection, RefreshSection, StoreConfig};
+use super::{
+    AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, EngineSection, PricingSection, RefreshSection, StoreConfig,
+};
 use mliy_core::error::{Error, Result};
 use std::time::Duration;
 
@@ -172,6 +174,23 @@ pub(super) fn engine(e: &EngineSection) -> Result<()> {
     }
     if e.lease_ttl.is_some_and(|t| t < Duration::from_secs(2)) {
         return Err(Error::validation("engine.lease_ttl", "under 2s", "at least 2s"));
+    }
+    Ok(())
+}
+
+pub(super) fn pricing(p: &PricingSection) -> Result<()> {
+    use mliy_core::pricing::Decimal;
+    if p.file.as_os_str().is_empty() {
+        return Err(Error::validation("pricing.file", "", "name an ec2instances.info instances.json"));
+    }
+    if p.region.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        return Err(Error::validation("pricing.region", "", "a region such as us-east-1"));
+    }
+    if p.ebs_gb_month.is_sign_negative() {
+        return Err(Error::validation("pricing.ebs_gb_month", p.ebs_gb_month.to_string(), "at least 0"));
+    }
+    if p.discount.is_sign_negative() || p.discount > Decimal::ONE {
+        return Err(Error::validation("pricing.discount", p.discount.to_string(), "a share from 0 to 1"));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@
 //!     bind_password: {command: "aws secretsmanager get-secret-value --secret-id ldap --query SecretString --output text"}
 //! engine: {replica_id: portal-1, progress_key: {file: progress.key}, progress_url: https://portal.example.com/progress}
 //! refresh: {interval: 5m}
+//! pricing: {file: instances.json, region: us-east-1, ebs_gb_month: 0.08, discount: 0.1}
 //! ```
 //!
 //! Unknown fields are refused, and every error names the field. Secrets are sources
@@ -62,6 +63,9 @@ pub struct DeploymentConfig {
     /// Refresh's settings.
     #[serde(default)]
     pub refresh: RefreshSection,
+    /// What bills are priced with (unpriced without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<PricingSection>,
     /// The simulated cloud's settings (only with `cloud: sim`).
     #[serde(default)]
     pub sim: Option<SimSection>,
@@ -82,6 +86,7 @@ impl DeploymentConfig {
             auth: None,
             engine: EngineSection::default(),
             refresh: RefreshSection::default(),
+            pricing: None,
             sim: None,
             base: PathBuf::from("."),
         }
@@ -172,6 +177,9 @@ impl DeploymentConfig {
             check::auth(auth)?;
         }
         check::engine(&self.engine)?;
+        if let Some(p) = &self.pricing {
+            check::pricing(p)?;
+        }
         check::refresh(&self.refresh)
     }
 }

@@ -324,6 +324,29 @@ pub struct EngineSection {
     pub manager_group: Option<String>,
 }
 
+/// `pricing`: what billing segments are priced with.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingSection {
+    /// An ec2instances.info `instances.json` (relative to this file's folder), streamed once
+    /// when the deployment starts, keeping the one region.
+    pub file: PathBuf,
+    /// The region priced (by default `cloud.aws.region`, else `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Dollars per GB-month of the instances' EBS volumes (gp3 in us-east-1, `0.08`, by
+    /// default).
+    #[serde(default = "gp3")]
+    pub ebs_gb_month: mliy_core::pricing::Decimal,
+    /// The share taken off every price, from 0 to 1 (`0.1` is 10%).
+    #[serde(default)]
+    pub discount: mliy_core::pricing::Decimal,
+}
+
+fn gp3() -> mliy_core::pricing::Decimal {
+    mliy_core::pricing::Decimal::new(8, 2)
+}
+
 /// `refresh`: keeping the store in line with the cloud (`mliy run`, `mliy refresh --watch`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -225,3 +225,43 @@ fn a_missing_config_is_named() {
     let e = DeploymentConfig::from_path(Path::new("/surely/not/here/mliy.yaml")).unwrap_err();
     assert!(e.to_string().contains("mliy.yaml"), "{e}");
 }
+
+#[test]
+fn the_pricing_section_is_read_and_checked() {
+    let base = "cloud: sim\nstore: memory\n";
+    let c = parse(&format!("{base}pricing: {{file: instances.json, ebs_gb_month: 0.1, discount: '0.15'}}\n")).unwrap();
+    let p = c.pricing.unwrap();
+    assert_eq!((p.ebs_gb_month.to_string(), p.discount.to_string(), p.region), ("0.1".into(), "0.15".into(), None));
+    let c = parse(&format!("{base}pricing: {{file: instances.json}}\n")).unwrap();
+    assert_eq!(c.pricing.unwrap().ebs_gb_month.to_string(), "0.08", "gp3 by default");
+    for (text, field) in [
+        ("pricing: {file: p.json, discount: 1.5}", "pricing.discount"),
+        ("pricing: {file: p.json, ebs_gb_month: -1}", "pricing.ebs_gb_month"),
+        ("pricing: {file: p.json, region: ''}", "pricing.region"),
+        ("pricing: {file: p.json, spot: true}", "spot"),
+        ("pricing: {region: us-east-1}", "file"),
+    ] {
+        refused(&format!("{base}{text}\n"), field);
+    }
+}
+
+/// The registry streams the file once, keeping the region, and refuses a region it does not
+/// price.
+#[tokio::test]
+async fn the_registry_prices_bills_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("instances.json");
+    std::fs::write(
+        &file,
+        r#"[{"instance_type": "t3.large", "pricing": {"eu-west-1": {"linux": {"ondemand": "0.0912"}}}}]"#,
+    )
+    .unwrap();
+    let text = "cloud: sim\nstore: memory\npricing: {file: instances.json, region: eu-west-1}\n";
+    let config = DeploymentConfig::from_yaml_str(text, dir.path()).unwrap();
+    let p = crate::registry::pricing(&config).unwrap().unwrap();
+    assert_eq!(p.source.on_demand("eu-west-1", "t3.large", "linux").unwrap().to_string(), "0.0912");
+    let text = "cloud: sim\nstore: memory\npricing: {file: instances.json}\n";
+    let config = DeploymentConfig::from_yaml_str(text, dir.path()).unwrap();
+    let e = crate::registry::pricing(&config).unwrap_err();
+    assert!(matches!(&e, Error::Validation(v) if v.field == "pricing.region" && v.value == "us-east-1"), "{e}");
+}

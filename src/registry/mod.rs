@@ -98,14 +98,17 @@ impl<'a> Registry<'a> {
         let (cloud, sim) = cloud(config, clock.clone()).await?;
         let store = store(&config.store, &config.base).await?;
         let dns = dns(config).await?;
-        let engine = Engine::builder()
+        let mut builder = Engine::builder()
             .catalog(catalog)
             .cloud(cloud.clone())
             .store(store.clone())
             .dns(dns.clone())
             .clock(clock.clone())
-            .config(engine_config)
-            .build()?;
+            .config(engine_config);
+        if let Some(p) = pricing(config)? {
+            builder = builder.pricing(p);
+        }
+        let engine = builder.build()?;
         // Passes come every `interval`; one closer than half of it (a restart, another
         // process) is skipped.
         let refresh =
@@ -153,6 +156,29 @@ pub fn catalog(config: &DeploymentConfig) -> Result<Catalog> {
         .as_deref()
         .ok_or_else(|| Error::validation("catalog", "", "name the catalog file: `catalog: catalog.yaml`"))?;
     Catalog::from_path(config.path(path))
+}
+
+/// What the config's `pricing` section prices bills with: its file streamed once, keeping
+/// its region (`cloud.aws.region` by default, else `us-east-1`).
+///
+/// # Errors
+/// The file's read and parse errors; [`Error::Validation`] on `pricing.region` when the file
+/// prices nothing there.
+pub fn pricing(config: &DeploymentConfig) -> Result<Option<mliy_core::pricing::Pricing>> {
+    let Some(p) = &config.pricing else { return Ok(None) };
+    let region = match (&p.region, &config.cloud) {
+        (Some(r), _) => r.clone(),
+        (None, CloudConfig::Aws(aws)) => aws.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        (None, _) => "us-east-1".into(),
+    };
+    let index = mliy_core::pricing::PriceIndex::load(&config.path(&p.file), &[region.as_str()])?;
+    if index.regions().next().is_none() {
+        return Err(Error::validation("pricing.region", region, format!("{} prices nothing there", p.file.display())));
+    }
+    let mut pricing = mliy_core::pricing::Pricing::new(Arc::new(index), region);
+    pricing.ebs_gb_month = p.ebs_gb_month;
+    pricing.discount = p.discount;
+    Ok(Some(pricing))
 }
 
 /// The engine's settings: the defaults with the config's `engine` section on top.

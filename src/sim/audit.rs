@@ -40,6 +40,9 @@ pub(super) async fn audit(
         cloud_calls: cloud.calls(),
         store_writes: world.writes.load(Ordering::Relaxed),
         events: 0,
+        cost_total: None,
+        cost_mismatches: 0,
+        bad_segments: 0,
         progress_reports_accepted: tracked
             .values()
             .filter_map(|t| t.image.as_ref())
@@ -76,6 +79,10 @@ pub(super) async fn audit(
             _ => report.terminated += 1,
         }
     }
+    let now = mliy_core::clock::Clock::now(&*world.clock);
+    let costs = super::costs::audit_costs(world, store, &resources, (mliy_core::clock::Timestamp(0), now)).await?;
+    (report.cost_total, report.cost_mismatches, report.bad_segments) =
+        (costs.total, costs.mismatches, costs.bad_segments);
     Ok(report)
 }
 

@@ -4,6 +4,7 @@
 //! [`mliy_core::sim`], re-exported here.
 
 mod audit;
+mod costs;
 pub mod fleet;
 mod image;
 mod replica;

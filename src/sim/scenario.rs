@@ -54,6 +54,9 @@ pub struct ScenarioConfig {
     pub resume: bool,
     /// The image the instances run.
     pub bootstrap: Bootstrap,
+    /// What bills are priced with; the audit then checks the cost report against the
+    /// stored events and the prices.
+    pub pricing: Option<mliy_core::pricing::Pricing>,
 }
 
 impl Default for ScenarioConfig {
@@ -69,6 +72,7 @@ impl Default for ScenarioConfig {
             replicas: 1,
             resume: false,
             bootstrap: Bootstrap::Native,
+            pricing: None,
         }
     }
 }
@@ -119,6 +123,14 @@ pub struct ScenarioReport {
     pub store_writes: u64,
     /// Lifecycle events recorded.
     pub events: usize,
+    /// The cost report's total over the run, when priced (a decimal string).
+    pub cost_total: Option<String>,
+    /// Instances whose cost in the report differs by more than half a cent from their
+    /// stored events priced from the price file (should be 0).
+    pub cost_mismatches: usize,
+    /// Billing segments still open on an ended resource, or overlapping another of the same
+    /// resource (should be 0).
+    pub bad_segments: usize,
     /// Progress reports of MLiy images the engine accepted.
     pub progress_reports_accepted: u64,
     /// Progress reports of MLiy images the engine refused.
@@ -278,10 +290,11 @@ fn token_in_user_data(user_data_b64: &str) -> Option<Secret> {
 
 /// The run's shared parts, from which replica processes are made.
 pub(super) struct World {
-    catalog: Catalog,
+    pub(super) catalog: Catalog,
     pub(super) cloud: Arc<SimCloud>,
+    pub(super) pricing: Option<mliy_core::pricing::Pricing>,
     store: Arc<dyn StateStore>,
-    clock: Arc<VirtualClock>,
+    pub(super) clock: Arc<VirtualClock>,
     crash_every: Option<u64>,
     pub(super) writes: Arc<AtomicU64>,
     in_flight: Arc<AtomicUsize>,
@@ -302,19 +315,20 @@ impl World {
         let life = Life::new(self.crash_every, self.writes.clone(), self.in_flight.clone());
         let store = Arc::new(ReplicaStore { inner: self.store.clone(), life: life.clone() });
         let cloud: Arc<dyn Cloud> = Arc::new(ReplicaCloud { inner: self.cloud.clone(), life: life.clone() });
-        let engine = Engine::builder()
-            .catalog(self.catalog.clone())
-            .cloud(cloud)
-            .store(store)
-            .clock(self.clock.clone())
-            .config(EngineConfig {
-                progress_url: Some("https://portal.example/progress".into()),
-                progress_key: Some(self.progress_key.clone()),
-                // A restarted process is the same replica: it takes its own leases back.
-                replica_id: format!("sim-replica-{k}"),
-                ..EngineConfig::default()
-            })
-            .build()?;
+        let mut builder =
+            Engine::builder().catalog(self.catalog.clone()).cloud(cloud).store(store).clock(self.clock.clone()).config(
+                EngineConfig {
+                    progress_url: Some("https://portal.example/progress".into()),
+                    progress_key: Some(self.progress_key.clone()),
+                    // A restarted process is the same replica: it takes its own leases back.
+                    replica_id: format!("sim-replica-{k}"),
+                    ..EngineConfig::default()
+                },
+            );
+        if let Some(p) = &self.pricing {
+            builder = builder.pricing(p.clone());
+        }
+        let engine = builder.build()?;
         self.refresh_loop(&engine);
         Ok((engine, life))
     }
@@ -450,6 +464,7 @@ async fn open_world(
     let world = World {
         catalog,
         cloud: Arc::new(cloud),
+        pricing: config.pricing.clone(),
         store,
         clock,
         crash_every: config.crash_every.filter(|n| *n > 0),

@@ -137,3 +137,29 @@ fn mliy_images_need_mliys_progress_protocol() {
     let e = scenario::run(mliy::demo::catalog().unwrap(), &config).unwrap_err();
     assert!(e.to_string().contains("progress_protocol: mliy"), "{e}");
 }
+
+/// Bills of a faulty, crashing fleet of MLiy images priced from MLiy's price file: the cost
+/// report equals every instance's stored events priced from the file, to the cent, and no
+/// segment is left open or counted twice.
+#[test]
+fn the_cost_report_matches_the_events_and_the_price_file() {
+    let index =
+        mliy::pricing::PriceIndex::load(&fixtures::path("ec2instances_info_2019-02.json"), &["us-east-1"]).unwrap();
+    let pricing = mliy::pricing::Pricing::new(Arc::new(index), "us-east-1");
+    let config = ScenarioConfig {
+        instances: 60,
+        clusters: 0,
+        bootstrap: Bootstrap::Mliy,
+        fault_rate: 0.1,
+        crash_every: Some(30),
+        pricing: Some(pricing),
+        ..ScenarioConfig::default()
+    };
+    let r = scenario::run(mliy_catalog(), &config).unwrap();
+    assert!(r.restarts > 5, "{r:?}");
+    assert_eq!((r.cost_mismatches, r.bad_segments, r.lost), (0, 0, 0), "{r:?}");
+    let total: f64 = r.cost_total.as_deref().unwrap().parse().unwrap();
+    assert!(total > 0.0, "c4.xlarge and 1 TB of EBS cost something: {r:?}");
+    let unpriced = ScenarioConfig { pricing: None, ..config };
+    assert_eq!(scenario::run(mliy_catalog(), &unpriced).unwrap().cost_total, None);
+}

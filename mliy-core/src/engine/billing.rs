@@ -3,6 +3,7 @@
 //! the engine's [`Pricing`](crate::pricing::Pricing) when it has one.
 
 use super::Shared;
+use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::lifecycle::{Phase, Resource, ResourceKind};
 use crate::model::{BillState, BillingSegment};
@@ -11,7 +12,11 @@ use crate::pricing::{Decimal, LINUX, Pricing};
 /// What the resource is billed for in this phase: running from the end of provisioning until
 /// a stop or termination begins; an instance's volumes from then until it runs again.
 pub(super) fn bill_state(r: &Resource) -> Option<BillState> {
-    match (&r.phase, r.kind) {
+    state_of(&r.phase, r.kind)
+}
+
+fn state_of(phase: &Phase, kind: ResourceKind) -> Option<BillState> {
+    match (phase, kind) {
         (Phase::Bootstrapping { .. } | Phase::Ready | Phase::Rebooting | Phase::Running | Phase::Waiting, _) => {
             Some(BillState::Running)
         }
@@ -27,31 +32,40 @@ impl Shared {
     pub(crate) async fn settle_bill(&self, r: &Resource) -> Result<()> {
         let want = bill_state(r);
         let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
-        match (open, want) {
-            (Some(s), Some(w)) if s.state == w => Ok(()),
-            (open, Some(w)) => {
-                if open.is_some() {
-                    self.close_bill(r).await?;
-                }
-                self.open_bill(r, w).await
-            }
-            (Some(_), None) => self.close_bill(r).await,
-            (None, None) => Ok(()),
+        if open.as_ref().map(|s| s.state) == want {
+            return Ok(());
+        }
+        let at = self.state_since(r).await?;
+        if open.is_some() {
+            self.store.close_billing(&r.id, at).await?;
+        }
+        match want {
+            Some(state) => self.open_bill(r, state, at).await,
+            None => Ok(()),
         }
     }
 
-    async fn open_bill(&self, r: &Resource, state: BillState) -> Result<()> {
+    /// When the resource entered the bill state it is in, by its events: a bill settled late
+    /// (the process died between the transition and the bill) still changes at that moment.
+    async fn state_since(&self, r: &Resource) -> Result<Timestamp> {
+        let want = bill_state(r);
+        let mut since = self.clock.now();
+        for e in self.store.events(&r.id).await?.iter().rev() {
+            if state_of(&e.to, r.kind) != want {
+                break;
+            }
+            since = since.min(e.at);
+        }
+        Ok(since)
+    }
+
+    async fn open_bill(&self, r: &Resource, state: BillState, start: Timestamp) -> Result<()> {
         let (hourly, description) = match &self.pricing {
             Some(p) => rate(p, r, state),
             None => (None, r.instance_type.clone()),
         };
-        let segment =
-            BillingSegment { resource: r.id.clone(), state, hourly, description, start: self.clock.now(), end: None };
+        let segment = BillingSegment { resource: r.id.clone(), state, hourly, description, start, end: None };
         self.store.open_billing(&segment).await
-    }
-
-    async fn close_bill(&self, r: &Resource) -> Result<()> {
-        self.store.close_billing(&r.id, self.clock.now()).await.map(|_| ())
     }
 }
 

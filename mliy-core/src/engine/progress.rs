@@ -164,11 +164,21 @@ pub(crate) async fn report_by_instance(
         tracing::warn!(target: "mliy::launch", instance = instance_id, "MLiy progress report matching no launch");
         return Err(forbidden());
     };
-    if r.instance_id.is_none() && !stack_holds(inner, &r, instance_id).await? {
-        tracing::warn!(target: "mliy::launch", id = %r.id, instance = instance_id, "progress for another stack's instance");
-        return Err(forbidden());
-    }
-    report_as(inner, &r.id, token, percent, message, Some(instance_id)).await
+    let claimed = match r.instance_id {
+        Some(_) => Some(instance_id),
+        None => match stack_holds(inner, &r, instance_id).await {
+            Ok(true) => Some(instance_id),
+            Ok(false) => {
+                tracing::warn!(target: "mliy::launch", id = %r.id, instance = instance_id, "progress for another stack's instance");
+                return Err(forbidden());
+            }
+            // The secret vouches for the launch; its instance id waits until the stack can
+            // say (MLiy's images never send a report twice, so it is not refused).
+            Err(e) if e.is_retryable() => None,
+            Err(e) => return Err(e),
+        },
+    };
+    report_as(inner, &r.id, token, percent, message, claimed).await
 }
 
 /// Whether the launch's stack lists `instance_id` as its instance. A transient failure is

@@ -1420,10 +1420,11 @@ mod mliy_images {
 mod mliy_reports_under_faults {
     use super::*;
 
-    /// The first report by instance id checks the stack once; a throttled check is tried again
-    /// rather than losing a report the image will not repeat.
+    /// The first report by instance id checks the stack; a throttled check is tried again,
+    /// and when every try fails the report (which the image will not repeat) is still
+    /// recorded, its instance id left for the stack to tell.
     #[tokio::test(start_paused = true)]
-    async fn a_transient_failure_of_the_stack_check_is_retried() {
+    async fn a_transient_failure_of_the_stack_check_never_loses_the_report() {
         let rig = Rig::new(SimConfig::default());
         let engine = super::mliy_images::mliy_engine(&rig, None);
         let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
@@ -1432,12 +1433,17 @@ mod mliy_reports_under_faults {
         let checks = || rig.cloud.calls().get("DescribeStackResources").copied().unwrap_or(0);
         let before = checks();
         rig.cloud.set_fault_rate(1.0);
-        let refused = engine.report_mliy_path(&path).await;
-        assert!(refused.as_ref().is_err_and(Error::is_retryable), "every try failed: {refused:?}");
+        let kept = engine.report_mliy_path(&path).await.unwrap();
         assert_eq!(checks() - before, 3, "tried three times");
+        assert!(matches!(kept.phase, Phase::Bootstrapping { percent: 10, .. }), "{}", kept.phase);
+        assert_eq!(kept.instance_id, None, "not taken from the report unchecked");
         rig.cloud.set_fault_rate(0.0);
-        let r = engine.report_mliy_path(&path).await.unwrap();
+        let next = super::mliy_images::path(&rig, &launched.resource, &iid, "step(20)");
+        let r = engine.report_mliy_path(&next).await.unwrap();
         assert_eq!(r.instance_id.as_deref(), Some(iid.as_str()));
+        // Another instance id is still refused once the stack answers.
+        let other = super::mliy_images::path(&rig, &launched.resource, "i-0000000000000dead", "step(30)");
+        assert!(matches!(engine.report_mliy_path(&other).await.unwrap_err(), Error::Forbidden(_)));
     }
 }
 

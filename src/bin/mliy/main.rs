@@ -1,7 +1,7 @@
 //! The `mliy` admin command line. Offline tools (templates, user data, MLiy's catalog
 //! import, launch plans, prices, the simulator) and, on a deployment config (`--config` or
 //! `MLIY_CONFIG`), the admin commands: `config check`, `resources`, `act`, `launch`,
-//! `refresh`, `adopt` and `run`. Every subcommand takes `--json`.
+//! `cost`, `refresh`, `adopt` and `run`. Every subcommand takes `--json`.
 //!
 //! Exit codes: 0 on success; 2 when the input is refused (the error names the field, the
 //! value and the rule; with `--json` it is printed on stdout as `{"error": {...}}`, argument
@@ -13,6 +13,7 @@ mod admin;
 #[cfg(feature = "ldap")]
 mod auth;
 mod check;
+mod cost;
 mod launch;
 mod offline;
 mod pricing;
@@ -63,6 +64,9 @@ enum Command {
     Act(admin::ActArgs),
     /// Launch an instance or a cluster for a user.
     Launch(launch::LaunchArgs),
+    /// What the deployment's resources cost.
+    #[command(subcommand)]
+    Cost(cost::CostCommand),
     /// Bring the store in line with the cloud (MLiy's `manage.py refresh`).
     Refresh(admin::RefreshArgs),
     /// Take over the machines MLiy launched (by its tags) that the store does not know.
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
         Command::Resources(c) => (c.deploy().json, admin::resources(&c)),
         Command::Act(args) => (args.deploy.json, admin::act(&args)),
         Command::Launch(args) => (args.deploy.json, launch::launch(&args)),
+        Command::Cost(c) => (c.deploy().json, cost::cost(&c)),
         Command::Refresh(args) => (args.deploy.json, admin::refresh(&args)),
         Command::Adopt(args) => (args.deploy.json, admin::adopt(&args)),
         Command::Run(args) => (args.deploy.json, run::run(&args)),

@@ -36,6 +36,10 @@ pub(crate) struct SimArgs {
     /// or `mliy` (both, alternating).
     #[arg(long, default_value = "native", value_parser = parse_bootstrap)]
     bootstrap: Bootstrap,
+    /// Price bills from this ec2instances.info `instances.json` (us-east-1); the audit then
+    /// checks the cost report against the stored events priced from it.
+    #[arg(long)]
+    prices: Option<PathBuf>,
     /// A catalog file (the example catalog when not given).
     #[arg(long)]
     catalog: Option<PathBuf>,
@@ -98,6 +102,7 @@ fn refresh_only_alone(args: &SimArgs) -> Result<(), Error> {
         ("--resume", args.resume),
         ("--journal", args.journal.is_some()),
         ("--bootstrap", args.bootstrap != Bootstrap::Native),
+        ("--prices", args.prices.is_some()),
     ];
     match given.iter().find(|(_, set)| *set) {
         Some((flag, _)) => Err(Error::validation(
@@ -162,6 +167,13 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         replicas: usize::try_from(args.replicas).unwrap_or(usize::MAX),
         resume: args.resume,
         bootstrap: args.bootstrap,
+        pricing: match &args.prices {
+            Some(path) => {
+                let index = mliy::pricing::PriceIndex::load(path, &["us-east-1"])?;
+                Some(mliy::pricing::Pricing::new(std::sync::Arc::new(index), "us-east-1"))
+            }
+            None => None,
+        },
         ..ScenarioConfig::default()
     };
     let report = scenario::run_on(catalog, &config, backing(args)?)?;
@@ -174,6 +186,7 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         "launched {} · ready {} · failed {} (doomed by the simulator: {}) · terminated {}\n\
          duplicate stacks {} · orphaned stacks {} · lost {} · double actions {} · replicas {} · engine restarts {}\n\
          progress reports refused {} · instances missing a progress step {}\n\
+         cost {} · cost mismatches {} · bad billing segments {}\n\
          {} cloud calls · {} virtual seconds · {} ms · store {shown}\n",
         report.launched,
         report.ready,
@@ -188,6 +201,9 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         report.restarts,
         report.progress_reports_refused,
         report.progress_steps_missing,
+        report.cost_total.as_deref().unwrap_or("unpriced"),
+        report.cost_mismatches,
+        report.bad_segments,
         report.cloud_calls.values().sum::<u64>(),
         report.virtual_seconds,
         report.wall_ms
@@ -199,6 +215,8 @@ pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
         && report.lost == 0
         && report.double_actions == 0
         && report.unexpected_failures == 0
-        && report.progress_steps_missing == 0;
+        && report.progress_steps_missing == 0
+        && report.cost_mismatches == 0
+        && report.bad_segments == 0;
     Ok(Output { code: if clean { 0 } else { 1 }, ..Output::new(json, human) })
 }
