@@ -7,6 +7,8 @@ mod admin_cli;
 #[cfg(feature = "aws")]
 mod aws;
 mod cli;
+#[cfg(all(feature = "cli", feature = "sqlite"))]
+mod cost_cli;
 #[cfg(feature = "route53")]
 mod dns;
 #[cfg(feature = "aws")]

@@ -1458,9 +1458,13 @@ mod bills {
     ]"#;
 
     fn priced(rig: &Rig) -> Engine {
+        priced_with(rig, Catalog::from_yaml_str(CATALOG).unwrap())
+    }
+
+    fn priced_with(rig: &Rig, catalog: Catalog) -> Engine {
         let index = PriceIndex::from_slice(PRICES.as_bytes(), &["us-east-1"]).unwrap();
         Engine::builder()
-            .catalog(Catalog::from_yaml_str(CATALOG).unwrap())
+            .catalog(catalog)
             .cloud(rig.cloud.clone())
             .store(rig.store.clone())
             .clock(rig.clock.clone())
@@ -1524,16 +1528,7 @@ mod bills {
         };
         catalog.instance_types.push(r5);
         catalog.software_configs[1].compatible_instance_types.push("r5.2xlarge".into());
-        let index = PriceIndex::from_slice(PRICES.as_bytes(), &[]).unwrap();
-        let other = Engine::builder()
-            .catalog(catalog)
-            .cloud(rig.cloud.clone())
-            .store(rig.store.clone())
-            .clock(rig.clock.clone())
-            .config(rig.config.clone())
-            .pricing(Pricing::new(Arc::new(index), "us-east-1"))
-            .build()
-            .unwrap();
+        let other = priced_with(&rig, catalog);
         let id = other
             .launch_instance(&alice(), LaunchRequest::instance("ds", "plain", "r5.2xlarge"))
             .await
