@@ -28,8 +28,27 @@ fn state_of(phase: &Phase, kind: ResourceKind) -> Option<BillState> {
 impl Shared {
     /// Makes the billing match the phase: the open segment closes when the state it bills
     /// ends, and the next one opens. Idempotent (the store keeps one open segment per
-    /// resource), so the driver and refresh may both call it, and after a crash.
+    /// resource), so the driver and refresh may both call it, and after a crash. One caller
+    /// at a time per resource (a store lease), deciding on the record as stored, so a caller
+    /// holding an older copy never bills a state the resource has left.
     pub(crate) async fn settle_bill(&self, r: &Resource) -> Result<()> {
+        // Most calls find the bill right: one read, no lease.
+        let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
+        if open.map(|s| s.state) == bill_state(r) {
+            return Ok(());
+        }
+        let lease = format!("bill:{}", r.id);
+        let holder = crate::model::LaunchId::new_random().to_string();
+        self.wait_for_lease(&lease, &holder, || format!("the bill of {} is being settled", r.id)).await?;
+        let settled = match self.store.get_resource(&r.id).await {
+            Ok(current) => self.settle_as_stored(current.as_ref().unwrap_or(r)).await,
+            Err(e) => Err(e),
+        };
+        let _ = self.store.release_lease(&lease, &holder).await;
+        settled
+    }
+
+    async fn settle_as_stored(&self, r: &Resource) -> Result<()> {
         let want = bill_state(r);
         let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
         if open.as_ref().map(|s| s.state) == want {
@@ -71,7 +90,7 @@ impl Shared {
 
 /// The hourly price of `r` in `state`, and what it is for; no price when the source lacks
 /// one (logged: a bill without a price is never a bill of 0).
-fn rate(p: &Pricing, r: &Resource, state: BillState) -> (Option<Decimal>, String) {
+pub(super) fn rate(p: &Pricing, r: &Resource, state: BillState) -> (Option<Decimal>, String) {
     let param = |k: &str| r.stack.parameters.iter().find(|x| x.key == k).and_then(|x| x.value.parse::<u32>().ok());
     let gib = param("VolumeSize").unwrap_or(0);
     let (machine, what) = match (state, r.kind) {

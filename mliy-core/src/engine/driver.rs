@@ -35,6 +35,10 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
     let mut failures = 0u32;
     // Until when this driver holds the resource's lease, as far as it knows.
     let mut lease = None;
+    // A process that died between a transition and its bill left the bill behind.
+    if let Ok(Some(r)) = inner.store.get_resource(&id).await {
+        let _ = inner.settle_bill(&r).await;
+    }
     loop {
         let flow = match inner.step(&id, &mut lease).await {
             Ok(flow) => {
@@ -521,6 +525,8 @@ impl Shared {
             return Ok(Flow::Wait(poll));
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
+        // The bill closes before the record ends: nothing drives an ended record again.
+        self.settle_bill(&r).await?;
         let done = self
             .transition(&r, Event::Terminated, Actor::Engine, removed(&r), |n| {
                 n.deadline = None;
@@ -536,6 +542,7 @@ impl Shared {
             return Ok(Flow::Wait(self.config.stack_poll));
         }
         let Some(r) = self.store.get_resource(&r.id).await? else { return Ok(Flow::Idle) };
+        self.settle_bill(&r).await?;
         let clean = self.note(&r, Actor::Engine, "cleanup done", |n| n.cleanup_pending = false).await?;
         self.follow_dns(clean, false).await?;
         Ok(Flow::Again)

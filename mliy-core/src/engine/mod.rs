@@ -215,6 +215,15 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine> {
         let missing = |what: &str| Error::validation("engine", what, "the builder needs it");
         let planner = Planner::new(self.catalog.ok_or_else(|| missing("catalog"))?)?;
+        if self.pricing.is_none()
+            && let Some(g) = planner.catalog().group_configs.iter().find(|g| g.settings.max_hourly_spend.is_some())
+        {
+            return Err(Error::validation(
+                format!("group_configs.{}.settings.max_hourly_spend", g.name),
+                g.settings.max_hourly_spend.map(|d| d.to_string()).unwrap_or_default(),
+                "needs the engine's pricing (EngineBuilder::pricing, or the deployment config's pricing: section)",
+            ));
+        }
         let (events, _) = broadcast::channel(4096);
         let progress_key = self.config.progress_key.clone().unwrap_or_else(progress::new_key);
         let inner = Arc::new(Shared {

@@ -1,11 +1,13 @@
-//! `max_running_per_user`, enforced atomically: the count and the insert of a new launch
-//! happen under a store lease per (user, group config), so concurrent launches — in one
-//! process or across replicas sharing the store — cannot both pass the check.
+//! `max_running_per_user` and `max_hourly_spend`, enforced atomically: the count and the
+//! insert of a new launch happen under a store lease per (user, group config), so concurrent
+//! launches — in one process or across replicas sharing the store — cannot both pass the
+//! check. A stopped instance frees its run quota but keeps its volumes' cost.
 
 use super::Shared;
 use crate::error::{Error, Result};
-use crate::lifecycle::{LifecycleEvent, Resource};
-use crate::model::{GroupConfig, Principal};
+use crate::lifecycle::{LifecycleEvent, Phase, Resource};
+use crate::model::{BillState, GroupConfig, Principal};
+use crate::pricing::Decimal;
 use crate::store::ResourceFilter;
 use std::time::Duration;
 
@@ -17,12 +19,13 @@ const WAIT: Duration = Duration::from_secs(20);
 const RETRY: Duration = Duration::from_millis(25);
 
 impl Shared {
-    /// Stores `resource` (and its first event) unless the owner already has the group's
-    /// `max_running_per_user` unfinished resources.
+    /// Stores `resource` (and its first event) unless the owner would pass the group's
+    /// `max_running_per_user` or `max_hourly_spend`.
     ///
     /// # Errors
-    /// [`Error::Forbidden`] past the limit, [`Error::Unavailable`] when the lease cannot be had
-    /// within 20 seconds, and the store's errors.
+    /// [`Error::Forbidden`] past a limit, naming it, the current figure and what the launch
+    /// would add; [`Error::Unavailable`] when the lease cannot be had within 20 seconds; the
+    /// store's errors.
     pub(crate) async fn insert_within_quota(
         &self,
         principal: &Principal,
@@ -30,49 +33,95 @@ impl Shared {
         resource: &Resource,
         event: &LifecycleEvent,
     ) -> Result<()> {
-        let Some(max) = group.settings.max_running_per_user else {
+        let limits = &group.settings;
+        if limits.max_running_per_user.is_none() && limits.max_hourly_spend.is_none() {
             return self.store.insert_resource(resource, Some(event)).await;
-        };
+        }
         let lease = format!("quota:{}:{}", principal.username, group.name);
         let holder = resource.id.as_str();
+        let busy = || format!("another launch of {} is being checked", principal.username);
+        self.wait_for_lease(&lease, holder, busy).await?;
+        let result = self.count_then_insert(principal, group, resource, event).await;
+        let _ = self.store.release_lease(&lease, holder).await;
+        result
+    }
+
+    /// Takes the store lease `name` for `holder`, waiting up to 20 seconds for another holder
+    /// to let it go.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] with `busy`'s words when it is not had in time; the store's.
+    pub(crate) async fn wait_for_lease(&self, name: &str, holder: &str, busy: impl Fn() -> String) -> Result<()> {
         let started = self.clock.now();
         loop {
             let now = self.clock.now();
-            if self.store.try_lease(&lease, holder, now.plus(LEASE_TTL), now).await? {
-                break;
+            if self.store.try_lease(name, holder, now.plus(LEASE_TTL), now).await? {
+                return Ok(());
             }
             if now.since(started) > WAIT {
-                return Err(Error::Unavailable(format!("another launch of {} is being checked", principal.username)));
+                return Err(Error::Unavailable(busy()));
             }
             self.clock.sleep(RETRY).await;
         }
-        let result = self.count_then_insert(principal, group, max, resource, event).await;
-        let _ = self.store.release_lease(&lease, holder).await;
-        result
     }
 
     async fn count_then_insert(
         &self,
         principal: &Principal,
         group: &GroupConfig,
-        max: u32,
         resource: &Resource,
         event: &LifecycleEvent,
     ) -> Result<()> {
         let mine = ResourceFilter { owner: Some(principal.username.clone()), ..ResourceFilter::default() };
-        let running = self
-            .store
-            .list_resources(&mine)
-            .await?
-            .iter()
-            .filter(|r| r.group_config == group.name && !r.phase.is_terminal())
-            .count();
-        if running >= max as usize {
-            return Err(Error::Forbidden(format!(
-                "{} has {running} resources under group config {}, its limit is {max}",
-                principal.username, group.name
-            )));
+        let all = self.store.list_resources(&mine).await?;
+        let live: Vec<&Resource> =
+            all.iter().filter(|r| r.group_config == group.name && !r.phase.is_terminal()).collect();
+        let who = (principal.username.as_str(), group.name.as_str());
+        if let Some(max) = group.settings.max_running_per_user {
+            let running = live.iter().filter(|r| !matches!(r.phase, Phase::Stopping | Phase::Stopped)).count();
+            if running >= max as usize {
+                return Err(Error::Forbidden(format!(
+                    "{} has {running} resources running under group config {}, its limit is {max} (max_running_per_user)",
+                    who.0, who.1
+                )));
+            }
+        }
+        if let Some(max) = group.settings.max_hourly_spend {
+            self.within_spend(who, max, &live, resource)?;
         }
         self.store.insert_resource(resource, Some(event)).await
+    }
+
+    /// Whether the launch keeps the user's hourly spend under the group config within `max`.
+    fn within_spend(
+        &self,
+        (user, group): (&str, &str),
+        max: Decimal,
+        live: &[&Resource],
+        new: &Resource,
+    ) -> Result<()> {
+        let Some(pricing) = &self.pricing else {
+            return Err(Error::validation("max_hourly_spend", max.to_string(), "needs the engine's pricing"));
+        };
+        let hourly = |r: &Resource| {
+            let state = super::billing::bill_state(r).unwrap_or(BillState::Running);
+            super::billing::rate(pricing, r, state).0
+        };
+        let now: Decimal = live.iter().filter_map(|r| hourly(r)).sum();
+        let Some(adds) = hourly(new) else {
+            return Err(Error::Forbidden(format!(
+                "{} cannot be priced, and group config {group} limits hourly spend (max_hourly_spend {max})",
+                new.instance_type
+            )));
+        };
+        if now + adds > max {
+            return Err(Error::Forbidden(format!(
+                "{user}'s hourly spend under group config {group} would be {} ({} now + {} for this launch), its limit is {max} (max_hourly_spend)",
+                (now + adds).round_dp(4).normalize(),
+                now.round_dp(4).normalize(),
+                adds.round_dp(4).normalize()
+            )));
+        }
+        Ok(())
     }
 }

@@ -1461,7 +1461,7 @@ mod bills {
         priced_with(rig, Catalog::from_yaml_str(CATALOG).unwrap())
     }
 
-    fn priced_with(rig: &Rig, catalog: Catalog) -> Engine {
+    pub(super) fn priced_with(rig: &Rig, catalog: Catalog) -> Engine {
         let index = PriceIndex::from_slice(PRICES.as_bytes(), &["us-east-1"]).unwrap();
         Engine::builder()
             .catalog(catalog)
@@ -1539,5 +1539,65 @@ mod bills {
         let segs = rig.store.billing(Some(&id)).await.unwrap();
         assert_eq!(segs[0].hourly, None);
         assert!(segs[0].description.contains("no price"), "{segs:?}");
+    }
+}
+
+mod spend {
+    use super::*;
+
+    fn limited(spend: &str, running: Option<u32>) -> Catalog {
+        let mut catalog = Catalog::from_yaml_str(CATALOG).unwrap();
+        let ds = catalog.group_configs.iter_mut().find(|g| g.name == "ds").unwrap();
+        ds.settings.max_hourly_spend = Some(spend.parse().unwrap());
+        ds.settings.max_running_per_user = running;
+        catalog
+    }
+
+    /// t3.large costs 0.0832 an hour: a limit of 0.1 takes one; the second launch is refused
+    /// with the figures before any cloud call, and passes once the first is stopped.
+    #[tokio::test(start_paused = true)]
+    async fn hourly_spend_is_checked_before_any_cloud_call_and_freed_by_a_stop() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = super::bills::priced_with(&rig, limited("0.1", Some(1)));
+        let first = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        let creates = || rig.cloud.calls().get("CreateStack").copied().unwrap_or(0);
+        let before = creates();
+        let e = engine.launch_instance(&alice(), plain()).await.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Forbidden(_)), "{e}");
+        assert!(text.contains("max_running_per_user"), "the run quota first: {text}");
+        // Without the run quota, the spend limit speaks, with its figures.
+        let engine = super::bills::priced_with(&rig, limited("0.1", None));
+        let e = engine.launch_instance(&alice(), plain()).await.unwrap_err().to_string();
+        assert!(
+            e.contains("would be 0.1664 (0.0832 now + 0.0832 for this launch)")
+                && e.contains("its limit is 0.1 (max_hourly_spend)"),
+            "{e}"
+        );
+        assert_eq!(creates(), before, "no cloud call for a refused launch");
+        // Another user has a spend of their own.
+        let bob = Principal::new("bob", ["data-science"]);
+        engine.launch_instance(&bob, plain()).await.unwrap();
+        // A stopped instance keeps only its volumes' cost (none here) and frees the quota.
+        wait_phase(&engine, &first, "ready").await;
+        engine.act(&alice(), &first, Action::Stop).await.unwrap();
+        wait_phase(&engine, &first, "stopped").await;
+        let strict = super::bills::priced_with(&rig, limited("0.1", Some(1)));
+        strict.launch_instance(&alice(), plain()).await.unwrap();
+    }
+
+    #[test]
+    fn a_spend_limit_without_prices_is_refused_at_build() {
+        let rig = Rig::new(SimConfig::default());
+        let e = Engine::builder()
+            .catalog(limited("5", None))
+            .cloud(rig.cloud.clone())
+            .store(rig.store.clone())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Validation(v) if v.field == "group_configs.ds.settings.max_hourly_spend" && v.value == "5"),
+            "{e}"
+        );
     }
 }

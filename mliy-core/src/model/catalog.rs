@@ -297,15 +297,18 @@ pub struct GroupSettings {
     /// Idle instances stop after this many minutes.
     #[serde(default)]
     pub idle_stop_minutes: Option<u32>,
-    /// Most resources one user may have unfinished (checked atomically at launch).
+    /// Most resources one user may have running or on their way (checked atomically at
+    /// launch; a stopped instance does not count).
     #[serde(default)]
     pub max_running_per_user: Option<u32>,
     /// Most core plus task nodes of one cluster (20 when unset).
     #[serde(default)]
     pub max_cluster_nodes: Option<u32>,
-    /// Most the group may spend per hour, in dollars. Not enforced yet: refused when set.
+    /// Most one user's resources under this group config may cost per hour, in dollars:
+    /// the running and pending ones' prices, the stopped ones' volumes, plus the new launch's
+    /// (checked atomically at launch; needs the engine's pricing).
     #[serde(default)]
-    pub max_hourly_spend: Option<f64>,
+    pub max_hourly_spend: Option<rust_decimal::Decimal>,
     /// Resources are terminated after this many hours. Not enforced yet: refused when set.
     #[serde(default)]
     pub max_lifetime_hours: Option<u32>,
@@ -317,7 +320,6 @@ impl GroupSettings {
     fn unenforced(&self) -> Option<&'static str> {
         [
             ("idle_stop_minutes", self.idle_stop_minutes.is_some()),
-            ("max_hourly_spend", self.max_hourly_spend.is_some()),
             ("max_lifetime_hours", self.max_lifetime_hours.is_some()),
         ]
         .into_iter()
@@ -619,7 +621,7 @@ mod tests {
 
     #[test]
     fn settings_that_are_not_enforced_are_refused() {
-        for setting in ["idle_stop_minutes: 30", "max_hourly_spend: 12.5", "max_lifetime_hours: 24"] {
+        for setting in ["idle_stop_minutes: 30", "max_lifetime_hours: 24"] {
             let yaml = format!("group_configs: [{{name: g, group: x, settings: {{{setting}}}}}]\n");
             let e = Catalog::from_yaml_str(&yaml).unwrap_err().to_string();
             let name = setting.split(':').next().unwrap();
@@ -627,6 +629,10 @@ mod tests {
         }
         let ok = "group_configs: [{name: g, group: x, settings: {max_running_per_user: 2, max_cluster_nodes: 40}}]";
         assert!(Catalog::from_yaml_str(ok).is_ok());
+        let spend = "group_configs: [{name: g, group: x, settings: {max_hourly_spend: 12.5}}]";
+        let c = Catalog::from_yaml_str(spend).unwrap();
+        assert_eq!(c.group_configs[0].settings.max_hourly_spend.map(|d| d.to_string()).as_deref(), Some("12.5"));
+        assert_eq!(Catalog::from_yaml_str(&c.to_yaml().unwrap()).unwrap(), c, "written and read back");
     }
 
     #[test]
