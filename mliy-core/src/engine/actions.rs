@@ -39,8 +39,9 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Forbidden`] unless the principal owns the resource, manages its owner's
-    /// group, or is an admin; [`Error::Validation`] for an action the resource's kind or phase
-    /// does not allow.
+    /// group, or is an admin, and for a start past the owner's limits
+    /// (`max_running_per_user`, `max_hourly_spend`); [`Error::Validation`] for an action the
+    /// resource's kind or phase does not allow.
     pub async fn act(&self, principal: &Principal, id: &LaunchId, action: Action) -> Result<Resource> {
         let inner = &self.inner;
         inner.alive()?;
@@ -73,7 +74,14 @@ impl Engine {
                 if action == Action::Terminate { inner.config.terminate_timeout } else { inner.config.action_timeout };
             let deadline = inner.clock.now().plus(timeout);
             let reason = format!("{} requested by {}", action.name(), principal.username);
-            match inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline)).await {
+            let transition = inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline));
+            // A start makes a stopped instance count against its owner's limits again.
+            let group = inner.planner.catalog().group_config(&r.group_config).ok().filter(|_| action == Action::Start);
+            let outcome = match group {
+                Some(group) => inner.within_quota(group, &r, transition).await,
+                None => transition.await,
+            };
+            match outcome {
                 Ok(next) => {
                     Shared::ensure_driver(&self.inner, id);
                     return Ok(next.redacted());

@@ -104,7 +104,7 @@ impl Engine {
                 ),
             },
         };
-        inner.insert_within_quota(principal, group, &resource, &event).await?;
+        inner.insert_within_quota(group, &resource, &event).await?;
         inner.publish(&resource, event);
         Shared::ensure_driver(&self.inner, &resource.id);
         Ok(Launched { resource: resource.redacted(), progress_token: secret })

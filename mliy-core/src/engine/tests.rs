@@ -1570,7 +1570,7 @@ mod spend {
         let engine = super::bills::priced_with(&rig, limited("0.1", None));
         let e = engine.launch_instance(&alice(), plain()).await.unwrap_err().to_string();
         assert!(
-            e.contains("would be 0.1664 (0.0832 now + 0.0832 for this launch)")
+            e.contains("would be 0.1664 (0.0832 now + 0.0832 for this one)")
                 && e.contains("its limit is 0.1 (max_hourly_spend)"),
             "{e}"
         );
@@ -1599,5 +1599,34 @@ mod spend {
             matches!(&e, Error::Validation(v) if v.field == "group_configs.ds.settings.max_hourly_spend" && v.value == "5"),
             "{e}"
         );
+    }
+}
+
+mod start_quota {
+    use super::*;
+
+    /// Stopping frees the run quota; starting takes it back, so a start past the limit is
+    /// refused, and allowed again once the other machine stops.
+    #[tokio::test(start_paused = true)]
+    async fn a_start_is_checked_against_the_run_quota() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let mut catalog = Catalog::from_yaml_str(CATALOG).unwrap();
+        catalog.group_configs.iter_mut().find(|g| g.name == "ds").unwrap().settings.max_running_per_user = Some(1);
+        let engine = super::bills::priced_with(&rig, catalog);
+        let first = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        wait_phase(&engine, &first, "ready").await;
+        engine.act(&alice(), &first, Action::Stop).await.unwrap();
+        wait_phase(&engine, &first, "stopped").await;
+        let second = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        wait_phase(&engine, &second, "ready").await;
+        let starts = || rig.cloud.calls().get("StartInstances").copied().unwrap_or(0);
+        let e = engine.act(&alice(), &first, Action::Start).await.unwrap_err();
+        assert!(matches!(&e, Error::Forbidden(m) if m.contains("its limit is 1 (max_running_per_user)")), "{e}");
+        assert_eq!(starts(), 0, "refused before any cloud call");
+        assert_eq!(engine.get(&alice(), &first).await.unwrap().phase, Phase::Stopped);
+        engine.act(&alice(), &second, Action::Stop).await.unwrap();
+        wait_phase(&engine, &second, "stopped").await;
+        engine.act(&alice(), &first, Action::Start).await.unwrap();
+        wait_phase(&engine, &first, "ready").await;
     }
 }
