@@ -167,9 +167,7 @@ fn path_of(url: &str) -> &str {
 
 /// The value of `export MANAGER_HOSTNAME='…'` in base64 user data (MLiy's `userdata_MLiy.sh`).
 fn manager_hostname(user_data_b64: &str) -> Option<Secret> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(user_data_b64).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    let text = super::scenario::user_data_text(user_data_b64)?;
     let line = text.lines().find_map(|l| l.trim().strip_prefix("export MANAGER_HOSTNAME="))?;
     let value = line.trim().trim_matches(|c| c == '\'' || c == '"');
     (!value.is_empty() && !value.contains("{{{")).then(|| Secret::new(value))

@@ -280,12 +280,17 @@ impl Tracked {
 /// The progress secret a bootstrap script finds in its user data
 /// (`PROGRESS_TOKEN='…'` in the example's script).
 fn token_in_user_data(user_data_b64: &str) -> Option<Secret> {
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(user_data_b64).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
+    let text = user_data_text(user_data_b64)?;
     let start = text.find("PROGRESS_TOKEN='")? + "PROGRESS_TOKEN='".len();
     let end = text[start..].find('\'')?;
     Some(Secret::new(&text[start..start + end]))
+}
+
+/// The script in base64 user data, if it is UTF-8.
+pub(super) fn user_data_text(user_data_b64: &str) -> Option<String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(user_data_b64).ok()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// The run's shared parts, from which replica processes are made.

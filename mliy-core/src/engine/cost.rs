@@ -6,7 +6,7 @@ use super::Engine;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::lifecycle::Resource;
-use crate::model::{BillingSegment, Catalog, LaunchId, MINIMUM_BILLED_SECONDS, Principal};
+use crate::model::{BillingSegment, Catalog, LaunchId, MINIMUM_BILLED_SECONDS, Principal, cost_of};
 use crate::pricing::Decimal;
 use crate::store::ResourceFilter;
 use serde::Serialize;
@@ -202,7 +202,7 @@ fn clip(s: &BillingSegment, from: Timestamp, to: Timestamp, now: Timestamp) -> O
     let whole = start_c == s.start && end_c == end;
     let raw = u64::try_from(end_c.0.saturating_sub(start_c.0).max(0)).unwrap_or(0) / 1_000;
     let seconds = if whole { raw.max(MINIMUM_BILLED_SECONDS) } else { raw };
-    let cost = s.hourly.map(|h| (h * Decimal::from(seconds) / Decimal::from(3_600)).round_dp(4).normalize());
+    let cost = s.hourly.map(|h| cost_of(h, seconds).normalize());
     let shown = SegmentCost {
         state: s.state.name(),
         start: start_c.utc(),

@@ -60,10 +60,13 @@ impl BillingSegment {
 
     /// Hourly price × billed seconds, to the cent's hundredth (`None` without a price).
     pub fn cost(&self, until: Timestamp) -> Option<Decimal> {
-        let hourly = self.hourly?;
-        let cost = hourly * Decimal::from(self.billed_seconds(until)) / Decimal::from(3_600);
-        Some(cost.round_dp(4))
+        Some(cost_of(self.hourly?, self.billed_seconds(until)))
     }
+}
+
+/// `hourly` × `seconds`, to the cent's hundredth: how every cost is reckoned.
+pub fn cost_of(hourly: Decimal, seconds: u64) -> Decimal {
+    (hourly * Decimal::from(seconds) / Decimal::from(3_600)).round_dp(4)
 }
 
 #[cfg(test)]

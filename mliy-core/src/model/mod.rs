@@ -16,7 +16,7 @@ mod readiness;
 mod stack;
 mod tags;
 
-pub use billing::{BillState, BillingSegment, MINIMUM_BILLED_SECONDS};
+pub use billing::{BillState, BillingSegment, MINIMUM_BILLED_SECONDS, cost_of};
 pub use catalog::{
     Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network, OnBootstrapTimeout, Param,
     SecurityGroup, SoftwareConfig, Source, VolumeSettings,
