@@ -41,6 +41,11 @@ impl Timestamp {
 }
 
 impl Timestamp {
+    /// Midnight UTC of the first day of this time's month.
+    pub fn month_start(self) -> Timestamp {
+        Timestamp::parse_utc(&format!("{}-01", &self.utc()[..7])).unwrap_or(self)
+    }
+
     /// Reads UTC as `2026-01-31` (midnight) or RFC 3339 to the second with `Z`
     /// (`2026-01-31T08:30:00Z`), as [`Timestamp::utc`] writes it.
     pub fn parse_utc(text: &str) -> Option<Timestamp> {
@@ -199,6 +204,13 @@ mod tests {
         ] {
             assert_eq!(Timestamp(ms).utc(), text);
         }
+    }
+
+    #[test]
+    fn months_start_at_midnight_on_the_first() {
+        let t = Timestamp::parse_utc("2026-02-28T23:59:59Z").unwrap();
+        assert_eq!(t.month_start().utc(), "2026-02-01T00:00:00Z");
+        assert_eq!(t.plus(Duration::from_secs(1)).month_start().utc(), "2026-03-01T00:00:00Z");
     }
 
     #[test]

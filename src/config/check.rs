@@ -155,6 +155,9 @@ pub(super) fn engine(e: &EngineSection) -> Result<()> {
     if e.replica_id.as_deref().is_some_and(|r| r.trim().is_empty() || r.len() > 200) {
         return Err(Error::validation("engine.replica_id", "", "a name of 1 to 200 characters"));
     }
+    if let Some(url) = &e.activity_url {
+        http_url("engine.activity_url", url)?;
+    }
     if let Some(url) = &e.progress_url {
         http_url("engine.progress_url", url)?;
     }

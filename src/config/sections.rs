@@ -319,6 +319,9 @@ pub struct EngineSection {
     /// The portal's public progress endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_url: Option<String>,
+    /// The portal's public activity endpoint (idle stop).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_url: Option<String>,
     /// Members of this group manage the resources of users who share another group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager_group: Option<String>,

@@ -150,6 +150,7 @@ fn unknown_fields_and_bad_values_name_their_field() {
     refused("cloud: sim\nstore: memory\nengine: {stack_timeout: soon}\n", "engine.stack_timeout");
     refused("cloud: sim\nstore: memory\nengine: {lease_ttl: 0s}\n", "engine.lease_ttl");
     refused("cloud: sim\nstore: memory\nengine: {progress_url: 'ftp://x'}\n", "engine.progress_url");
+    refused("cloud: sim\nstore: memory\nengine: {activity_url: 'ftp://x'}\n", "engine.activity_url");
     refused("cloud: sim\nstore: memory\nengine: {replica: x}\n", "replica");
     refused("cloud: sim\nstore: memory\nrefresh: {absent_passes: 0}\n", "refresh.absent_passes");
     refused("cloud: sim\nstore: memory\nrefresh: {interval: -5}\n", "refresh.interval");

@@ -219,6 +219,7 @@ pub fn engine_config(config: &DeploymentConfig) -> Result<EngineConfig> {
         out.progress_key = Some(key);
     }
     out.progress_url.clone_from(&e.progress_url);
+    out.activity_url.clone_from(&e.activity_url);
     out.manager_group.clone_from(&e.manager_group);
     Ok(out)
 }
@@ -251,6 +252,7 @@ mod tests {
         let c = config(
             "cloud: sim\nstore: memory\nengine: {replica_id: portal-2, stack_poll: 3s, lease_ttl: 40s, \
              keep_dns_when_stopped: true, progress_url: 'https://p.example/progress', \
+             activity_url: 'https://p.example/activity', \
              progress_key: {literal: '0123456789abcdef0123456789abcdef'}}\n",
         );
         let e = engine_config(&c).unwrap();
@@ -260,6 +262,7 @@ mod tests {
         );
         assert!(e.keep_dns_when_stopped && e.progress_key.is_some());
         assert_eq!(e.progress_url.as_deref(), Some("https://p.example/progress"));
+        assert_eq!(e.activity_url.as_deref(), Some("https://p.example/activity"));
         assert_eq!(e.instance_poll, EngineConfig::default().instance_poll, "unset values keep their defaults");
         let short = config("cloud: sim\nstore: memory\nengine: {progress_key: {literal: short}}\n");
         let err = engine_config(&short).unwrap_err().to_string();

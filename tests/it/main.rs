@@ -14,6 +14,7 @@ mod dns;
 #[cfg(feature = "aws")]
 mod fault_proxy;
 mod fixtures;
+mod idle_stop;
 #[cfg(feature = "ldap")]
 mod ldap;
 #[cfg(feature = "ldap")]

@@ -46,39 +46,64 @@ record heredoc "$(cat owner.txt)"
 rm owner.txt
 "#;
 
-/// Stub commands that append their arguments (NUL-separated) to `<log>/<name>.args`.
-fn stubs(dir: &Path, log: &Path, names: &[&str]) {
+/// Stub commands that append their arguments (NUL-separated) to `<log>/<name>.args` and
+/// what they read to `<log>/<name>.input` (the scripts run with stdin empty, or a pipe).
+pub(crate) fn stubs(dir: &Path, log: &Path, names: &[&str]) {
     for name in names {
-        let path = dir.join(name);
-        let body = format!("#!/bin/bash\nprintf '%s\\0' \"$@\" >> '{}/{name}.args'\n", log.display());
-        std::fs::write(&path, body).unwrap();
-        let mut perms = std::fs::metadata(&path).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        std::fs::set_permissions(&path, perms).unwrap();
+        let log = log.display();
+        stub(dir, name, &format!("printf '%s\\0' \"$@\" >> '{log}/{name}.args'\ncat >> '{log}/{name}.input'"));
     }
 }
 
-/// Runs `script` in an empty folder with the stubs first on `PATH`; returns each stub's
-/// calls (its arguments, split) and what the folder holds afterwards.
-fn run(script: &str, names: &[&str]) -> (std::collections::BTreeMap<String, Vec<String>>, Vec<String>) {
-    let bin = tempfile::tempdir().unwrap();
-    let log = tempfile::tempdir().unwrap();
-    let work = tempfile::tempdir().unwrap();
-    stubs(bin.path(), log.path(), names);
-    let script = script.replace("/opt/notebook/install.sh", &bin.path().join("install.sh").display().to_string());
-    let path = format!("{}:/usr/bin:/bin", bin.path().display());
-    let out = Command::new("bash").arg("-c").arg(&script).current_dir(work.path()).env("PATH", path).output().unwrap();
-    assert!(out.status.success(), "script failed: {}\n{script}", String::from_utf8_lossy(&out.stderr));
+/// An executable `dir/name` running `body` in bash.
+pub(crate) fn stub(dir: &Path, name: &str, body: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/bash\n{body}\n")).unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&path, perms).unwrap();
+}
+
+/// Each stub's calls (its arguments, split) from `log`.
+pub(crate) fn calls(log: &Path) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut calls = std::collections::BTreeMap::new();
-    for entry in std::fs::read_dir(log.path()).unwrap() {
+    for entry in std::fs::read_dir(log).unwrap() {
         let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "input") {
+            continue;
+        }
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let name = entry.file_name().to_string_lossy().trim_end_matches(".args").to_string();
         calls.insert(name, text.split('\0').filter(|s| !s.is_empty()).map(String::from).collect());
     }
+    calls
+}
+
+/// Runs `script` in an empty folder with the stubs first on `PATH` and `/opt/mliy` moved to
+/// `home`; returns each stub's calls and what the folder holds afterwards.
+pub(crate) fn run_in(
+    script: &str,
+    names: &[&str],
+    home: &Path,
+) -> (std::collections::BTreeMap<String, Vec<String>>, Vec<String>) {
+    let bin = tempfile::tempdir().unwrap();
+    let log = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    stubs(bin.path(), log.path(), names);
+    let script = script
+        .replace("/opt/notebook/install.sh", &bin.path().join("install.sh").display().to_string())
+        .replace("/opt/mliy", &home.display().to_string());
+    let path = format!("{}:/usr/bin:/bin", bin.path().display());
+    let out = Command::new("bash").arg("-c").arg(&script).current_dir(work.path()).env("PATH", path).output().unwrap();
+    assert!(out.status.success(), "script failed ({}): {}\n{script}", out.status, String::from_utf8_lossy(&out.stderr));
     let left =
         std::fs::read_dir(work.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
-    (calls, left)
+    (calls(log.path()), left)
+}
+
+/// [`run_in`] with a fresh `/opt/mliy`.
+fn run(script: &str, names: &[&str]) -> (std::collections::BTreeMap<String, Vec<String>>, Vec<String>) {
+    run_in(script, names, tempfile::tempdir().unwrap().path())
 }
 
 fn bash_n(script: &str) {
@@ -131,7 +156,7 @@ fn hostile_names_keep_the_example_script_intact() {
         let script = plan.user_data.clone().unwrap();
         bash_n(&script);
         let (calls, left) =
-            run(&script, &["curl", "timedatectl", "aws", "tar", "install.sh", "mkfs", "mount", "mkdir"]);
+            run(&script, &["curl", "timedatectl", "aws", "tar", "install.sh", "mkfs", "mount", "mkdir", "crontab"]);
         assert!(left.is_empty(), "{name:?} left {left:?}");
         assert_eq!(calls["install.sh"], ["--owner", name], "{name:?}");
     }

@@ -1,5 +1,5 @@
-//! What users do to their resources: start, stop, restart, terminate, archive. An action is
-//! a stored transition with a deadline; the resource's driver carries it out.
+//! What users do to their resources: start, stop, restart, terminate, archive, extend. An
+//! action is a stored transition with a deadline; the resource's driver carries it out.
 
 use super::{Engine, Shared};
 use crate::error::{Error, Result};
@@ -19,10 +19,16 @@ pub enum Action {
     Terminate,
     /// Hide a finished resource from default listings.
     Archive,
+    /// Add hours to the resource's lifetime (`max_lifetime_hours`), within the group
+    /// config's `max_lifetime_extension_hours`.
+    Extend {
+        /// Hours to add.
+        hours: u32,
+    },
 }
 
 impl Action {
-    /// The action's name: `start`, `stop`, `restart`, `terminate`, `archive`.
+    /// The action's name: `start`, `stop`, `restart`, `terminate`, `archive`, `extend`.
     pub fn name(self) -> &'static str {
         match self {
             Action::Start => "start",
@@ -30,6 +36,7 @@ impl Action {
             Action::Restart => "restart",
             Action::Terminate => "terminate",
             Action::Archive => "archive",
+            Action::Extend { .. } => "extend",
         }
     }
 }
@@ -39,47 +46,22 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Forbidden`] unless the principal owns the resource, manages its owner's
-    /// group, or is an admin, and for a start past the owner's limits
-    /// (`max_running_per_user`, `max_hourly_spend`); [`Error::Validation`] for an action the
-    /// resource's kind or phase does not allow.
+    /// group, or is an admin; for a start past the owner's or group config's limits or budget,
+    /// or past the resource's lifetime; for an extension past `max_lifetime_extension_hours`.
+    /// [`Error::Validation`] for an action the resource's kind or phase does not allow.
     pub async fn act(&self, principal: &Principal, id: &LaunchId, action: Action) -> Result<Resource> {
         let inner = &self.inner;
         inner.alive()?;
         let actor = Actor::User(principal.username.clone());
         loop {
             let r = self.get_stored(principal, id).await?;
-            let event = match action {
+            let outcome = match action {
                 Action::Archive if !r.phase.is_terminal() => {
                     return Err(Error::validation("action", "archive", format!("not allowed while {}", r.phase)));
                 }
-                Action::Archive => {
-                    return Ok(inner.note(&r, actor, "archived", |n| n.archived = true).await?.redacted());
-                }
-                Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
-                    return Err(Error::validation(
-                        "action",
-                        action.name(),
-                        "EMR clusters cannot be stopped, started or rebooted; terminate them",
-                    ));
-                }
-                Action::Start => Event::Start,
-                Action::Stop => Event::Stop,
-                Action::Restart => Event::Reboot,
-                Action::Terminate => Event::Terminate,
-            };
-            if let Err(illegal) = crate::lifecycle::transition(r.kind, &r.phase, &event) {
-                return Err(Error::validation("action", action.name(), illegal.to_string()));
-            }
-            let timeout =
-                if action == Action::Terminate { inner.config.terminate_timeout } else { inner.config.action_timeout };
-            let deadline = inner.clock.now().plus(timeout);
-            let reason = format!("{} requested by {}", action.name(), principal.username);
-            let transition = inner.transition(&r, event, actor.clone(), reason, |n| n.deadline = Some(deadline));
-            // A start makes a stopped instance count against its owner's limits again.
-            let group = inner.planner.catalog().group_config(&r.group_config).ok().filter(|_| action == Action::Start);
-            let outcome = match group {
-                Some(group) => inner.within_quota(group, &r, transition).await,
-                None => transition.await,
+                Action::Archive => inner.note(&r, actor.clone(), "archived", |n| n.archived = true).await,
+                Action::Extend { hours } => inner.extend(&r, &principal.username, hours).await,
+                _ => self.order_for(principal, &r, action).await,
             };
             match outcome {
                 Ok(next) => {
@@ -90,5 +72,61 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Start, stop, restart or terminate, as the principal asked.
+    async fn order_for(&self, principal: &Principal, r: &Resource, action: Action) -> Result<Resource> {
+        let inner = &self.inner;
+        let event = match action {
+            Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
+                return Err(Error::validation(
+                    "action",
+                    action.name(),
+                    "EMR clusters cannot be stopped, started or rebooted; terminate them",
+                ));
+            }
+            Action::Start => Event::Start,
+            Action::Stop => Event::Stop,
+            Action::Restart => Event::Reboot,
+            _ => Event::Terminate,
+        };
+        let reason = format!("{} requested by {}", action.name(), principal.username);
+        let actor = Actor::User(principal.username.clone());
+        if action != Action::Start {
+            return inner.order(r, event, actor, reason).await;
+        }
+        // A start makes a stopped instance count against its limits again.
+        inner.check_lifetime_left(r)?;
+        let group = inner.planner.catalog().group_config(&r.group_config).ok();
+        match group {
+            Some(group) => inner.within_quota(group, r, inner.order(r, event, actor, reason)).await,
+            None => inner.order(r, event, actor, reason).await,
+        }
+    }
+}
+
+impl Shared {
+    /// Stores `event` on `r` with the deadline its action has; the caller wakes the driver.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the action when `r`'s phase does not allow it; the
+    /// store's.
+    pub(crate) async fn order(&self, r: &Resource, event: Event, actor: Actor, reason: String) -> Result<Resource> {
+        if let Err(illegal) = crate::lifecycle::transition(r.kind, &r.phase, &event) {
+            return Err(Error::validation("action", event_name(&event), illegal.to_string()));
+        }
+        let timeout =
+            if matches!(event, Event::Terminate) { self.config.terminate_timeout } else { self.config.action_timeout };
+        let deadline = self.clock.now().plus(timeout);
+        self.transition(r, event, actor, reason, |n| n.deadline = Some(deadline)).await
+    }
+}
+
+fn event_name(event: &Event) -> &'static str {
+    match event {
+        Event::Start => "start",
+        Event::Stop => "stop",
+        Event::Reboot => "restart",
+        _ => "terminate",
     }
 }

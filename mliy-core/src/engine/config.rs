@@ -37,6 +37,9 @@ pub struct EngineConfig {
     /// The portal's progress endpoint; the user data gets `{url}/{launch id}` as
     /// `MLIY_PROGRESS_URL` (and the secret as `MLIY_PROGRESS_TOKEN`).
     pub progress_url: Option<String>,
+    /// The portal's activity endpoint; the user data gets `{url}/{launch id}` as
+    /// `MLIY_ACTIVITY_URL`, where it reports that the machine is in use (idle stop).
+    pub activity_url: Option<String>,
     /// Members of this group manage the resources of users who share another group with
     /// them.
     pub manager_group: Option<String>,
@@ -68,6 +71,7 @@ impl Default for EngineConfig {
             retry_max: Duration::from_secs(60),
             progress_key: None,
             progress_url: None,
+            activity_url: None,
             manager_group: None,
             replica_id: format!("replica-{}", crate::model::LaunchId::new_random()),
             keep_dns_when_stopped: false,

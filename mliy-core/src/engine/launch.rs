@@ -106,6 +106,9 @@ impl Engine {
         };
         inner.insert_within_quota(group, &resource, &event).await?;
         inner.publish(&resource, event);
+        if let Err(e) = inner.budget_warnings(std::slice::from_ref(&resource)).await {
+            tracing::warn!(target: "mliy::budget", id = %resource.id, error = %e, "budget warnings not recorded");
+        }
         Shared::ensure_driver(&self.inner, &resource.id);
         Ok(Launched { resource: resource.redacted(), progress_token: secret })
     }
@@ -126,6 +129,10 @@ fn progress_tokens(
             if let Some(url) = &config.progress_url {
                 let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
                 request.tokens.insert(0, Param::new("MLIY_PROGRESS_URL", url));
+            }
+            if let Some(url) = &config.activity_url {
+                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
+                request.tokens.insert(0, Param::new("MLIY_ACTIVITY_URL", url));
             }
         }
         ProgressProtocol::Mliy => {

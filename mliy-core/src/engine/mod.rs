@@ -49,12 +49,14 @@ mod access;
 mod actions;
 mod adoption;
 mod billing;
+mod budget;
 mod clusters;
 mod config;
 mod cost;
 mod dns;
 mod driver;
 mod launch;
+mod limits;
 mod mliy_fleet;
 mod outgoing;
 mod progress;
@@ -66,6 +68,7 @@ mod tests;
 
 pub use actions::Action;
 pub use adoption::Adoption;
+pub use budget::{BUDGET_WARNINGS, BudgetStatus};
 pub use config::EngineConfig;
 pub use cost::{CostBy, CostReport, CostRow, ResourceCost, SegmentCost, report as cost_report};
 pub use launch::Launched;
@@ -215,12 +218,15 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine> {
         let missing = |what: &str| Error::validation("engine", what, "the builder needs it");
         let planner = Planner::new(self.catalog.ok_or_else(|| missing("catalog"))?)?;
-        if self.pricing.is_none()
-            && let Some(g) = planner.catalog().group_configs.iter().find(|g| g.settings.max_hourly_spend.is_some())
-        {
+        let priced = planner
+            .catalog()
+            .group_configs
+            .iter()
+            .find_map(|g| g.settings.money().into_iter().find_map(|(name, v)| Some((g, name, v?))));
+        if let (None, Some((g, name, value))) = (&self.pricing, priced) {
             return Err(Error::validation(
-                format!("group_configs.{}.settings.max_hourly_spend", g.name),
-                g.settings.max_hourly_spend.map(|d| d.to_string()).unwrap_or_default(),
+                format!("group_configs.{}.settings.{name}", g.name),
+                value.to_string(),
                 "needs the engine's pricing (EngineBuilder::pricing, or the deployment config's pricing: section)",
             ));
         }
@@ -264,6 +270,19 @@ impl Engine {
     pub async fn report_progress(&self, id: &LaunchId, token: &str, percent: u8, message: &str) -> Result<Resource> {
         self.inner.alive()?;
         Ok(progress::report(&self.inner, id, token, percent, message).await?.redacted())
+    }
+
+    /// Records that a running machine is in use, reported with the launch's secret (the
+    /// example user data does so while a Jupyter kernel is busy or an SSH session is open):
+    /// its idle time (`idle_stop_minutes`) starts again. Reports within a minute of the last
+    /// are accepted without a store write.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a wrong token, [`Error::InvalidTransition`] when the
+    /// resource is not running.
+    pub async fn report_activity(&self, id: &LaunchId, token: &str, detail: &str) -> Result<Resource> {
+        self.inner.alive()?;
+        Ok(progress::activity(&self.inner, id, token, detail).await?.redacted())
     }
 
     /// Records progress an MLiy image reported for its EC2 instance (MLiy's

@@ -114,6 +114,43 @@ async fn report_as(
     }
 }
 
+/// Activity reports closer together than this are not written down again.
+const ACTIVITY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Records that a running machine is in use (a busy kernel, an open session): its idle time
+/// starts again, and an idle warning already given is called off.
+pub(crate) async fn activity(inner: &Shared, id: &LaunchId, token: &str, detail: &str) -> Result<Resource> {
+    let detail = clean(detail);
+    loop {
+        let r = inner.store.get_resource(id).await?.ok_or_else(forbidden)?;
+        if !token_matches(inner, &r, token) {
+            return Err(forbidden());
+        }
+        if !r.phase.is_usable() {
+            return Err(Error::InvalidTransition(format!("resource {id} is {}, not running", r.phase)));
+        }
+        let now = inner.clock.now();
+        let recent = r.watch.active_at.is_some_and(|t| now.since(t) < ACTIVITY_EVERY);
+        let result = match (r.watch.idle_warned, recent) {
+            (false, true) => return Ok(r),
+            (false, false) => inner.update(&r, |n| n.watch.active_at = Some(now)).await,
+            (true, _) => {
+                let reason = format!("activity: {detail}; the idle stop is called off");
+                inner
+                    .note(&r, Actor::Bootstrap, reason, |n| {
+                        n.watch.active_at = Some(now);
+                        n.watch.idle_warned = false;
+                    })
+                    .await
+            }
+        };
+        match result {
+            Err(Error::Stale(_)) => continue,
+            other => return other,
+        }
+    }
+}
+
 fn token_matches(inner: &Shared, r: &Resource, token: &str) -> bool {
     let expected = derive(&inner.progress_key, &r.id);
     let ok = constant_time_eq(token.as_bytes(), expected.expose().as_bytes());

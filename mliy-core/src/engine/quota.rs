@@ -1,13 +1,15 @@
-//! `max_running_per_user` and `max_hourly_spend`, enforced atomically: the count and the
-//! insert of a new launch (or the start of a stopped instance) happen under a store lease per
-//! (user, group config), so concurrent launches and starts — in one process or across
+//! Quotas per user and per group config (`max_running_per_user`, `max_running_per_group`,
+//! `max_hourly_spend`, `max_group_hourly_spend`) and a hard `monthly_budget`, enforced
+//! atomically: the count and the insert of a new launch (or the start of a stopped instance)
+//! happen under a store lease per (user, group config), or per group config when a
+//! group-wide limit is set, so concurrent launches and starts — in one process or across
 //! replicas sharing the store — cannot both pass the check. A stopped instance frees its run
 //! quota but keeps its volumes' cost.
 
 use super::Shared;
 use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Phase, Resource};
-use crate::model::{BillState, GroupConfig};
+use crate::model::{BillState, BudgetEnforcement, GroupConfig};
 use crate::pricing::Decimal;
 use crate::store::ResourceFilter;
 use std::time::Duration;
@@ -47,14 +49,19 @@ impl Shared {
         r: &Resource,
         then: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
-        let limits = &group.settings;
-        if limits.max_running_per_user.is_none() && limits.max_hourly_spend.is_none() {
+        let s = &group.settings;
+        let per_user = s.max_running_per_user.is_some() || s.max_hourly_spend.is_some();
+        let per_group = s.max_running_per_group.is_some() || s.max_group_hourly_spend.is_some();
+        let budget = s.monthly_budget.is_some() && s.budget_enforcement == BudgetEnforcement::Hard;
+        if !per_user && !per_group && !budget {
             return then.await;
         }
-        let lease = format!("quota:{}:{}", r.owner, group.name);
+        // Group-wide limits count everyone's launches, so everyone's wait for one lease.
+        let lease =
+            if per_group { format!("quota:{}", group.name) } else { format!("quota:{}:{}", r.owner, group.name) };
         let holder = r.id.as_str();
-        self.wait_for_lease(&lease, holder, || format!("another launch of {} is being checked", r.owner)).await?;
-        let result = match self.check_limits(group, r).await {
+        self.wait_for_lease(&lease, holder, || format!("another launch under {} is being checked", group.name)).await?;
+        let result = match self.check_limits(group, r, per_group).await {
             Ok(()) => then.await,
             Err(e) => Err(e),
         };
@@ -81,39 +88,42 @@ impl Shared {
         }
     }
 
-    /// Whether `r`'s owner stays within the limits with `r` running besides their other
-    /// unfinished resources under the group config.
-    async fn check_limits(&self, group: &GroupConfig, r: &Resource) -> Result<()> {
-        let mine = ResourceFilter { owner: Some(r.owner.clone()), ..ResourceFilter::default() };
-        let all = self.store.list_resources(&mine).await?;
-        let live: Vec<&Resource> =
-            all.iter().filter(|o| o.group_config == group.name && !o.phase.is_terminal() && o.id != r.id).collect();
-        let who = (r.owner.as_str(), group.name.as_str());
-        if let Some(max) = group.settings.max_running_per_user {
-            let running = live.iter().filter(|o| !matches!(o.phase, Phase::Stopping | Phase::Stopped)).count();
-            if running >= max as usize {
-                return Err(Error::Forbidden(format!(
-                    "{} has {running} resources running under group config {}, its limit is {max} (max_running_per_user)",
-                    who.0, who.1
-                )));
-            }
+    /// Whether `r`'s owner and group config stay within the limits with `r` running
+    /// besides their other unfinished resources, and the month's budget is not spent.
+    async fn check_limits(&self, group: &GroupConfig, r: &Resource, per_group: bool) -> Result<()> {
+        let filter = if per_group {
+            ResourceFilter { needs_driving: true, include_archived: true, ..ResourceFilter::default() }
+        } else {
+            ResourceFilter { owner: Some(r.owner.clone()), ..ResourceFilter::default() }
+        };
+        let listed = self.store.list_resources(&filter).await?;
+        let all: Vec<&Resource> =
+            listed.iter().filter(|o| o.group_config == group.name && !o.phase.is_terminal() && o.id != r.id).collect();
+        let mine: Vec<&Resource> = all.iter().copied().filter(|o| o.owner == r.owner).collect();
+        let s = &group.settings;
+        let user = format!("{} under group config {}", r.owner, group.name);
+        let everyone = format!("group config {} (all users)", group.name);
+        within_count(&user, "max_running_per_user", s.max_running_per_user, &mine)?;
+        within_count(&everyone, "max_running_per_group", s.max_running_per_group, &all)?;
+        if let Some(max) = s.max_hourly_spend {
+            self.within_spend((&user, "max_hourly_spend"), max, &mine, r)?;
         }
-        match group.settings.max_hourly_spend {
-            Some(max) => self.within_spend(who, max, &live, r),
-            None => Ok(()),
+        if let Some(max) = s.max_group_hourly_spend {
+            self.within_spend((&everyone, "max_group_hourly_spend"), max, &all, r)?;
         }
+        self.within_budget(group, r).await
     }
 
-    /// Whether the launch keeps the user's hourly spend under the group config within `max`.
+    /// Whether the launch keeps the hourly spend of `live` within `max`.
     fn within_spend(
         &self,
-        (user, group): (&str, &str),
+        (who, setting): (&str, &str),
         max: Decimal,
         live: &[&Resource],
         new: &Resource,
     ) -> Result<()> {
         let Some(pricing) = &self.pricing else {
-            return Err(Error::validation("max_hourly_spend", max.to_string(), "needs the engine's pricing"));
+            return Err(Error::validation(setting, max.to_string(), "needs the engine's pricing"));
         };
         let hourly = |r: &Resource, state: Option<BillState>| {
             super::billing::rate(pricing, r, state.unwrap_or(BillState::Running)).0
@@ -122,18 +132,32 @@ impl Shared {
         // What `new` adds running (it is a launch, or a stopped instance starting).
         let Some(adds) = hourly(new, Some(BillState::Running)) else {
             return Err(Error::Forbidden(format!(
-                "{} cannot be priced, and group config {group} limits hourly spend (max_hourly_spend {max})",
+                "{} cannot be priced, and {who} is limited in hourly spend ({setting} {max})",
                 new.instance_type
             )));
         };
         if now + adds > max {
+            let show = |d: Decimal| d.round_dp(4).normalize();
             return Err(Error::Forbidden(format!(
-                "{user}'s hourly spend under group config {group} would be {} ({} now + {} for this one), its limit is {max} (max_hourly_spend)",
-                (now + adds).round_dp(4).normalize(),
-                now.round_dp(4).normalize(),
-                adds.round_dp(4).normalize()
+                "the hourly spend of {who} would be {} ({} now + {} for this one), its limit is {max} ({setting})",
+                show(now + adds),
+                show(now),
+                show(adds)
             )));
         }
         Ok(())
     }
+}
+
+/// Whether one more running resource keeps `live` within `max`.
+fn within_count(who: &str, setting: &str, max: Option<u32>, live: &[&Resource]) -> Result<()> {
+    let Some(max) = max else { return Ok(()) };
+    let running = live.iter().filter(|o| !matches!(o.phase, Phase::Stopping | Phase::Stopped)).count();
+    if running >= max as usize {
+        return Err(Error::Forbidden(format!(
+            "{who} has {running} resources running, its limit is {max} ({setting}); this launch would make {}",
+            running + 1
+        )));
+    }
+    Ok(())
 }

@@ -73,6 +73,11 @@ impl Shared {
             next.phase = to;
         }
         edit(&mut next);
+        if next.phase.is_usable() && !r.phase.is_usable() {
+            // Idle time counts from here until the machine reports activity.
+            next.watch.active_at = Some(now);
+            next.watch.idle_warned = false;
+        }
         next.version = r.version + 1;
         next.updated_at = now;
         let event = LifecycleEvent {

@@ -79,6 +79,12 @@ pub struct RefreshReport {
     pub absent: usize,
     /// Managed machines the store does not know.
     pub unmanaged: Vec<Unmanaged>,
+    /// Instances stopped for `idle_stop_minutes`.
+    pub idle_stops: usize,
+    /// Resources stopped or terminated for `max_lifetime_hours`.
+    pub lifetime_ends: usize,
+    /// Idle, lifetime and budget warnings recorded.
+    pub warnings: usize,
 }
 
 /// What refresh remembers between passes.
@@ -343,6 +349,9 @@ impl Engine {
             }
         }
         report.changes += inner.retry_dns(&records).await?;
+        let swept = self.enforce_limits(&records).await?;
+        (report.idle_stops, report.lifetime_ends) = (swept.idle_stops, swept.lifetime_ends);
+        report.warnings = swept.warnings + inner.budget_warnings(&records).await?;
         report.cloud_calls = calls.load(Ordering::Relaxed);
         Ok(report)
     }

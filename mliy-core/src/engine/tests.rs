@@ -1630,3 +1630,150 @@ mod start_quota {
         wait_phase(&engine, &first, "ready").await;
     }
 }
+
+mod budgets_and_lifetimes {
+    use super::*;
+    use crate::engine::RefreshConfig;
+    use crate::model::BudgetEnforcement;
+
+    fn settings(edit: impl FnOnce(&mut crate::model::GroupSettings)) -> Catalog {
+        let mut catalog = Catalog::from_yaml_str(CATALOG).unwrap();
+        edit(&mut catalog.group_configs.iter_mut().find(|g| g.name == "ds").unwrap().settings);
+        catalog
+    }
+
+    async fn pass(engine: &Engine) -> crate::engine::RefreshReport {
+        engine.refresh(&RefreshConfig { min_interval: Duration::ZERO, ..RefreshConfig::default() }).await.unwrap()
+    }
+
+    async fn reasons(engine: &Engine, id: &LaunchId) -> Vec<String> {
+        engine.events(&alice(), id).await.unwrap().into_iter().map(|e| e.reason).collect()
+    }
+
+    /// t3.large costs 0.0832 an hour; a budget of 0.05 is half spent after about 18 minutes
+    /// and spent after 36: the warnings come once each, then a launch is refused with the
+    /// figures before any cloud call. A soft budget only warns.
+    #[tokio::test(start_paused = true)]
+    async fn a_spent_hard_budget_refuses_launches_after_its_warnings() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = super::bills::priced_with(&rig, settings(|s| s.monthly_budget = Some("0.05".parse().unwrap())));
+        let first = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        wait_phase(&engine, &first, "ready").await;
+        rig.clock.sleep(Duration::from_secs(25 * 60)).await;
+        assert_eq!(pass(&engine).await.warnings, 1, "50%");
+        assert_eq!(pass(&engine).await.warnings, 0, "once");
+        rig.clock.sleep(Duration::from_secs(15 * 60)).await;
+        assert_eq!(pass(&engine).await.warnings, 2, "80% and 100%");
+        let status = engine.budget(&alice(), "ds").await.unwrap().unwrap();
+        assert!(status.exhausted() && status.percent >= 100, "{status:?}");
+        let said = reasons(&engine, &first).await;
+        let warnings: Vec<&String> = said.iter().filter(|r| r.starts_with("budget:")).collect();
+        assert_eq!(warnings.len(), 3, "{said:?}");
+        assert!(warnings[2].contains("warning at 100%") && warnings[2].contains("refused"), "{warnings:?}");
+        let creates = rig.cloud.calls().get("CreateStack").copied();
+        let e = engine.launch_instance(&alice(), plain()).await.unwrap_err();
+        let text = e.to_string();
+        assert!(matches!(e, Error::Forbidden(_)), "{e}");
+        assert!(
+            text.contains("of its monthly budget of 0.05")
+                && text.contains("monthly_budget, hard")
+                && text.contains("would add 0.0832 per hour"),
+            "{text}"
+        );
+        assert_eq!(rig.cloud.calls().get("CreateStack").copied(), creates, "no cloud call");
+        let outsider = Principal::new("eve", ["finance"]);
+        assert!(matches!(engine.budget(&outsider, "ds").await, Err(Error::Forbidden(_))));
+        let soft = super::bills::priced_with(
+            &rig,
+            settings(|s| {
+                s.monthly_budget = Some("0.05".parse().unwrap());
+                s.budget_enforcement = BudgetEnforcement::Soft;
+            }),
+        );
+        soft.launch_instance(&alice(), plain()).await.unwrap();
+    }
+
+    /// Group-wide limits count every user's resources.
+    #[tokio::test(start_paused = true)]
+    async fn the_group_run_quota_counts_everyone() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = super::bills::priced_with(&rig, settings(|s| s.max_running_per_group = Some(1)));
+        engine.launch_instance(&alice(), plain()).await.unwrap();
+        let bob = Principal::new("bob", ["data-science"]);
+        let e = engine.launch_instance(&bob, plain()).await.unwrap_err().to_string();
+        assert!(
+            e.contains("group config ds (all users) has 1 resources running, its limit is 1 (max_running_per_group)"),
+            "{e}"
+        );
+        let spend =
+            super::bills::priced_with(&rig, settings(|s| s.max_group_hourly_spend = Some("0.1".parse().unwrap())));
+        let e = spend.launch_instance(&bob, plain()).await.unwrap_err().to_string();
+        assert!(
+            e.contains("would be 0.1664 (0.0832 now + 0.0832 for this one)") && e.contains("max_group_hourly_spend"),
+            "{e}"
+        );
+    }
+
+    /// A 26-hour lifetime: warnings 24 hours and 1 hour before, then a stop with the reason;
+    /// a start is refused until `extend`, which the policy limits to 2 hours.
+    #[tokio::test(start_paused = true)]
+    async fn a_lifetime_warns_stops_and_is_extended_within_policy() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = super::bills::priced_with(
+            &rig,
+            settings(|s| {
+                s.max_lifetime_hours = Some(26);
+                s.max_lifetime_extension_hours = Some(2);
+            }),
+        );
+        let id = engine.launch_instance(&alice(), plain()).await.unwrap().resource.id;
+        wait_phase(&engine, &id, "ready").await;
+        assert_eq!(pass(&engine).await.warnings, 0);
+        rig.clock.sleep(Duration::from_secs(2 * 3600 + 60)).await;
+        assert_eq!(pass(&engine).await.warnings, 1, "24 hours before");
+        rig.clock.sleep(Duration::from_secs(23 * 3600)).await;
+        assert_eq!(pass(&engine).await.warnings, 1, "1 hour before");
+        rig.clock.sleep(Duration::from_secs(3600)).await;
+        assert_eq!(pass(&engine).await.lifetime_ends, 1);
+        wait_phase(&engine, &id, "stopped").await;
+        let said = reasons(&engine, &id).await;
+        assert!(
+            said.iter().any(|r| r.contains("in under 24 hours")) && said.iter().any(|r| r.contains("in under 1 hour"))
+        );
+        assert!(said.iter().any(|r| r == "lifetime of 26 hours reached (max_lifetime_hours): stopped"), "{said:?}");
+        let e = engine.act(&alice(), &id, Action::Start).await.unwrap_err();
+        assert!(matches!(&e, Error::Forbidden(m) if m.contains("extend it before starting")), "{e}");
+        let e = engine.act(&alice(), &id, Action::Extend { hours: 3 }).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Forbidden(m) if m.contains("at most 2 hours") && m.contains("would make 3")),
+            "{e}"
+        );
+        let extended = engine.act(&alice(), &id, Action::Extend { hours: 2 }).await.unwrap();
+        assert_eq!(extended.watch.extended_hours, 2);
+        engine.act(&alice(), &id, Action::Start).await.unwrap();
+        wait_phase(&engine, &id, "ready").await;
+        let e = engine.act(&alice(), &id, Action::Extend { hours: 1 }).await.unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)), "the 2 hours are used: {e}");
+    }
+
+    /// Activity after the idle warning calls the stop off.
+    #[tokio::test(start_paused = true)]
+    async fn activity_after_the_idle_warning_calls_the_stop_off() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = super::bills::priced_with(&rig, settings(|s| s.idle_stop_minutes = Some(30)));
+        let launched = engine.launch_instance(&alice(), plain()).await.unwrap();
+        let id = launched.resource.id.clone();
+        wait_phase(&engine, &id, "ready").await;
+        rig.clock.sleep(Duration::from_secs(21 * 60)).await;
+        assert_eq!(pass(&engine).await.warnings, 1);
+        let token = super::progress::derive(&engine.inner.progress_key, &id);
+        engine.report_activity(&id, token.expose(), "kernel busy").await.unwrap();
+        rig.clock.sleep(Duration::from_secs(20 * 60)).await;
+        let report = pass(&engine).await;
+        assert_eq!((report.idle_stops, report.warnings), (0, 1), "warned again 20 minutes after the activity");
+        assert!(reasons(&engine, &id).await.iter().any(|r| r == "activity: kernel busy; the idle stop is called off"));
+        rig.clock.sleep(Duration::from_secs(10 * 60)).await;
+        assert_eq!(pass(&engine).await.idle_stops, 1);
+        wait_phase(&engine, &id, "stopped").await;
+    }
+}

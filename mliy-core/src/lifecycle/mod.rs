@@ -5,7 +5,7 @@ mod phase;
 mod resource;
 
 pub use phase::{Event, IllegalTransition, Phase, ResourceKind, transition};
-pub use resource::{Actor, LifecycleEvent, Resource};
+pub use resource::{Actor, LifecycleEvent, Resource, Watch};
 
 // The shared types' old paths, for one release.
 

@@ -57,6 +57,9 @@ pub struct Resource {
     pub cleanup_pending: bool,
     /// Hidden from default listings.
     pub archived: bool,
+    /// Activity and lifetime bookkeeping.
+    #[serde(default)]
+    pub watch: Watch,
     /// When it was requested.
     pub created_at: Timestamp,
     /// When it last changed.
@@ -92,6 +95,7 @@ impl Resource {
             deadline: None,
             cleanup_pending: false,
             archived: false,
+            watch: Watch::default(),
             created_at: at,
             updated_at: at,
             version: 1,
@@ -109,6 +113,23 @@ impl Resource {
     pub fn needs_driving(&self) -> bool {
         !self.phase.is_terminal() || self.cleanup_pending
     }
+}
+
+/// What idle stop and lifetimes keep of a resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// The last activity report, or when the resource last became usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_at: Option<Timestamp>,
+    /// Whether the idle warning was given since that.
+    #[serde(default)]
+    pub idle_warned: bool,
+    /// Hours added to its lifetime by `extend`.
+    #[serde(default)]
+    pub extended_hours: u32,
+    /// How many of the lifetime warnings (24 hours, 1 hour before) were given.
+    #[serde(default)]
+    pub lifetime_warnings: u8,
 }
 
 /// Who caused a change.

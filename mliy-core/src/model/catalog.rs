@@ -291,16 +291,22 @@ pub struct Network {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupSettings {
-    /// Idle clusters terminate after this many minutes (`paramIdleSeconds`).
+    /// Idle clusters terminate after this many minutes: EMR's auto-termination policy, and
+    /// `paramIdleSeconds` for templates that declare it (1 minute to 7 days).
     #[serde(default)]
     pub cluster_auto_termination_minutes: Option<u32>,
-    /// Idle instances stop after this many minutes.
+    /// Instances that report no activity (`report_activity`) for this many minutes are
+    /// stopped, with a warning event first.
     #[serde(default)]
     pub idle_stop_minutes: Option<u32>,
     /// Most resources one user may have running or on their way (checked atomically at
     /// launch; a stopped instance does not count).
     #[serde(default)]
     pub max_running_per_user: Option<u32>,
+    /// Most resources all users together may have running or on their way under this group
+    /// config.
+    #[serde(default)]
+    pub max_running_per_group: Option<u32>,
     /// Most core plus task nodes of one cluster (20 when unset).
     #[serde(default)]
     pub max_cluster_nodes: Option<u32>,
@@ -309,21 +315,74 @@ pub struct GroupSettings {
     /// (checked atomically at launch; needs the engine's pricing).
     #[serde(default)]
     pub max_hourly_spend: Option<rust_decimal::Decimal>,
-    /// Resources are terminated after this many hours. Not enforced yet: refused when set.
+    /// The same for all users' resources under this group config together.
+    #[serde(default)]
+    pub max_group_hourly_spend: Option<rust_decimal::Decimal>,
+    /// Dollars the group config's resources may cost per calendar month (UTC), with warning
+    /// events at 50, 80 and 100% (needs the engine's pricing).
+    #[serde(default)]
+    pub monthly_budget: Option<rust_decimal::Decimal>,
+    /// Past the budget: `hard` refuses launches and starts, `soft` only warns.
+    #[serde(default)]
+    pub budget_enforcement: BudgetEnforcement,
+    /// Instances are stopped and clusters terminated this many hours after their launch,
+    /// with warning events 24 hours and 1 hour before.
     #[serde(default)]
     pub max_lifetime_hours: Option<u32>,
+    /// Most hours the `extend` action may add to one resource's lifetime in all (none when
+    /// unset).
+    #[serde(default)]
+    pub max_lifetime_extension_hours: Option<u32>,
+}
+
+/// What a monthly budget does once it is spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetEnforcement {
+    /// Launches and starts are refused.
+    #[default]
+    Hard,
+    /// Warning events only.
+    Soft,
 }
 
 impl GroupSettings {
-    /// The settings that are parsed but not enforced by this version, if any is set: a
-    /// catalog that sets one is refused rather than silently not applied.
-    fn unenforced(&self) -> Option<&'static str> {
+    /// The settings in dollars, by name: they need the engine's pricing.
+    pub fn money(&self) -> [(&'static str, Option<rust_decimal::Decimal>); 3] {
         [
-            ("idle_stop_minutes", self.idle_stop_minutes.is_some()),
-            ("max_lifetime_hours", self.max_lifetime_hours.is_some()),
+            ("max_hourly_spend", self.max_hourly_spend),
+            ("max_group_hourly_spend", self.max_group_hourly_spend),
+            ("monthly_budget", self.monthly_budget),
         ]
-        .into_iter()
-        .find_map(|(name, set)| set.then_some(name))
+    }
+
+    /// Checks the settings' ranges and the ones that only make sense together.
+    fn check(&self, at: impl Fn(&str) -> String) -> Result<()> {
+        if let Some(m) = self.cluster_auto_termination_minutes
+            && !(1..=10_080).contains(&m)
+        {
+            let rule = "EMR's auto-termination idle timeout is 1 minute to 7 days (10080 minutes)";
+            return Err(Error::validation(at("settings.cluster_auto_termination_minutes"), m.to_string(), rule));
+        }
+        let positive = [("idle_stop_minutes", self.idle_stop_minutes), ("max_lifetime_hours", self.max_lifetime_hours)];
+        if let Some((name, v)) = positive.into_iter().find(|(_, v)| *v == Some(0)) {
+            return Err(Error::validation(at(&format!("settings.{name}")), format!("{v:?}"), "must be at least 1"));
+        }
+        if self.max_lifetime_extension_hours.is_some() && self.max_lifetime_hours.is_none() {
+            return Err(Error::validation(
+                at("settings.max_lifetime_extension_hours"),
+                "set",
+                "extensions need max_lifetime_hours",
+            ));
+        }
+        match self.money().into_iter().find(|(_, v)| v.is_some_and(|d| d <= rust_decimal::Decimal::ZERO)) {
+            Some((name, v)) => Err(Error::validation(
+                at(&format!("settings.{name}")),
+                v.unwrap_or_default().to_string(),
+                "must be more than 0",
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -536,13 +595,7 @@ impl Catalog {
                     "a group config needs the group whose members may use it",
                 ));
             }
-            if let Some(setting) = gc.settings.unenforced() {
-                return Err(Error::validation(
-                    at(&format!("settings.{setting}")),
-                    "set",
-                    "this version does not enforce it yet; remove it rather than rely on a limit that is not applied",
-                ));
-            }
+            gc.settings.check(at)?;
         }
         Ok(())
     }
@@ -620,13 +673,30 @@ mod tests {
     }
 
     #[test]
-    fn settings_that_are_not_enforced_are_refused() {
-        for setting in ["idle_stop_minutes: 30", "max_lifetime_hours: 24"] {
+    fn settings_are_checked_by_name() {
+        let refused = [
+            ("cluster_auto_termination_minutes: 0", "cluster_auto_termination_minutes", "7 days"),
+            ("cluster_auto_termination_minutes: 10081", "cluster_auto_termination_minutes", "10080"),
+            ("idle_stop_minutes: 0", "idle_stop_minutes", "at least 1"),
+            ("max_lifetime_extension_hours: 4", "max_lifetime_extension_hours", "need max_lifetime_hours"),
+            ("monthly_budget: 0", "monthly_budget", "more than 0"),
+            ("max_hourly_spend: -1", "max_hourly_spend", "more than 0"),
+            ("budget_enforcement: loose", "budget_enforcement", "unknown variant"),
+        ];
+        for (setting, name, rule) in refused {
             let yaml = format!("group_configs: [{{name: g, group: x, settings: {{{setting}}}}}]\n");
             let e = Catalog::from_yaml_str(&yaml).unwrap_err().to_string();
-            let name = setting.split(':').next().unwrap();
-            assert!(e.contains(&format!("group_configs[g].settings.{name}")) && e.contains("not enforce"), "{e}");
+            assert!(e.contains(name) && e.contains(rule), "{setting}: {e}");
         }
+        let all = "group_configs: [{name: g, group: x, settings: {idle_stop_minutes: 30, max_lifetime_hours: 24, \
+                   max_lifetime_extension_hours: 48, monthly_budget: 800, budget_enforcement: soft, \
+                   max_running_per_group: 10, max_group_hourly_spend: 20, cluster_auto_termination_minutes: 10080}}]";
+        let c = Catalog::from_yaml_str(all).unwrap();
+        let s = &c.group_configs[0].settings;
+        assert_eq!(
+            (s.budget_enforcement, s.monthly_budget.map(|d| d.to_string())),
+            (BudgetEnforcement::Soft, Some("800".into()))
+        );
         let ok = "group_configs: [{name: g, group: x, settings: {max_running_per_user: 2, max_cluster_nodes: 40}}]";
         assert!(Catalog::from_yaml_str(ok).is_ok());
         let spend = "group_configs: [{name: g, group: x, settings: {max_hourly_spend: 12.5}}]";

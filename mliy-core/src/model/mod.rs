@@ -18,8 +18,8 @@ mod tags;
 
 pub use billing::{BillState, BillingSegment, MINIMUM_BILLED_SECONDS, cost_of};
 pub use catalog::{
-    Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network, OnBootstrapTimeout, Param,
-    SecurityGroup, SoftwareConfig, Source, VolumeSettings,
+    BudgetEnforcement, Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network,
+    OnBootstrapTimeout, Param, SecurityGroup, SoftwareConfig, Source, VolumeSettings,
 };
 pub use cluster::{ClusterSpec, StepSpec};
 pub use dn::{dn_cn, normalize_dn};

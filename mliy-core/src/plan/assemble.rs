@@ -73,6 +73,7 @@ pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPla
     let parameters = template_parameters(template, checked, &values, &mut warnings)?;
     find_in_map_warnings(template, &parameters, &mut warnings);
     warnings.extend(software.progress_warning());
+    warnings.extend(idle_warning(checked, kind));
     if let Some(r) = &rendered {
         warnings.extend(
             r.unknown_tokens
@@ -109,6 +110,20 @@ pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPla
         ready_when: software.ready_when.unwrap_or(ReadyWhen::default_for(template.instance_signalled())),
         signal_timeout_secs,
     })
+}
+
+/// A warning when idle instances are stopped but the user data never reports activity.
+fn idle_warning(checked: &Checked<'_>, kind: PlanKind) -> Option<String> {
+    let minutes = checked.group.settings.idle_stop_minutes?;
+    let script = checked.software.user_data.as_ref().and_then(|s| s.text());
+    if kind != PlanKind::Instance || script.is_some_and(|t| t.contains("{{{MLIY_ACTIVITY_URL}}}")) {
+        return None;
+    }
+    Some(format!(
+        "group config {} stops instances idle for {minutes} minutes, and software config {}'s user data never \
+         reports activity ({{{{{{MLIY_ACTIVITY_URL}}}}}}): it counts as idle from when it is ready",
+        checked.group.name, checked.software.name
+    ))
 }
 
 /// The software config's user-data script with its tokens filled in, if it has one.

@@ -75,6 +75,8 @@ pub(crate) enum ActionArg {
     Restart,
     Terminate,
     Archive,
+    /// Add `--hours` to the resource's lifetime.
+    Extend,
 }
 
 #[derive(Args)]
@@ -83,6 +85,9 @@ pub(crate) struct ActArgs {
     id: String,
     /// The action.
     action: ActionArg,
+    /// Hours to add (`extend` only).
+    #[arg(long)]
+    hours: Option<u32>,
     /// Return once the action is recorded, leaving it to `mliy run` (by default this command
     /// carries it out and waits until it is done).
     #[arg(long)]
@@ -210,7 +215,7 @@ fn settled(action: Action, phase: &Phase) -> bool {
             Action::Stop => *phase == Phase::Stopped,
             Action::Start | Action::Restart => phase.is_usable(),
             Action::Terminate => false,
-            Action::Archive => true,
+            Action::Archive | Action::Extend { .. } => true,
         }
 }
 
@@ -221,7 +226,13 @@ pub(crate) fn act(args: &ActArgs) -> Result<Output> {
         ActionArg::Restart => Action::Restart,
         ActionArg::Terminate => Action::Terminate,
         ActionArg::Archive => Action::Archive,
+        ActionArg::Extend => Action::Extend {
+            hours: args.hours.ok_or_else(|| Error::validation("--hours", "", "extend needs --hours N"))?,
+        },
     };
+    if args.hours.is_some() && !matches!(action, Action::Extend { .. }) {
+        return Err(Error::validation("--hours", action.name(), "only extend takes --hours"));
+    }
     on_deployment(&args.deploy, |s| async move {
         let id = LaunchId::parse(&args.id)?;
         let me = operator();
