@@ -82,8 +82,7 @@ impl Shared {
             .iter()
             .filter(|(n, before, _)| r.watch.lifetime_warnings < *n && now.plus(*before) >= end)
             // A warning as long before the end as the whole lifetime would come at launch.
-            .filter(|(_, before, _)| r.created_at.plus(*before) < end)
-            .last();
+            .rfind(|(_, before, _)| r.created_at.plus(*before) < end);
         let Some((n, _, lead)) = due else { return Ok(None) };
         let reason = format!(
             "lifetime: ends at {} (in under {lead}), when it will be {ending}; extend it to keep it",
