@@ -26,11 +26,12 @@ cat > /opt/mliy/activity.sh <<'ACTIVITY'
 #!/bin/bash
 # Reports activity to mliy while a kernel computes or someone is logged in.
 here=$(dirname "$0")
+url=$(cat "$here/activity.url")
 kernels=$(ps -eo pcpu=,args= | awk '/ipykernel/ && $1 >= 5 {n++} END {print n+0}')
 sessions=$(who | wc -l)
-if [ "$kernels" -gt 0 ] || [ "$sessions" -gt 0 ]; then
+if [ -n "$url" ] && { [ "$kernels" -gt 0 ] || [ "$sessions" -gt 0 ]; }; then
   curl -fsS -X POST -H "@$here/activity.header" \
-    --data-urlencode "detail=$kernels busy kernels, $sessions sessions" "$(cat "$here/activity.url")" || true
+    --data-urlencode "detail=$kernels busy kernels, $sessions sessions" "$url" || true
 fi
 ACTIVITY
 chmod 700 /opt/mliy/activity.sh

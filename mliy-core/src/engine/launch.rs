@@ -130,10 +130,10 @@ fn progress_tokens(
                 let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
                 request.tokens.insert(0, Param::new("MLIY_PROGRESS_URL", url));
             }
-            if let Some(url) = &config.activity_url {
-                let url = format!("{}/{}", url.trim_end_matches('/'), request.launch_id);
-                request.tokens.insert(0, Param::new("MLIY_ACTIVITY_URL", url));
-            }
+            // Empty without an activity endpoint: the example's heartbeat then sends nothing.
+            let activity =
+                config.activity_url.as_ref().map(|url| format!("{}/{}", url.trim_end_matches('/'), request.launch_id));
+            request.tokens.insert(0, Param::new("MLIY_ACTIVITY_URL", activity.unwrap_or_default()));
         }
         ProgressProtocol::Mliy => {
             let host = config.progress_url.as_deref().and_then(portal_host).ok_or_else(|| {

@@ -327,7 +327,8 @@ pub(crate) fn plan(args: &PlanArgs) -> Result<Output, Error> {
         .request
         .request()?
         .with_token("MLIY_PROGRESS_TOKEN", "<progress secret, set at launch>")
-        .with_token("MLIY_PROGRESS_URL", "<progress URL, set at launch>");
+        .with_token("MLIY_PROGRESS_URL", "<progress URL, set at launch>")
+        .with_token("MLIY_ACTIVITY_URL", "<activity URL, set at launch>");
     let plan = planner.plan(&principal, &request)?;
     let json = serde_json::to_value(&plan).map_err(|e| Error::parse("output", e.to_string()))?;
     let mut human = format!("stack {} ({:?}, launch id {})\nparameters:\n", plan.stack_name, plan.kind, plan.launch_id);
