@@ -77,56 +77,52 @@ impl Engine {
     /// Start, stop, restart or terminate, as the principal asked.
     async fn order_for(&self, principal: &Principal, r: &Resource, action: Action) -> Result<Resource> {
         let inner = &self.inner;
-        let event = match action {
-            Action::Start | Action::Stop | Action::Restart if r.kind == ResourceKind::Cluster => {
-                return Err(Error::validation(
-                    "action",
-                    action.name(),
-                    "EMR clusters cannot be stopped, started or rebooted; terminate them",
-                ));
-            }
-            Action::Start => Event::Start,
-            Action::Stop => Event::Stop,
-            Action::Restart => Event::Reboot,
-            _ => Event::Terminate,
-        };
+        if r.kind == ResourceKind::Cluster && action != Action::Terminate {
+            return Err(Error::validation(
+                "action",
+                action.name(),
+                "EMR clusters cannot be stopped, started or rebooted; terminate them",
+            ));
+        }
         let reason = format!("{} requested by {}", action.name(), principal.username);
         let actor = Actor::User(principal.username.clone());
         if action != Action::Start {
-            return inner.order(r, event, actor, reason).await;
+            return inner.order(r, action, actor, reason).await;
         }
         // A start makes a stopped instance count against its limits again.
         inner.check_lifetime_left(r)?;
         let group = inner.planner.catalog().group_config(&r.group_config).ok();
         match group {
-            Some(group) => inner.within_quota(group, r, inner.order(r, event, actor, reason)).await,
-            None => inner.order(r, event, actor, reason).await,
+            Some(group) => inner.within_quota(group, r, inner.order(r, action, actor, reason)).await,
+            None => inner.order(r, action, actor, reason).await,
         }
+    }
+}
+
+/// The lifecycle event an action stores (start, stop, restart; anything else terminates).
+pub(crate) fn event_of(action: Action) -> Event {
+    match action {
+        Action::Start => Event::Start,
+        Action::Stop => Event::Stop,
+        Action::Restart => Event::Reboot,
+        _ => Event::Terminate,
     }
 }
 
 impl Shared {
-    /// Stores `event` on `r` with the deadline its action has; the caller wakes the driver.
+    /// Stores `action`'s event on `r` with the deadline it has; the caller wakes the driver.
     ///
     /// # Errors
     /// [`Error::Validation`] naming the action when `r`'s phase does not allow it; the
     /// store's.
-    pub(crate) async fn order(&self, r: &Resource, event: Event, actor: Actor, reason: String) -> Result<Resource> {
+    pub(crate) async fn order(&self, r: &Resource, action: Action, actor: Actor, reason: String) -> Result<Resource> {
+        let event = event_of(action);
         if let Err(illegal) = crate::lifecycle::transition(r.kind, &r.phase, &event) {
-            return Err(Error::validation("action", event_name(&event), illegal.to_string()));
+            return Err(Error::validation("action", action.name(), illegal.to_string()));
         }
         let timeout =
-            if matches!(event, Event::Terminate) { self.config.terminate_timeout } else { self.config.action_timeout };
+            if action == Action::Terminate { self.config.terminate_timeout } else { self.config.action_timeout };
         let deadline = self.clock.now().plus(timeout);
         self.transition(r, event, actor, reason, |n| n.deadline = Some(deadline)).await
-    }
-}
-
-fn event_name(event: &Event) -> &'static str {
-    match event {
-        Event::Start => "start",
-        Event::Stop => "stop",
-        Event::Reboot => "restart",
-        _ => "terminate",
     }
 }

@@ -69,7 +69,7 @@ fn status(group: &GroupConfig, spent: &HashMap<String, Decimal>, now: Timestamp)
         month: now.utc()[..7].to_string(),
         budget,
         spent,
-        percent: u32::try_from(share.mantissa()).unwrap_or(u32::MAX),
+        percent: rust_decimal::prelude::ToPrimitive::to_u32(&share).unwrap_or(u32::MAX),
         enforcement: group.settings.budget_enforcement,
     })
 }
@@ -81,7 +81,7 @@ impl Shared {
         let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
         let resources = self.store.list_resources(&all).await?;
         let segments = self.store.billing(None).await?;
-        let range = (now.month_start(), now.max(now.month_start().plus(std::time::Duration::from_millis(1))));
+        let range = (now.month_start(), now);
         let report =
             super::cost::report(self.planner.catalog(), &resources, &segments, range, now, super::CostBy::GroupConfig);
         Ok(report.rows.into_iter().map(|row| (row.key, row.cost)).collect())

@@ -4,10 +4,11 @@
 //! terminated (clusters), with warning events 24 hours and 1 hour before. Each step is a
 //! compare-and-set on the record, so two replicas never both act.
 
+use super::Action;
 use super::{Engine, Shared};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::lifecycle::{Actor, Event, Resource, ResourceKind};
+use crate::lifecycle::{Actor, Resource, ResourceKind};
 use crate::model::GroupSettings;
 use std::time::Duration;
 
@@ -70,13 +71,13 @@ impl Shared {
         let now = self.clock.now();
         let ending = if r.kind == ResourceKind::Cluster { "terminated" } else { "stopped" };
         if now >= end {
-            let event = if r.kind == ResourceKind::Cluster { Event::Terminate } else { Event::Stop };
-            if crate::lifecycle::transition(r.kind, &r.phase, &event).is_err() {
+            let action = if r.kind == ResourceKind::Cluster { Action::Terminate } else { Action::Stop };
+            if crate::lifecycle::transition(r.kind, &r.phase, &super::actions::event_of(action)).is_err() {
                 return Ok(None);
             }
             let hours = s.max_lifetime_hours.unwrap_or_default() + r.watch.extended_hours;
             let reason = format!("lifetime of {hours} hours reached (max_lifetime_hours): {ending}");
-            return self.order(r, event, Actor::Engine, reason).await.map(|_| Some(Step::LifetimeEnd));
+            return self.order(r, action, Actor::Engine, reason).await.map(|_| Some(Step::LifetimeEnd));
         }
         let due = LIFETIME_WARNINGS
             .iter()
@@ -104,7 +105,7 @@ impl Shared {
                 "idle stop: no activity reported for {} minutes (idle_stop_minutes {minutes})",
                 idle.as_secs() / 60
             );
-            return self.order(r, Event::Stop, Actor::Engine, reason).await.map(|_| Some(Step::IdleStop));
+            return self.order(r, Action::Stop, Actor::Engine, reason).await.map(|_| Some(Step::IdleStop));
         }
         if r.watch.idle_warned || idle + IDLE_WARNING.min(limit / 2) < limit {
             return Ok(None);
