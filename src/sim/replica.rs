@@ -13,6 +13,7 @@ use mliy_core::cloud::{
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{LifecycleEvent, Resource};
 use mliy_core::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec, StepSpec};
+use mliy_core::pricing::Decimal;
 use mliy_core::store::{ResourceChange, ResourceFilter, StateStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -244,7 +245,7 @@ impl Cloud for ReplicaCloud {
         let _busy = self.life.enter("cloud")?;
         self.inner.command_invocations(command_id).await
     }
-    async fn spot_price(&self, instance_type: &str, zone: &str) -> Result<Option<f64>> {
+    async fn spot_price(&self, instance_type: &str, zone: Option<&str>) -> Result<Option<Decimal>> {
         let _busy = self.life.enter("cloud")?;
         self.inner.spot_price(instance_type, zone).await
     }

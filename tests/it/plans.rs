@@ -411,3 +411,27 @@ fn cluster_node_counts_and_bids_are_checked() {
         assert_eq!(e.field, "cluster.bid", "{bid}: {e}");
     }
 }
+
+/// A cluster choice the template has no parameter for is refused, never dropped in silence
+/// (a spot request would run on demand).
+#[test]
+fn cluster_choices_the_template_cannot_carry_are_refused() {
+    let mut catalog = fixtures::emr_catalog();
+    let bare = "Parameters: {paramClusterName: {Type: String}, paramInstanceType: {Type: String}, \
+                paramCoreInstanceCount: {Type: Number}, paramMarketType: {Type: String}}\n\
+                Resources: {C: {Type: 'AWS::EMR::Cluster'}}\n";
+    catalog.software_configs[1].template = Some(mliy::model::Source::inline(bare));
+    let planner = planner(catalog);
+    let mut spot = cluster(Market::Spot { bid: Some(0.5) });
+    let e = validation(planner.plan(&member(), &spot).unwrap_err());
+    assert_eq!(
+        (e.field.as_str(), e.rule.as_str()),
+        ("bid", "the template declares no paramBidPrice, so the cluster would not get it")
+    );
+    spot.cluster.as_mut().unwrap().market = Market::Spot { bid: None };
+    let e = validation(planner.plan(&member(), &spot).unwrap_err());
+    assert_eq!((e.field.as_str(), e.value.as_str()), ("task_nodes", "1"), "{e}");
+    spot.cluster.as_mut().unwrap().task_nodes = 0;
+    let plan = planner.plan(&member(), &spot).unwrap();
+    assert_eq!(plan.parameter("paramMarketType"), Some("SPOT"));
+}

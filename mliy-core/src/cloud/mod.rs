@@ -24,6 +24,7 @@ pub type StepSpec = crate::model::StepSpec;
 
 use crate::error::{Error, Result};
 use crate::model::{self, StackSpec};
+use crate::pricing::Decimal;
 use async_trait::async_trait;
 use std::fmt::Debug;
 use std::time::Duration;
@@ -102,6 +103,7 @@ pub trait Cloud: Debug + Send + Sync + 'static {
     async fn send_command(&self, spec: &CommandSpec) -> Result<String>;
     /// The command's invocations, one per node.
     async fn command_invocations(&self, command_id: &str) -> Result<Vec<CommandInvocation>>;
-    /// The latest spot price of a type in a zone, if any.
-    async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>>;
+    /// The current Linux spot price of a type, in dollars per hour: in `availability_zone`,
+    /// or the highest of the region's zones without one; `None` when there is none.
+    async fn spot_price(&self, instance_type: &str, availability_zone: Option<&str>) -> Result<Option<Decimal>>;
 }

@@ -49,6 +49,8 @@ software_configs:
           paramClusterName: {Type: String, MinLength: 20, MaxLength: 40}
           paramInstanceType: {Type: String}
           paramCoreInstanceCount: {Type: Number}
+          paramMarketType: {Type: String, Default: ON_DEMAND}
+          paramBidPrice: {Type: String, Default: ''}
         Resources:
           SPARK: {Type: 'AWS::EMR::Cluster'}
   - name: spark-direct
@@ -1539,6 +1541,28 @@ mod bills {
         let segs = rig.store.billing(Some(&id)).await.unwrap();
         assert_eq!(segs[0].hourly, None);
         assert!(segs[0].description.contains("no price"), "{segs:?}");
+    }
+
+    /// Spot nodes pay the market's price (DescribeSpotPriceHistory) capped by the bid and by
+    /// the on-demand price, plus EMR's surcharge: through CloudFormation and RunJobFlow.
+    #[tokio::test(start_paused = true)]
+    async fn spot_clusters_pay_the_market_price_capped_by_bid_and_on_demand() {
+        let rig = Rig::new(SimConfig { consistency_delay: Duration::ZERO, ..SimConfig::default() });
+        let engine = priced(&rig);
+        let market = rig.cloud.spot_price("m5.xlarge", None).await.unwrap().unwrap();
+        let (on_demand, emr) = (Decimal::new(192, 3), Decimal::new(48, 3));
+        let mut stacked = cluster();
+        if let Some(o) = stacked.cluster.as_mut() {
+            o.market = Market::Spot { bid: Some(0.1) };
+        }
+        for (request, bid, nodes) in [(stacked, Decimal::new(1, 1), 3), (job_flow(), Decimal::new(2, 1), 4)] {
+            let id = engine.launch_cluster(&alice(), request).await.unwrap().resource.id;
+            wait_phase(&engine, &id, "waiting").await;
+            let segs = rig.store.billing(Some(&id)).await.unwrap();
+            let node = market.min(bid).min(on_demand) + emr;
+            assert_eq!(segs[0].hourly, Some(node * Decimal::from(nodes)), "market {market}: {segs:?}");
+            assert!(segs[0].description.contains("EC2 spot"), "{segs:?}");
+        }
     }
 }
 

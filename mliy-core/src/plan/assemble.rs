@@ -65,6 +65,7 @@ pub(crate) fn assemble(launch: &Launch<'_>, body: &Arc<str>) -> Result<LaunchPla
     let (kind, values, cluster_name) = match &request.cluster {
         None => (PlanKind::Instance, instance_values(request, checked, rendered.as_ref())?, None),
         Some(options) => {
+            template_takes(template, options)?;
             let (values, name) = cluster_values(launch, options);
             (PlanKind::Cluster, values, Some(name))
         }
@@ -219,6 +220,24 @@ fn cluster_values(launch: &Launch<'_>, options: &ClusterOptions) -> (Values, Str
     }
     values.set("paramJobFlowRole", &group.iam_instance_profile);
     (values, name)
+}
+
+/// Refuses a cluster request the template cannot carry (it would be dropped in silence): spot
+/// without `paramMarketType`, a bid without `paramBidPrice`, task nodes without
+/// `paramTaskInstanceCount`.
+fn template_takes(template: &Template, options: &ClusterOptions) -> Result<()> {
+    let asks = [
+        ("market", options.market.emr_name(), options.market != Market::OnDemand, "paramMarketType"),
+        ("bid", "set", matches!(options.market, Market::Spot { bid: Some(_) }), "paramBidPrice"),
+        ("task_nodes", &*options.task_nodes.to_string(), options.task_nodes > 0, "paramTaskInstanceCount"),
+    ];
+    for (field, value, asked, parameter) in asks {
+        if asked && template.parameter(parameter).is_none() {
+            let rule = format!("the template declares no {parameter}, so the cluster would not get it");
+            return Err(Error::validation(field, value, rule));
+        }
+    }
+    Ok(())
 }
 
 /// Every declared parameter, in template order, checked against its constraints: custom

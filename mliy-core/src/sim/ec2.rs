@@ -7,6 +7,7 @@ use super::{SimCloud, State, page};
 use crate::clock::Timestamp;
 use crate::cloud::{InstanceFilter, InstanceInfo, InstanceState, Page};
 use crate::error::{Error, Result};
+use crate::pricing::Decimal;
 use std::time::Duration;
 
 pub(super) async fn describe_instances(
@@ -134,10 +135,19 @@ fn incorrect_state(id: &str, state: InstanceState) -> Error {
     Error::WrongState(format!("IncorrectInstanceState: instance {id} is {state:?}"))
 }
 
-pub(super) async fn spot_price(sim: &SimCloud, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {
+/// A price per type and zone from the seed, 0.0500 to 0.5500 (four decimals, as AWS writes
+/// them); without a zone, the highest of three (the sim's zones `sim-a`…`sim-c`).
+pub(super) async fn spot_price(sim: &SimCloud, instance_type: &str, zone: Option<&str>) -> Result<Option<Decimal>> {
+    const ZONES: [&str; 3] = ["sim-a", "sim-b", "sim-c"];
     sim.read("DescribeSpotPriceHistory", instance_type, |_, _| {
-        let u = unit(sim.config.seed, &["spot", instance_type, availability_zone], 0);
-        Ok(Some(((0.05 + u * 0.5) * 10_000.0).round() / 10_000.0))
+        let price = |zone: &str| {
+            let u = unit(sim.config.seed, &["spot", instance_type, zone], 0);
+            Decimal::new(500 + (u * 5000.0).round() as i64, 4)
+        };
+        Ok(match zone {
+            Some(z) => Some(price(z)),
+            None => ZONES.iter().map(|z| price(z)).max(),
+        })
     })
     .await
 }

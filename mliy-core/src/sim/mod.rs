@@ -25,6 +25,7 @@ use crate::cloud::{
 };
 use crate::error::{Error, Result};
 use crate::model::{ClusterSpec, StackSpec, StepSpec};
+use crate::pricing::Decimal;
 use async_trait::async_trait;
 use faults::{Fault, unit};
 use journal::{Journal, Mutation};
@@ -384,7 +385,7 @@ impl Cloud for SimCloud {
     async fn command_invocations(&self, command_id: &str) -> Result<Vec<CommandInvocation>> {
         ssm::command_invocations(self, command_id).await
     }
-    async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {
+    async fn spot_price(&self, instance_type: &str, availability_zone: Option<&str>) -> Result<Option<Decimal>> {
         ec2::spot_price(self, instance_type, availability_zone).await
     }
 }

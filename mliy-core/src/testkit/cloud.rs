@@ -50,8 +50,15 @@ impl CloudSuite<'_> {
         self.instances(&instance).await;
         self.deleted_stacks(&stack_id).await;
         self.clusters().await;
-        let price = self.cloud.spot_price("m5.xlarge", "us-east-1a").await.unwrap();
-        assert!(price.is_none_or(|p| p > 0.0), "{price:?}");
+        self.spot_prices().await;
+    }
+
+    /// Spot prices are positive decimals, in a zone and for the region, or absent.
+    async fn spot_prices(&self) {
+        for zone in [Some("us-east-1a"), None] {
+            let price = self.cloud.spot_price("m5.xlarge", zone).await.unwrap();
+            assert!(price.is_none_or(|p| p > crate::pricing::Decimal::ZERO), "{zone:?}: {price:?}");
+        }
     }
 
     fn has(&self, gap: Gap) -> bool {

@@ -5,6 +5,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, InstanceType};
 use mliy_core::cloud::{InstanceFilter, InstanceInfo, InstanceState, Page};
 use mliy_core::model::Tag;
+use mliy_core::pricing::Decimal;
 use mliy_core::{Error, Result};
 
 fn state(name: &InstanceStateName) -> Result<InstanceState> {
@@ -104,22 +105,33 @@ pub(crate) async fn terminate_instances(client: &Client, ids: &[String]) -> Resu
     Ok(())
 }
 
-pub(crate) async fn spot_price(client: &Client, instance_type: &str, zone: &str) -> Result<Option<f64>> {
+/// The current Linux spot price: AWS answers, per zone, the last price change before the
+/// start time (now); the newest per zone is kept, and the highest zone's is the price.
+pub(crate) async fn spot_price(client: &Client, instance_type: &str, zone: Option<&str>) -> Result<Option<Decimal>> {
     let out = client
         .describe_spot_price_history()
         .instance_types(InstanceType::from(instance_type))
-        .availability_zone(zone)
+        .set_availability_zone(zone.map(str::to_string))
         .product_descriptions("Linux/UNIX")
-        .max_results(1)
+        .start_time(aws_smithy_types::DateTime::from(std::time::SystemTime::now()))
         .send()
         .await
         .map_err(|e| map("DescribeSpotPriceHistory", e))?;
-    let newest = out.spot_price_history.unwrap_or_default().into_iter().max_by_key(|p| p.timestamp);
-    match newest.and_then(|p| p.spot_price) {
-        None => Ok(None),
-        Some(text) => text
-            .parse::<f64>()
-            .map(Some)
-            .map_err(|_| Error::Unavailable(format!("DescribeSpotPriceHistory: price {text:?} is not a number"))),
+    let mut newest: std::collections::BTreeMap<String, (Option<aws_smithy_types::DateTime>, String)> =
+        Default::default();
+    for p in out.spot_price_history.unwrap_or_default() {
+        let (Some(az), Some(price)) = (p.availability_zone, p.spot_price) else { continue };
+        let entry = newest.entry(az).or_insert((None, String::new()));
+        if entry.1.is_empty() || p.timestamp > entry.0 {
+            *entry = (p.timestamp, price);
+        }
     }
+    let mut highest: Option<Decimal> = None;
+    for (_, text) in newest.into_values() {
+        let price = text.parse::<Decimal>().map_err(|_| {
+            Error::Unavailable(format!("DescribeSpotPriceHistory: price {text:?} is not a decimal number"))
+        })?;
+        highest = highest.max(Some(price));
+    }
+    Ok(highest)
 }

@@ -47,6 +47,7 @@ mod cloud {
     };
     use mliy_core::model::StackSpec;
     use mliy_core::model::{ClusterSpec, StepSpec};
+    use mliy_core::pricing::Decimal;
     use std::time::Duration;
 
     /// [`Cloud`](mliy_core::cloud::Cloud) over CloudFormation, EC2, EMR and SSM.
@@ -148,7 +149,7 @@ mod cloud {
         async fn command_invocations(&self, command_id: &str) -> Result<Vec<CommandInvocation>> {
             ssm::command_invocations(&self.ssm, command_id).await
         }
-        async fn spot_price(&self, instance_type: &str, availability_zone: &str) -> Result<Option<f64>> {
+        async fn spot_price(&self, instance_type: &str, availability_zone: Option<&str>) -> Result<Option<Decimal>> {
             ec2::spot_price(&self.ec2, instance_type, availability_zone).await
         }
     }
