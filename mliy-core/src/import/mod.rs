@@ -5,6 +5,7 @@
 //! MLiy kept templates and user-data scripts in the database; a fixture usually has them as
 //! `null`, so they are given by path per software config.
 
+pub mod edx;
 mod records;
 
 pub use records::{MliyRecord, MliyRecords};

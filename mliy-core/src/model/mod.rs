@@ -9,6 +9,7 @@ mod billing;
 mod catalog;
 mod cluster;
 mod dn;
+pub mod emr;
 mod ids;
 mod market;
 mod principal;
