@@ -7,6 +7,7 @@ mod admin_cli;
 #[cfg(feature = "aws")]
 mod aws;
 mod cli;
+mod cluster_cli;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
 mod cost_cli;
 #[cfg(feature = "route53")]

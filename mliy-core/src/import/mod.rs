@@ -7,6 +7,7 @@
 
 pub mod edx;
 mod records;
+pub mod states;
 
 pub use records::{MliyRecord, MliyRecords};
 

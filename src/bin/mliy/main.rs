@@ -1,5 +1,5 @@
 //! The `mliy` admin command line. Offline tools (templates, user data, MLiy's catalog
-//! import, launch plans, prices, the simulator) and, on a deployment config (`--config` or
+//! import, launch plans, cluster requests, prices, the simulator) and, on a deployment config (`--config` or
 //! `MLIY_CONFIG`), the admin commands: `config check`, `resources`, `act`, `launch`,
 //! `cost`, `refresh`, `adopt` and `run`. Every subcommand takes `--json`.
 //!
@@ -13,6 +13,7 @@ mod admin;
 #[cfg(feature = "ldap")]
 mod auth;
 mod check;
+mod cluster;
 mod cost;
 mod launch;
 mod offline;
@@ -46,6 +47,9 @@ enum Command {
     Catalog(offline::CatalogCommand),
     /// Plan a launch: the exact CloudFormation request, checked, without calling AWS.
     Plan(offline::PlanArgs),
+    /// EMR clusters: render what edX cluster files and Step Functions machines send.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// An instance type's hourly prices from an ec2instances.info `instances.json`.
     Pricing(pricing::PricingArgs),
     /// Simulate a fleet on the simulated cloud in virtual time, with faults and crashes.
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
         Command::Catalog(c) => (c.json(), offline::catalog(&c)),
         Command::Plan(args) => (args.json, offline::plan(&args)),
         Command::Pricing(args) => (args.json, pricing::pricing(&args)),
+        Command::Cluster(c) => (c.json(), cluster::cluster(&c)),
         Command::Sim(args) => (args.json, sim::sim(&args)),
         #[cfg(feature = "ldap")]
         Command::Auth(auth::AuthCommand::Check(args)) => return auth::auth_check(&args),
