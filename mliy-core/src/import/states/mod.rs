@@ -44,7 +44,7 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateKind {
     /// An EMR call.
-    Task(Task),
+    Task(Box<Task>),
     /// Ends the run successfully.
     Succeed,
     /// Ends the run failed.
@@ -219,7 +219,7 @@ fn state(name: &str, raw: &Value) -> Result<State> {
     let kind = match raw.kind.as_str() {
         "Succeed" => StateKind::Succeed,
         "Fail" => StateKind::Fail { error: raw.error, cause: raw.cause },
-        _ => StateKind::Task(task(name, raw)?),
+        _ => StateKind::Task(Box::new(task(name, raw)?)),
     };
     Ok(State { name: name.to_string(), kind })
 }
