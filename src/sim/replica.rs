@@ -12,7 +12,8 @@ use mliy_core::cloud::{
 };
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{LifecycleEvent, Resource};
-use mliy_core::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec, StepSpec};
+use mliy_core::model::emr::Step;
+use mliy_core::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec};
 use mliy_core::pricing::Decimal;
 use mliy_core::store::{ResourceChange, ResourceFilter, StateStore};
 use std::sync::Arc;
@@ -221,7 +222,7 @@ impl Cloud for ReplicaCloud {
         let _busy = self.life.enter("cloud")?;
         self.inner.list_clusters(states, next).await
     }
-    async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
+    async fn add_steps(&self, cluster_id: &str, steps: &[Step]) -> Result<Vec<String>> {
         let _busy = self.life.enter("cloud")?;
         self.inner.add_steps(cluster_id, steps).await
     }
@@ -236,6 +237,10 @@ impl Cloud for ReplicaCloud {
     async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()> {
         let _busy = self.life.enter("cloud")?;
         self.inner.set_auto_termination(cluster_id, idle).await
+    }
+    async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()> {
+        let _busy = self.life.enter("cloud")?;
+        self.inner.set_termination_protection(cluster_id, protected).await
     }
     async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
         let _busy = self.life.enter("cloud")?;

@@ -13,7 +13,7 @@ use super::moto::{Account, Moto};
 use mliy::cloud::{Cloud, ClusterState, InstanceFilter, InstanceState, StackStatus, StepState};
 use mliy::engine::{Action, Engine, EngineConfig};
 use mliy::lifecycle::Phase;
-use mliy::model::{Catalog, JobFlowSettings, LAUNCH_ID_TAG, Market, SecurityGroup, StackSpec, StepSpec};
+use mliy::model::{Catalog, JobFlowSettings, LAUNCH_ID_TAG, Market, SecurityGroup, StackSpec};
 use mliy::plan::{ClusterOptions, LaunchRequest};
 use mliy::plugins::aws::{AwsCloud, AwsOptions};
 use mliy::secret::Secret;
@@ -56,6 +56,7 @@ fn catalog(account: &Account) -> Catalog {
         applications: vec!["Spark".into(), "JupyterHub".into()],
         service_role: "EMR_DefaultRole".into(),
         steps: vec![],
+        request: None,
     });
     catalog.software_configs.push(spark);
     if !catalog.instance_types.iter().any(|t| t.name == "m5.xlarge") {
@@ -180,7 +181,7 @@ async fn job_flow_cluster_lifecycle() {
     assert_eq!(waiting.items.iter().filter(|c| c.name == up.stack.name).count(), 1, "one cluster per launch");
 
     // moto accepts steps but never runs them: add one and see it listed.
-    let step = StepSpec { name: "count".into(), jar: "command-runner.jar".into(), args: vec!["true".into()] };
+    let step = mliy::model::emr::Step::command("count", vec!["true".into()]);
     let ids = aws.add_steps(&cluster, &[step]).await.unwrap();
     let steps = aws.list_steps(&cluster).await.unwrap();
     let ours = steps.iter().find(|s| s.id == ids[0]).unwrap();
@@ -278,7 +279,7 @@ async fn aws_cloud_passes_the_cloud_suite() {
         account.subnet_id
     );
     let mut cluster = mliy::model::ClusterSpec::spark("conf-cloud-cluster", vec![]);
-    cluster.subnet_id = Some(account.subnet_id.clone());
+    cluster.instances.ec2_subnet_id = Some(account.subnet_id.clone());
     CloudSuite {
         cloud: aws.as_ref(),
         clock: &mliy::clock::SystemClock,

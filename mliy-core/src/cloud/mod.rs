@@ -92,13 +92,15 @@ pub trait Cloud: Debug + Send + Sync + 'static {
     /// ListClusters in the given states (all when empty), 50 a page.
     async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>>;
     /// AddJobFlowSteps; returns the step ids.
-    async fn add_steps(&self, cluster_id: &str, steps: &[model::StepSpec]) -> Result<Vec<String>>;
+    async fn add_steps(&self, cluster_id: &str, steps: &[model::emr::Step]) -> Result<Vec<String>>;
     /// ListSteps, newest first.
     async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>>;
     /// TerminateJobFlows.
     async fn terminate_clusters(&self, ids: &[String]) -> Result<()>;
     /// PutAutoTerminationPolicy.
     async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()>;
+    /// SetTerminationProtection: while on, TerminateJobFlows refuses the cluster.
+    async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()>;
     /// SendCommand to every node of a cluster; returns the command id.
     async fn send_command(&self, spec: &CommandSpec) -> Result<String>;
     /// The command's invocations, one per node.

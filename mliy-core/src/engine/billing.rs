@@ -3,11 +3,13 @@
 //! the engine's [`Pricing`](crate::pricing::Pricing) when it has one.
 
 use super::Shared;
+use super::nodes::{Cap, lots};
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::lifecycle::{Phase, Resource, ResourceKind};
-use crate::model::{BillState, BillingSegment, Market};
+use crate::model::{BillState, BillingSegment};
 use crate::pricing::{Decimal, LINUX, Pricing};
+use std::collections::BTreeMap;
 
 /// What the resource is billed for in this phase: running from the end of provisioning until
 /// a stop or termination begins; an instance's volumes from then until it runs again.
@@ -80,7 +82,7 @@ impl Shared {
 
     async fn open_bill(&self, r: &Resource, state: BillState, start: Timestamp) -> Result<()> {
         let (hourly, description) = match &self.pricing {
-            Some(p) => rate(p, r, state, self.spot_market(r, state).await),
+            Some(p) => rate(p, r, state, &self.spot_market(r, state).await),
             None => (None, r.instance_type.clone()),
         };
         let segment = BillingSegment { resource: r.id.clone(), state, hourly, description, start, end: None };
@@ -89,53 +91,66 @@ impl Shared {
 }
 
 impl Shared {
-    /// The spot market's price of a spot resource's nodes while they run (DescribeSpotPriceHistory),
-    /// or `None`: on demand, not running, or the cloud has no price (then the bid, or the
-    /// on-demand price EMR caps spot at, bills it).
-    async fn spot_market(&self, r: &Resource, state: BillState) -> Option<Decimal> {
-        if state != BillState::Running || spot_bid(r).is_none() {
-            return None;
+    /// The spot market's prices of a running resource's spot types (DescribeSpotPriceHistory);
+    /// a type the cloud has no price for is billed at its cap.
+    async fn spot_market(&self, r: &Resource, state: BillState) -> BTreeMap<String, Decimal> {
+        let mut prices = BTreeMap::new();
+        if state != BillState::Running || r.kind != ResourceKind::Cluster {
+            return prices;
         }
-        match self.cloud.spot_price(&r.instance_type, None).await {
-            Ok(price) => price,
-            Err(e) => {
-                tracing::warn!(target: "mliy::billing", id = %r.id, error = %e, "no spot price: billed at the bid");
-                None
+        for lot in lots(r).into_iter().filter(|l| l.spot.is_some()) {
+            if prices.contains_key(&lot.instance_type) {
+                continue;
+            }
+            match self.cloud.spot_price(&lot.instance_type, None).await {
+                Ok(Some(price)) => {
+                    prices.insert(lot.instance_type, price);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: "mliy::billing", id = %r.id, error = %e, "no spot price: billed at the bid")
+                }
             }
         }
-    }
-}
-
-/// A spot resource's bid: `Some(Some(bid))`, `Some(None)` for spot without a bid (capped at
-/// the on-demand price), `None` on demand.
-pub(super) fn spot_bid(r: &Resource) -> Option<Option<Decimal>> {
-    let param = |k: &str| r.stack.parameters.iter().find(|x| x.key == k).map(|x| x.value.as_str());
-    match &r.job_flow {
-        Some(spec) => match spec.market {
-            Market::OnDemand => None,
-            Market::Spot { bid } => Some(bid.and_then(|b| b.to_string().parse().ok())),
-        },
-        None if r.kind == ResourceKind::Cluster && param("paramMarketType") == Some("SPOT") => {
-            Some(param("paramBidPrice").and_then(|b| b.parse().ok()).filter(|b: &Decimal| *b > Decimal::ZERO))
-        }
-        None => None,
+        prices
     }
 }
 
 /// What one node's EC2 capacity costs per hour: on demand, or for spot the market price
-/// (`spot`, when known) capped by the bid and by the on-demand price (EMR's cap).
-fn node_ec2(on_demand: Decimal, bid: Option<Option<Decimal>>, spot: Option<Decimal>) -> Decimal {
-    match bid {
+/// (when known) under its cap (the bid, at most the on-demand price).
+fn node_ec2(on_demand: Decimal, spot: Option<Cap>, market: Option<Decimal>) -> Decimal {
+    match spot {
         None => on_demand,
-        Some(bid) => [Some(on_demand), bid, spot].into_iter().flatten().min().unwrap_or(on_demand),
+        Some(cap) => market.map_or(cap.of(on_demand), |m| m.min(cap.of(on_demand))),
     }
 }
 
+/// A cluster's hourly price: (EC2 + EMR) per node of each lot, and what it is for.
+fn cluster_rate(p: &Pricing, r: &Resource, spot: &BTreeMap<String, Decimal>) -> (Result<Decimal>, String) {
+    let mut total = Ok(Decimal::ZERO);
+    let mut what = Vec::new();
+    for lot in lots(r) {
+        let ty = &lot.instance_type;
+        let node = p
+            .source
+            .on_demand(&p.region, ty, LINUX)
+            .and_then(|ec2| Ok(node_ec2(ec2, lot.spot, spot.get(ty).copied()) + p.source.emr(&p.region, ty)?));
+        total = total.and_then(|t| Ok(t + node? * Decimal::from(lot.count)));
+        what.push(format!("({} + EMR) {ty} × {}", if lot.spot.is_some() { "EC2 spot" } else { "EC2" }, lot.count));
+    }
+    (total, what.join(" + "))
+}
+
 /// The hourly price of `r` in `state`, and what it is for; no price when the source lacks
-/// one (logged: a bill without a price is never a bill of 0). `spot` is the market's price of a
-/// spot resource's nodes; without it a spot node is priced at its bid (at most on demand), the
+/// one (logged: a bill without a price is never a bill of 0). `spot` holds the market's price of a
+/// spot resource's types; without one a spot node is priced at its cap (at most on demand), the
 /// most it can cost, which is what quotas count.
-pub(super) fn rate(p: &Pricing, r: &Resource, state: BillState, spot: Option<Decimal>) -> (Option<Decimal>, String) {
+pub(super) fn rate(
+    p: &Pricing,
+    r: &Resource,
+    state: BillState,
+    spot: &BTreeMap<String, Decimal>,
+) -> (Option<Decimal>, String) {
     let param = |k: &str| r.stack.parameters.iter().find(|x| x.key == k).and_then(|x| x.value.parse::<u32>().ok());
     let gib = param("VolumeSize").unwrap_or(0);
     let (machine, what) = match (state, r.kind) {
@@ -143,19 +158,7 @@ pub(super) fn rate(p: &Pricing, r: &Resource, state: BillState, spot: Option<Dec
         (BillState::Running, ResourceKind::Instance) => {
             (p.source.on_demand(&p.region, &r.instance_type, LINUX), format!("{} + {gib} GB of EBS", r.instance_type))
         }
-        (BillState::Running, ResourceKind::Cluster) => {
-            let nodes = match &r.job_flow {
-                Some(spec) => 1 + spec.core_nodes + spec.task_nodes,
-                None => 1 + param("paramCoreInstanceCount").unwrap_or(0) + param("paramTaskInstanceCount").unwrap_or(0),
-            };
-            let bid = spot_bid(r);
-            let node = p
-                .source
-                .on_demand(&p.region, &r.instance_type, LINUX)
-                .and_then(|ec2| Ok(node_ec2(ec2, bid, spot) + p.source.emr(&p.region, &r.instance_type)?));
-            let ec2 = if bid.is_some() { "EC2 spot" } else { "EC2" };
-            (node.map(|n| n * Decimal::from(nodes)), format!("({ec2} + EMR) {} × {nodes}", r.instance_type))
-        }
+        (BillState::Running, ResourceKind::Cluster) => cluster_rate(p, r, spot),
     };
     match machine {
         Ok(m) => (Some(p.discounted(m + p.volumes_hourly(gib))), what),
@@ -171,13 +174,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_spot_node_costs_the_least_of_market_bid_and_on_demand() {
+    fn a_spot_node_costs_the_least_of_market_and_its_cap() {
         let d = |s: &str| s.parse::<Decimal>().unwrap();
         let on_demand = d("0.192");
         assert_eq!(node_ec2(on_demand, None, Some(d("0.05"))), on_demand, "on demand ignores the market");
-        assert_eq!(node_ec2(on_demand, Some(None), None), on_demand, "no bid, no price: capped at on demand");
-        assert_eq!(node_ec2(on_demand, Some(Some(d("0.1"))), None), d("0.1"), "no price: the bid");
-        assert_eq!(node_ec2(on_demand, Some(Some(d("0.1"))), Some(d("0.0412"))), d("0.0412"));
-        assert_eq!(node_ec2(on_demand, Some(None), Some(d("0.3"))), on_demand, "the market above on demand");
+        assert_eq!(node_ec2(on_demand, Some(Cap::OnDemand), None), on_demand, "no bid, no price: capped at on demand");
+        assert_eq!(node_ec2(on_demand, Some(Cap::Price(d("0.1"))), None), d("0.1"), "no price: the bid");
+        assert_eq!(node_ec2(on_demand, Some(Cap::Price(d("0.1"))), Some(d("0.0412"))), d("0.0412"));
+        assert_eq!(node_ec2(on_demand, Some(Cap::OnDemand), Some(d("0.3"))), on_demand, "the market above on demand");
+        assert_eq!(node_ec2(on_demand, Some(Cap::Percent(d("25"))), None), d("0.048"), "a bid as a percentage");
+        assert_eq!(node_ec2(on_demand, Some(Cap::Price(d("5"))), None), on_demand, "a bid above on demand");
     }
 }

@@ -96,8 +96,10 @@ impl Shared {
         if !b.exhausted() {
             return Ok(());
         }
-        let adds =
-            self.pricing.as_ref().and_then(|p| super::billing::rate(p, r, crate::model::BillState::Running, None).0);
+        let adds = self
+            .pricing
+            .as_ref()
+            .and_then(|p| super::billing::rate(p, r, crate::model::BillState::Running, &Default::default()).0);
         Err(Error::Forbidden(format!(
             "group config {} has spent {} of its monthly budget of {} for {} ({}%, monthly_budget, hard); \
              this launch would add {} per hour",

@@ -7,7 +7,8 @@ use crate::cloud::{ClusterInfo, StepInfo, StepState};
 use crate::deploy::{DeployReport, Deployment};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
-use crate::model::{LAUNCH_ID_TAG, LaunchId, Principal, StepSpec};
+use crate::model::emr::Step;
+use crate::model::{LAUNCH_ID_TAG, LaunchId, Principal};
 use std::time::Duration;
 
 impl Shared {
@@ -117,9 +118,9 @@ impl Engine {
     /// [`Error::Forbidden`] as for [`Engine::act`]; [`Error::Validation`] unless the resource
     /// is a running cluster or for a step without a name or jar; [`Error::Backend`] naming a
     /// failed step; [`Error::Unavailable`] after `EngineConfig::work_timeout`.
-    pub async fn run_steps(&self, principal: &Principal, id: &LaunchId, steps: Vec<StepSpec>) -> Result<Vec<StepInfo>> {
+    pub async fn run_steps(&self, principal: &Principal, id: &LaunchId, steps: Vec<Step>) -> Result<Vec<StepInfo>> {
         for (i, s) in steps.iter().enumerate() {
-            if s.name.trim().is_empty() || s.jar.trim().is_empty() {
+            if s.name.trim().is_empty() || s.hadoop_jar_step.jar.trim().is_empty() {
                 return Err(Error::validation(format!("steps[{i}]"), &s.name, "a step needs a name and a jar"));
             }
         }

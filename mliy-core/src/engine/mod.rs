@@ -58,6 +58,7 @@ mod driver;
 mod launch;
 mod limits;
 mod mliy_fleet;
+mod nodes;
 mod outgoing;
 mod progress;
 mod quota;

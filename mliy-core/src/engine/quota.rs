@@ -126,7 +126,7 @@ impl Shared {
             return Err(Error::validation(setting, max.to_string(), "needs the engine's pricing"));
         };
         let hourly = |r: &Resource, state: Option<BillState>| {
-            super::billing::rate(pricing, r, state.unwrap_or(BillState::Running), None).0
+            super::billing::rate(pricing, r, state.unwrap_or(BillState::Running), &Default::default()).0
         };
         let now: Decimal = live.iter().filter_map(|r| hourly(r, super::billing::bill_state(r))).sum();
         // What `new` adds running (it is a launch, or a stopped instance starting).

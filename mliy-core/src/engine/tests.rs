@@ -5,7 +5,8 @@ use super::*;
 use crate::clock::{Timestamp, VirtualClock};
 use crate::cloud::{Cloud, StepState};
 use crate::lifecycle::{Actor, ResourceKind};
-use crate::model::{Market, OnBootstrapTimeout, StepSpec};
+use crate::model::emr::Step;
+use crate::model::{Market, OnBootstrapTimeout};
 use crate::plan::{ClusterOptions, LaunchRequest};
 use crate::secret::Secret;
 use crate::sim::{SimCloud, SimConfig, SimTimings};
@@ -829,8 +830,10 @@ async fn job_flow_cluster_lifecycle() {
     let engine = rig.engine();
     let launched = engine.launch_cluster(&alice(), job_flow()).await.unwrap();
     let spec = launched.resource.job_flow.clone().unwrap();
-    assert_eq!((spec.core_nodes, spec.task_nodes, spec.job_flow_role.as_str()), (2, 1, "ds-nodes"));
-    assert_eq!(spec.idle_timeout_seconds, Some(90 * 60));
+    let counts: Vec<u32> = spec.instances.instance_groups.iter().map(|g| g.instance_count).collect();
+    assert_eq!((counts, spec.job_flow_role.as_deref()), (vec![1, 2, 1], Some("ds-nodes")));
+    assert_eq!(spec.instances.instance_groups[1].bid_price.as_deref(), Some("0.2"));
+    assert_eq!(spec.auto_termination_policy.map(|p| p.idle_timeout), Some(90 * 60));
     assert!(spec.tags.iter().any(|t| t.key == crate::model::LAUNCH_ID_TAG && t.value == launched.resource.id.as_str()));
     let id = launched.resource.id.clone();
     let up = wait_phase(&engine, &id, "waiting").await;
@@ -838,7 +841,7 @@ async fn job_flow_cluster_lifecycle() {
     let cluster_id = up.cluster_id.clone().unwrap();
     assert!(up.private_ip.is_some());
 
-    let step = StepSpec { name: "count".into(), jar: "command-runner.jar".into(), args: vec!["spark-submit".into()] };
+    let step = Step::command("count", vec!["spark-submit".into()]);
     let done = bounded(engine.run_steps(&alice(), &id, vec![step])).await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].state, StepState::Completed);
@@ -891,7 +894,7 @@ async fn a_failed_step_ends_the_wait_with_its_details() {
     // The template cluster (the job flow's own setup step would fail first).
     let id = engine.launch_cluster(&alice(), cluster()).await.unwrap().resource.id;
     wait_phase(&engine, &id, "waiting").await;
-    let step = StepSpec { name: "etl".into(), jar: "command-runner.jar".into(), args: vec![] };
+    let step = Step::command("etl", vec![]);
     let err = bounded(engine.run_steps(&alice(), &id, vec![step])).await.unwrap_err();
     assert_eq!(err.kind(), "step_failed");
     assert!(err.to_string().contains("step etl") && err.to_string().contains("exited with status 1"), "{err}");
@@ -914,7 +917,7 @@ async fn steps_and_deployments_need_a_running_cluster_and_rights() {
     assert_eq!(engine.deploy(&bob, &id, &pip).await.unwrap_err().kind(), "forbidden");
     let nobody = Principal::new("", Vec::<String>::new());
     assert_eq!(engine.run_steps(&nobody, &id, vec![]).await.unwrap_err().kind(), "unauthenticated");
-    let nameless = StepSpec { name: " ".into(), jar: "x.jar".into(), args: vec![] };
+    let nameless = Step::command(" ", vec![]);
     assert_eq!(engine.run_steps(&alice(), &id, vec![nameless]).await.unwrap_err().kind(), "validation");
     let box_ = engine.launch_instance(&alice(), plain()).await.unwrap();
     wait_phase(&engine, &box_.resource.id, "ready").await;

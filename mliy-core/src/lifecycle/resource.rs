@@ -25,8 +25,11 @@ pub struct Resource {
     /// The stack it is created by (shared: records are cloned often, the spec never changes).
     pub stack: std::sync::Arc<StackSpec>,
     /// The RunJobFlow request, for a cluster launched without a template.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::model::stored_spec")]
     pub job_flow: Option<ClusterSpec>,
+    /// A workflow's progress, for a cluster a state machine launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<crate::model::WorkflowProgress>,
     /// CloudFormation's stack id, once known.
     pub stack_id: Option<String>,
     /// The EC2 instance id (instances), once known.
@@ -82,6 +85,7 @@ impl Resource {
             instance_type: String::new(),
             stack: std::sync::Arc::new(stack),
             job_flow: None,
+            workflow: None,
             stack_id: None,
             instance_id: None,
             cluster_id: None,

@@ -124,7 +124,7 @@ impl Default for VolumeSettings {
 
 /// What can be launched: a template, a user-data script and their settings
 /// (MLiy's `Software_Config`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SoftwareConfig {
     /// Unique name.
@@ -247,7 +247,7 @@ impl OnBootstrapTimeout {
 
 /// A cluster launched with RunJobFlow rather than a CloudFormation template: the EMR release,
 /// applications and steps (network, keys and roles come from the group config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobFlowSettings {
     /// EMR release, e.g. `emr-6.15.0`.
@@ -260,6 +260,42 @@ pub struct JobFlowSettings {
     /// Steps every cluster runs once it is up.
     #[serde(default)]
     pub steps: Vec<StepSpec>,
+    /// More of the RunJobFlow request, in the API's field names: `BootstrapActions`,
+    /// `Configurations` (`jupyter-s3-conf`, …), `LogUri`, `SecurityConfiguration`,
+    /// `EbsRootVolumeSize`, `Tags`, … The name, release, roles, network and nodes come from
+    /// the fields above, the group config and the launch request, so they are refused here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<crate::model::ClusterSpec>,
+}
+
+impl JobFlowSettings {
+    /// Refuses a `request` field that the other settings own.
+    fn check_request(&self, at: &str) -> Result<()> {
+        let Some(r) = &self.request else { return Ok(()) };
+        let i = &r.instances;
+        let owned = [
+            ("Name", !r.name.is_empty()),
+            ("ReleaseLabel", r.release_label.is_some()),
+            ("AmiVersion", r.ami_version.is_some()),
+            ("Applications", !r.applications.is_empty()),
+            ("ServiceRole", r.service_role.is_some()),
+            ("JobFlowRole", r.job_flow_role.is_some()),
+            ("Steps", !r.steps.is_empty()),
+            ("AutoTerminationPolicy", r.auto_termination_policy.is_some()),
+            ("Instances.InstanceGroups", !i.instance_groups.is_empty()),
+            ("Instances.InstanceFleets", !i.instance_fleets.is_empty()),
+            ("Instances.Ec2KeyName", i.ec2_key_name.is_some()),
+            ("Instances.Ec2SubnetId", i.ec2_subnet_id.is_some() || !i.ec2_subnet_ids.is_empty()),
+        ];
+        match owned.iter().find(|(_, set)| *set) {
+            Some((field, _)) => Err(Error::validation(
+                format!("{at}.request.{field}"),
+                "set",
+                "comes from job_flow's own fields, the group config or the launch request",
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How a group config's `group` is compared with a principal's groups.
@@ -577,6 +613,7 @@ impl Catalog {
                 (Some(jf), true, None) if jf.release_label.trim().is_empty() || jf.service_role.trim().is_empty() => {
                     return Err(Error::validation(at("job_flow"), "release_label/service_role", "both are required"));
                 }
+                (Some(jf), true, None) => jf.check_request(&at("job_flow"))?,
                 _ => {}
             }
             if sc.template.as_ref().is_some_and(|t| t.path.is_none() && t.inline.is_none()) {

@@ -16,17 +16,21 @@ mod principal;
 mod readiness;
 mod stack;
 mod tags;
+mod workflow;
 
 pub use billing::{BillState, BillingSegment, MINIMUM_BILLED_SECONDS, cost_of};
 pub use catalog::{
     BudgetEnforcement, Catalog, GroupConfig, GroupMatch, GroupSettings, InstanceType, JobFlowSettings, Network,
     OnBootstrapTimeout, Param, SecurityGroup, SoftwareConfig, Source, VolumeSettings,
 };
-pub use cluster::{ClusterSpec, StepSpec};
+pub(crate) use cluster::stored_spec;
+pub use cluster::{StepSpec, node_groups};
 pub use dn::{dn_cn, normalize_dn};
+pub use emr::ClusterSpec;
 pub use ids::LaunchId;
 pub use market::Market;
 pub use principal::Principal;
 pub use readiness::{MliyProgressPath, ProgressProtocol, ReadyWhen, parse_report};
 pub use stack::{ConfigKind, ParamRef, StackParameter, StackSpec, USER_DATA_KEY};
 pub use tags::{LAUNCH_ID_TAG, MANAGED_TAG, MLIY_CLUSTER_TAG, Tag};
+pub use workflow::{PendingStep, WorkflowOutcome, WorkflowProgress};

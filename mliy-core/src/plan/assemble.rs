@@ -5,8 +5,10 @@ use super::policy::Checked;
 use super::request::{ClusterOptions, LaunchRequest};
 use super::{LaunchPlan, PlanKind, PlanParameter, ValueSource};
 use crate::error::{Error, Result};
+use crate::model::emr::{ApiTag, Application, AutoTerminationPolicy};
 use crate::model::{
-    Catalog, ClusterSpec, JobFlowSettings, LAUNCH_ID_TAG, MANAGED_TAG, Market, Principal, ReadyWhen, Tag,
+    Catalog, ClusterSpec, JobFlowSettings, LAUNCH_ID_TAG, MANAGED_TAG, Market, Principal, ReadyWhen, StepSpec, Tag,
+    node_groups,
 };
 use crate::template::{MapKey, Template};
 use crate::userdata::{self, TokenSource, UserTokens};
@@ -324,6 +326,39 @@ fn fitted_cluster_name(
     naming::cluster_name(prefix, &options.market, &request.launch_id, &principal.username, min, max)
 }
 
+/// The RunJobFlow request: the software config's `request` (bootstrap actions,
+/// configurations, …), its release, applications, service role and steps, the group's key,
+/// subnet, role and idle limit, the launch's name, tags and nodes.
+fn job_flow_spec(
+    settings: &JobFlowSettings,
+    checked: &Checked<'_>,
+    options: &ClusterOptions,
+    (name, instance_type): (&str, &str),
+    tags: &[Tag],
+) -> Result<ClusterSpec> {
+    let group = checked.group;
+    let mut spec = settings.request.clone().unwrap_or_default();
+    spec.name = name.to_string();
+    spec.release_label = Some(settings.release_label.clone());
+    spec.applications = settings.applications.iter().map(Application::named).collect();
+    spec.service_role = Some(settings.service_role.clone());
+    spec.job_flow_role = Some(group.iam_instance_profile.clone());
+    spec.steps = settings.steps.iter().map(StepSpec::to_step).collect();
+    spec.visible_to_all_users.get_or_insert(true);
+    spec.auto_termination_policy = group
+        .settings
+        .cluster_auto_termination_minutes
+        .map(|m| AutoTerminationPolicy { idle_timeout: u64::from(m) * 60 });
+    spec.tags.splice(0..0, tags.iter().map(ApiTag::from));
+    let i = &mut spec.instances;
+    i.ec2_key_name = (!group.key_name.is_empty()).then(|| group.key_name.clone());
+    i.ec2_subnet_id = group.network.subnet_id.clone();
+    i.instance_groups = node_groups(instance_type, options.core_nodes, options.task_nodes, &options.market);
+    i.keep_job_flow_alive_when_no_steps = Some(true);
+    spec.check()?;
+    Ok(spec)
+}
+
 /// A cluster launched with RunJobFlow: the cluster spec from the software config's job flow
 /// settings, the group's network, key, role and idle limit, and the request's nodes.
 pub(crate) fn assemble_job_flow(
@@ -345,22 +380,7 @@ pub(crate) fn assemble_job_flow(
     }
     let name = fitted_cluster_name(principal, request, checked, options, CLUSTER_NAME_LENGTH);
     let tags = launch_tags(principal, request, checked, &name)?;
-    let spec = ClusterSpec {
-        name: name.clone(),
-        release_label: settings.release_label.clone(),
-        instance_type: request.instance_type.clone(),
-        core_nodes: options.core_nodes,
-        task_nodes: options.task_nodes,
-        market: options.market.clone(),
-        subnet_id: group.network.subnet_id.clone(),
-        key_name: (!group.key_name.is_empty()).then(|| group.key_name.clone()),
-        job_flow_role: group.iam_instance_profile.clone(),
-        service_role: settings.service_role.clone(),
-        applications: settings.applications.clone(),
-        steps: settings.steps.clone(),
-        idle_timeout_seconds: group.settings.cluster_auto_termination_minutes.map(|m| u64::from(m) * 60),
-        tags: tags.clone(),
-    };
+    let spec = job_flow_spec(settings, checked, options, (&name, &request.instance_type), &tags)?;
     Ok(LaunchPlan {
         launch_id: request.launch_id.clone(),
         kind: PlanKind::Cluster,

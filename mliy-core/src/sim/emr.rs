@@ -7,7 +7,8 @@ use super::{SimCloud, State, ip, page};
 use crate::clock::Timestamp;
 use crate::cloud::{ClusterInfo, ClusterState, Page, StepInfo, StepState};
 use crate::error::{Error, Result};
-use crate::model::{ClusterSpec, LAUNCH_ID_TAG, StepSpec, Tag};
+use crate::model::emr::Step;
+use crate::model::{ClusterSpec, LAUNCH_ID_TAG, Tag};
 use std::time::Duration;
 
 impl SimCloud {
@@ -43,6 +44,7 @@ impl SimCloud {
             state,
             steps: Vec::new(),
             idle_timeout: None,
+            protected: false,
         };
         st.clusters.insert(id.clone(), cluster);
         id
@@ -78,7 +80,7 @@ impl SimCloud {
         }
     }
 
-    fn push_steps(&self, st: &mut State, cluster_id: &str, steps: &[StepSpec], now: Timestamp) -> Result<Vec<String>> {
+    fn push_steps(&self, st: &mut State, cluster_id: &str, steps: &[Step], now: Timestamp) -> Result<Vec<String>> {
         let (seed, rate) = (self.config.seed, self.config.fail_step_rate);
         let mut ids = Vec::new();
         let mut new_steps = Vec::new();
@@ -114,16 +116,16 @@ pub(super) async fn run_job_flow(sim: &SimCloud, spec: &ClusterSpec) -> Result<S
     sim.mutate(
         "RunJobFlow",
         &spec.name,
-        || Mutation::RunJobFlow(spec.clone()),
+        || Mutation::RunJobFlow(Box::new(spec.clone())),
         |st, now| {
             let launch =
                 spec.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map_or(spec.name.clone(), |t| t.value.clone());
             let doomed = sim.doom(&launch, false).is_some();
-            let nodes = 1 + spec.core_nodes + spec.task_nodes;
-            let id = sim.new_cluster(st, &spec.name, spec.tags.clone(), nodes, doomed, now);
+            let tags = spec.tags.iter().map(Tag::from).collect();
+            let id = sim.new_cluster(st, &spec.name, tags, spec.node_count(), doomed, now);
             *st.created_per_token.entry(launch).or_default() += 1;
             if let Some(c) = st.clusters.get_mut(&id) {
-                c.idle_timeout = spec.idle_timeout_seconds.map(Duration::from_secs);
+                c.idle_timeout = spec.auto_termination_policy.map(|p| Duration::from_secs(p.idle_timeout));
             }
             if !spec.steps.is_empty() {
                 sim.push_steps(st, &id, &spec.steps, now)?;
@@ -156,7 +158,7 @@ pub(super) async fn list_clusters(
     .await
 }
 
-pub(super) async fn add_steps(sim: &SimCloud, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
+pub(super) async fn add_steps(sim: &SimCloud, cluster_id: &str, steps: &[Step]) -> Result<Vec<String>> {
     let call = || Mutation::AddSteps(cluster_id.to_string(), steps.to_vec());
     sim.mutate("AddJobFlowSteps", cluster_id, call, |st, now| sim.push_steps(st, cluster_id, steps, now)).await
 }
@@ -194,6 +196,13 @@ pub(super) async fn terminate_clusters(sim: &SimCloud, ids: &[String]) -> Result
                     .clusters
                     .get_mut(id)
                     .ok_or_else(|| Error::validation("JobFlowIds", id.as_str(), "no such cluster"))?;
+                if c.protected && !c.state.at(now).is_some_and(ClusterState::is_terminated) {
+                    return Err(Error::validation(
+                        "JobFlowIds",
+                        id.as_str(),
+                        "could not shut down the job flow since it is termination protected",
+                    ));
+                }
                 if matches!(c.state.at(now), Some(ClusterState::Terminating | ClusterState::Terminated)) {
                     st.double_actions += 1;
                 } else if !c.state.at(now).is_some_and(ClusterState::is_terminated) {
@@ -214,6 +223,19 @@ pub(super) async fn set_auto_termination(sim: &SimCloud, cluster_id: &str, idle:
             .get_mut(cluster_id)
             .ok_or_else(|| Error::NotFound { kind: "cluster", name: cluster_id.into() })?;
         c.idle_timeout = Some(idle);
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn set_termination_protection(sim: &SimCloud, cluster_id: &str, protected: bool) -> Result<()> {
+    let call = || Mutation::SetTerminationProtection(cluster_id.to_string(), protected);
+    sim.mutate("SetTerminationProtection", cluster_id, call, |st, _| {
+        let c = st
+            .clusters
+            .get_mut(cluster_id)
+            .ok_or_else(|| Error::validation("JobFlowIds", cluster_id, "no such cluster"))?;
+        c.protected = protected;
         Ok(())
     })
     .await

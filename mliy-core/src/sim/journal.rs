@@ -10,7 +10,8 @@ use super::{SimCloud, SimConfig};
 use crate::clock::{Clock, Timestamp};
 use crate::cloud::{Cloud, CommandSpec};
 use crate::error::{Error, Result};
-use crate::model::{ClusterSpec, StackSpec, StepSpec};
+use crate::model::emr::Step;
+use crate::model::{ClusterSpec, StackSpec};
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -27,10 +28,11 @@ pub(crate) enum Mutation {
     StopInstances(Vec<String>),
     RebootInstances(Vec<String>),
     TerminateInstances(Vec<String>),
-    RunJobFlow(ClusterSpec),
-    AddSteps(String, Vec<StepSpec>),
+    RunJobFlow(Box<ClusterSpec>),
+    AddSteps(String, Vec<Step>),
     TerminateClusters(Vec<String>),
     SetAutoTermination(String, u64),
+    SetTerminationProtection(String, bool),
     SendCommand(CommandSpec),
     /// A bootstrap's `cfn-signal` (stack, logical id).
     SignalResource(String, String),
@@ -131,6 +133,7 @@ impl SimCloud {
                 Mutation::SetAutoTermination(id, secs) => {
                     cloud.set_auto_termination(&id, Duration::from_secs(secs)).await
                 }
+                Mutation::SetTerminationProtection(id, on) => cloud.set_termination_protection(&id, on).await,
                 Mutation::SendCommand(spec) => cloud.send_command(&spec).await.map(drop),
                 Mutation::SignalResource(stack, logical) => cloud.signal_resource(&stack, &logical).await,
                 Mutation::Clock => Ok(()),

@@ -24,7 +24,8 @@ use crate::cloud::{
     Page, StackEvent, StackInfo, StackResource, StackStatus, StepInfo,
 };
 use crate::error::{Error, Result};
-use crate::model::{ClusterSpec, StackSpec, StepSpec};
+use crate::model::emr::Step;
+use crate::model::{ClusterSpec, StackSpec};
 use crate::pricing::Decimal;
 use async_trait::async_trait;
 use faults::{Fault, unit};
@@ -367,7 +368,7 @@ impl Cloud for SimCloud {
     async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>> {
         emr::list_clusters(self, states, next).await
     }
-    async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
+    async fn add_steps(&self, cluster_id: &str, steps: &[Step]) -> Result<Vec<String>> {
         emr::add_steps(self, cluster_id, steps).await
     }
     async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>> {
@@ -378,6 +379,9 @@ impl Cloud for SimCloud {
     }
     async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()> {
         emr::set_auto_termination(self, cluster_id, idle).await
+    }
+    async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()> {
+        emr::set_termination_protection(self, cluster_id, protected).await
     }
     async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
         ssm::send_command(self, spec).await
@@ -469,7 +473,7 @@ mod tests {
         wait(&clock, 300).await;
         assert_eq!(cloud.describe_cluster(&cid).await.unwrap().unwrap().state, ClusterState::Waiting);
         assert_eq!(cloud.describe_stack(&id).await.unwrap().unwrap().status, StackStatus::CreateComplete);
-        let step = StepSpec { name: "etl".into(), jar: "command-runner.jar".into(), args: vec![] };
+        let step = Step::command("etl", vec![]);
         cloud.add_steps(&cid, &[step.clone(), step]).await.unwrap();
         let states = |steps: Vec<StepInfo>| steps.iter().map(|s| s.state).collect::<Vec<_>>();
         assert_eq!(states(cloud.list_steps(&cid).await.unwrap()), [StepState::Pending, StepState::Running]);

@@ -174,6 +174,8 @@ pub(crate) struct SimCluster {
     pub(crate) state: Timeline<ClusterState>,
     pub(crate) steps: Vec<SimStep>,
     pub(crate) idle_timeout: Option<Duration>,
+    /// Termination protection: TerminateJobFlows refuses the cluster while on.
+    pub(crate) protected: bool,
 }
 
 impl SimCluster {

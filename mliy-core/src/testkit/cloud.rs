@@ -6,7 +6,8 @@
 
 use crate::clock::Clock;
 use crate::cloud::{Cloud, CloudExt, ClusterState, CommandSpec, InstanceFilter, InstanceState, StackStatus, StepState};
-use crate::model::{ClusterSpec, LAUNCH_ID_TAG, StackParameter, StackSpec, StepSpec, Tag};
+use crate::model::emr::Step;
+use crate::model::{ClusterSpec, LAUNCH_ID_TAG, StackParameter, StackSpec, Tag};
 use std::time::Duration;
 
 /// What a backend does not emulate.
@@ -160,7 +161,7 @@ impl CloudSuite<'_> {
     pub async fn clusters(&self) {
         let cloud = self.cloud;
         let mut spec = self.cluster.clone();
-        spec.tags.push(Tag::new(LAUNCH_ID_TAG, "conf-cloud-3"));
+        spec.tags.push((&Tag::new(LAUNCH_ID_TAG, "conf-cloud-3")).into());
         let id = cloud.run_job_flow(&spec).await.unwrap();
         let info = cloud.describe_cluster(&id).await.unwrap().expect("the cluster");
         assert_eq!(info.name, spec.name);
@@ -187,8 +188,7 @@ impl CloudSuite<'_> {
 
     pub async fn steps(&self, cluster: &str) {
         let cloud = self.cloud;
-        let step =
-            |name: &str| StepSpec { name: name.into(), jar: "command-runner.jar".into(), args: vec!["true".into()] };
+        let step = |name: &str| Step::command(name, vec!["true".into()]);
         let ids = cloud.add_steps(cluster, &[step("conf-first"), step("conf-second")]).await.unwrap();
         assert_eq!(ids.len(), 2);
         let steps = cloud.list_steps(cluster).await.unwrap();

@@ -2,12 +2,10 @@
 
 use super::errors::{Outcome, classify, map, outcome};
 use aws_sdk_emr::Client;
-use aws_sdk_emr::types::{
-    ActionOnFailure, Application, AutoTerminationPolicy, ClusterState as Emr, HadoopJarStepConfig, InstanceGroupConfig,
-    InstanceGroupType, InstanceRoleType, JobFlowInstancesConfig, MarketType, StepConfig, StepState as EmrStep, Tag,
-};
+use aws_sdk_emr::types::{AutoTerminationPolicy, ClusterState as Emr, InstanceGroupType, StepState as EmrStep};
 use mliy_core::cloud::{ClusterInfo, ClusterState, Page, StepInfo, StepState};
-use mliy_core::model::{ClusterSpec, Market, StepSpec, Tag as MliyTag};
+use mliy_core::model::emr::Step;
+use mliy_core::model::{ClusterSpec, Tag as MliyTag};
 use mliy_core::{Error, Result};
 use std::time::Duration;
 
@@ -36,55 +34,8 @@ fn from_emr(state: Option<&Emr>) -> Result<ClusterState> {
     })
 }
 
-fn group(role: InstanceRoleType, spec: &ClusterSpec, count: u32) -> InstanceGroupConfig {
-    let mut g = InstanceGroupConfig::builder()
-        .name(role.as_str().to_lowercase())
-        .instance_role(role)
-        .instance_type(&spec.instance_type)
-        .instance_count(i32::try_from(count).unwrap_or(i32::MAX));
-    g = match spec.market {
-        Market::Spot { bid: Some(bid) } => g.market(MarketType::Spot).bid_price(format!("{bid:.3}")),
-        Market::Spot { bid: None } => g.market(MarketType::Spot),
-        Market::OnDemand => g.market(MarketType::OnDemand),
-    };
-    // Every required field is set above.
-    g.build()
-}
-
-fn step_config(step: &StepSpec) -> StepConfig {
-    let jar = HadoopJarStepConfig::builder().jar(&step.jar).set_args(Some(step.args.clone())).build();
-    StepConfig::builder().name(&step.name).action_on_failure(ActionOnFailure::Continue).hadoop_jar_step(jar).build()
-}
-
 pub(crate) async fn run_job_flow(client: &Client, spec: &ClusterSpec) -> Result<String> {
-    let mut groups = vec![group(InstanceRoleType::Master, spec, 1)];
-    if spec.core_nodes > 0 {
-        groups.push(group(InstanceRoleType::Core, spec, spec.core_nodes));
-    }
-    if spec.task_nodes > 0 {
-        groups.push(group(InstanceRoleType::Task, spec, spec.task_nodes));
-    }
-    let instances = JobFlowInstancesConfig::builder()
-        .set_instance_groups(Some(groups))
-        .keep_job_flow_alive_when_no_steps(true)
-        .set_ec2_subnet_id(spec.subnet_id.clone())
-        .set_ec2_key_name(spec.key_name.clone())
-        .build();
-    let steps = spec.steps.iter().map(step_config).collect();
-    let mut call = client
-        .run_job_flow()
-        .name(&spec.name)
-        .release_label(&spec.release_label)
-        .instances(instances)
-        .job_flow_role(&spec.job_flow_role)
-        .service_role(&spec.service_role)
-        .visible_to_all_users(true)
-        .set_applications(Some(spec.applications.iter().map(|a| Application::builder().name(a).build()).collect()))
-        .set_steps(Some(steps))
-        .set_tags(Some(spec.tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect()));
-    if let Some(idle) = spec.idle_timeout_seconds {
-        call = call.auto_termination_policy(AutoTerminationPolicy::builder().idle_timeout(idle as i64).build());
-    }
+    let call = super::emr_request::run_job_flow(client.run_job_flow(), spec);
     let out = call.send().await.map_err(|e| map("RunJobFlow", e))?;
     out.job_flow_id.ok_or_else(|| Error::Unavailable("RunJobFlow: answer without a cluster id".into()))
 }
@@ -174,8 +125,8 @@ pub(crate) async fn list_clusters(
     Ok(Page { items, next: out.marker.filter(|m| !m.is_empty()) })
 }
 
-pub(crate) async fn add_steps(client: &Client, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
-    let configs = steps.iter().map(step_config).collect();
+pub(crate) async fn add_steps(client: &Client, cluster_id: &str, steps: &[Step]) -> Result<Vec<String>> {
+    let configs = steps.iter().map(super::emr_request::step).collect();
     let out = client
         .add_job_flow_steps()
         .job_flow_id(cluster_id)
@@ -251,5 +202,16 @@ pub(crate) async fn set_auto_termination(client: &Client, cluster_id: &str, idle
         .send()
         .await
         .map_err(|e| map("PutAutoTerminationPolicy", e))?;
+    Ok(())
+}
+
+pub(crate) async fn set_termination_protection(client: &Client, cluster_id: &str, protected: bool) -> Result<()> {
+    client
+        .set_termination_protection()
+        .job_flow_ids(cluster_id)
+        .termination_protected(protected)
+        .send()
+        .await
+        .map_err(|e| map("SetTerminationProtection", e))?;
     Ok(())
 }

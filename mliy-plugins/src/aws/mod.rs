@@ -31,6 +31,8 @@ mod ec2;
 #[cfg(feature = "aws")]
 mod emr;
 #[cfg(feature = "aws")]
+mod emr_request;
+#[cfg(feature = "aws")]
 mod ssm;
 
 #[cfg(feature = "aws")]
@@ -45,8 +47,8 @@ mod cloud {
         ClusterInfo, ClusterState, CommandInvocation, CommandSpec, InstanceFilter, InstanceInfo, Page, StackInfo,
         StackResource, StepInfo,
     };
+    use mliy_core::model::ClusterSpec;
     use mliy_core::model::StackSpec;
-    use mliy_core::model::{ClusterSpec, StepSpec};
     use mliy_core::pricing::Decimal;
     use std::time::Duration;
 
@@ -131,7 +133,7 @@ mod cloud {
         async fn list_clusters(&self, states: &[ClusterState], next: Option<String>) -> Result<Page<ClusterInfo>> {
             emr::list_clusters(&self.emr, states, next).await
         }
-        async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>> {
+        async fn add_steps(&self, cluster_id: &str, steps: &[mliy_core::model::emr::Step]) -> Result<Vec<String>> {
             emr::add_steps(&self.emr, cluster_id, steps).await
         }
         async fn list_steps(&self, cluster_id: &str) -> Result<Vec<StepInfo>> {
@@ -142,6 +144,9 @@ mod cloud {
         }
         async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()> {
             emr::set_auto_termination(&self.emr, cluster_id, idle).await
+        }
+        async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()> {
+            emr::set_termination_protection(&self.emr, cluster_id, protected).await
         }
         async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
             ssm::send_command(&self.ssm, spec).await

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct ClusterSpec {
     /// The cluster's name.
+    #[serde(default)]
     pub name: String,
     /// The EMR release (`emr-6.15.0`); or [`ClusterSpec::ami_version`] for clusters before 4.0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +53,7 @@ pub struct ClusterSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_configuration: Option<String>,
     /// Network, key, nodes and keep-alive.
+    #[serde(default)]
     pub instances: Instances,
     /// Scripts run on every node before applications start.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -114,6 +116,26 @@ pub struct AutoTerminationPolicy {
 }
 
 impl ClusterSpec {
+    /// A Spark cluster: one master and two `m5.xlarge` core nodes on demand, EMR's default
+    /// roles, kept alive, no network settings, no steps.
+    pub fn spark(name: impl Into<String>, tags: Vec<super::Tag>) -> ClusterSpec {
+        ClusterSpec {
+            name: name.into(),
+            release_label: Some("emr-6.15.0".into()),
+            applications: vec![Application::named("Spark")],
+            service_role: Some("EMR_DefaultRole".into()),
+            job_flow_role: Some("EMR_EC2_DefaultRole".into()),
+            instances: Instances {
+                instance_groups: super::node_groups("m5.xlarge", 2, 0, &super::Market::OnDemand),
+                keep_job_flow_alive_when_no_steps: Some(true),
+                ..Instances::default()
+            },
+            tags: tags.iter().map(ApiTag::from).collect(),
+            visible_to_all_users: Some(true),
+            ..ClusterSpec::default()
+        }
+    }
+
     /// The request as JSON, in the API's field names.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
