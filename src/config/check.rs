@@ -17,6 +17,9 @@ pub(super) fn cloud(config: &DeploymentConfig) -> Result<()> {
         (CloudConfig::Sim, Some(sim)) if !(0.0..=1.0).contains(&sim.faults) => {
             Err(Error::validation("sim.faults", sim.faults.to_string(), "a share from 0 to 1"))
         }
+        (CloudConfig::Sim, Some(sim)) if !(0.0..=1.0).contains(&sim.failing_steps) => {
+            Err(Error::validation("sim.failing_steps", sim.failing_steps.to_string(), "a share from 0 to 1"))
+        }
         (CloudConfig::Aws(aws), _) => {
             if let Some(url) = &aws.endpoint_url {
                 http_url("cloud.aws.endpoint_url", url)?;

@@ -48,11 +48,14 @@ pub struct SimSection {
     /// Share of API calls that fail (0 to 1).
     #[serde(default)]
     pub faults: f64,
+    /// Share of EMR steps that fail (0 to 1), to rehearse a workflow's failure path.
+    #[serde(default)]
+    pub failing_steps: f64,
 }
 
 impl Default for SimSection {
     fn default() -> Self {
-        SimSection { speed: 1, seed: 1, faults: 0.0 }
+        SimSection { speed: 1, seed: 1, faults: 0.0, failing_steps: 0.0 }
     }
 }
 

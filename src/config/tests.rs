@@ -114,6 +114,7 @@ fn unknown_fields_and_bad_values_name_their_field() {
     refused("cloud: sim\nstore: {mysql: x}\n", "unknown variant `mysql`");
     refused("cloud: sim\n", "store");
     refused("cloud: sim\nstore: memory\nsim: {speed: 0}\n", "sim.speed");
+    refused("cloud: sim\nstore: memory\nsim: {failing_steps: 2}\n", "sim.failing_steps");
     refused("cloud: {aws: {}}\nstore: memory\nsim: {speed: 2}\n", "sim");
     refused("cloud: sim\nstore: {postgres: {url: 'postgres://u:hunter2@db/x'}}\n", "store.postgres.url");
     let shown = refused("cloud: sim\nstore: {postgres: {url: 'postgres://u:hunter2@db/x'}}\n", "password");

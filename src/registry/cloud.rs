@@ -18,7 +18,7 @@ pub async fn cloud(
     match &config.cloud {
         CloudConfig::Sim => {
             let sim = config.sim.clone().unwrap_or_default();
-            let sim_config = SimConfig::faulty(sim.seed, sim.faults);
+            let sim_config = SimConfig { fail_step_rate: sim.failing_steps, ..SimConfig::faulty(sim.seed, sim.faults) };
             let sim = Arc::new(SimCloud::new(clock, sim_config));
             Ok((sim.clone(), Some(sim)))
         }

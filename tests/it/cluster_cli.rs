@@ -48,3 +48,33 @@ fn bad_cluster_files_exit_2_with_the_field() {
     assert_eq!((code, r["error"]["kind"].as_str()), (2, Some("validation")), "{r}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `mliy workflow run` on a simulated deployment: the guide's machine, unchanged, to its end;
+/// a failing step exits 1 with the step's name.
+#[test]
+fn mliy_workflow_runs_the_guides_machine_on_a_simulated_deployment() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
+    for file in ["catalog.yaml", "instance.yaml", "cluster.yaml", "userdata.sh"] {
+        std::fs::copy(examples.join(file), dir.path().join(file)).unwrap();
+    }
+    let machine = emr_fixture("stepfunctions-emr-jupyterhub.asl.json");
+    let run = |sim: &str| {
+        let config = dir.path().join("mliy.yaml");
+        std::fs::write(&config, format!("catalog: catalog.yaml\ncloud: sim\nsim: {sim}\nstore: memory\n")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mliy"))
+            .args(["workflow", "run", &machine, "--group-config", "data-science", "--json"])
+            .env("MLIY_CONFIG", &config)
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), json, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (code, r, stderr) = run("{speed: 1000}");
+    assert_eq!(code, Some(0), "{stderr} {r}");
+    assert_eq!(r["outcome"]["status"], "succeeded");
+    assert_eq!(r["output"]["ClusterId"]["Step"]["Status"]["State"], "COMPLETED");
+    let (code, r, _) = run("{speed: 1000, failing_steps: 1.0}");
+    assert_eq!(code, Some(1), "{r}");
+    assert!(r["outcome"]["cause"].as_str().unwrap().contains("Custom JAR"), "{r}");
+}

@@ -66,6 +66,8 @@ mod records;
 mod refresh;
 #[cfg(test)]
 mod tests;
+mod workflow;
+mod workflow_task;
 
 pub use actions::Action;
 pub use adoption::Adoption;
@@ -74,6 +76,7 @@ pub use config::EngineConfig;
 pub use cost::{CostBy, CostReport, CostRow, ResourceCost, SegmentCost, report as cost_report};
 pub use launch::Launched;
 pub use refresh::{RefreshConfig, RefreshReport, Unmanaged};
+pub use workflow::{WorkflowOptions, WorkflowReport};
 
 use crate::clock::{Clock, SystemClock};
 use crate::cloud::Cloud;

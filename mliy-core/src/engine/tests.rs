@@ -1804,3 +1804,5 @@ mod budgets_and_lifetimes {
         wait_phase(&engine, &id, "stopped").await;
     }
 }
+
+mod workflows;

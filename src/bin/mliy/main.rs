@@ -1,7 +1,7 @@
 //! The `mliy` admin command line. Offline tools (templates, user data, MLiy's catalog
 //! import, launch plans, cluster requests, prices, the simulator) and, on a deployment config (`--config` or
 //! `MLIY_CONFIG`), the admin commands: `config check`, `resources`, `act`, `launch`,
-//! `cost`, `refresh`, `adopt` and `run`. Every subcommand takes `--json`.
+//! `cost`, `refresh`, `adopt`, `run` and `workflow`. Every subcommand takes `--json`.
 //!
 //! Exit codes: 0 on success; 2 when the input is refused (the error names the field, the
 //! value and the rule; with `--json` it is printed on stdout as `{"error": {...}}`, argument
@@ -21,6 +21,7 @@ mod pricing;
 mod run;
 mod sim;
 mod table;
+mod workflow;
 
 use clap::{Parser, Subcommand};
 use mliy::error::Error;
@@ -77,6 +78,9 @@ enum Command {
     Adopt(admin::AdoptArgs),
     /// Run the engine: resume, drive, refresh, until SIGTERM.
     Run(run::RunArgs),
+    /// Run a Step Functions state machine that calls EMR.
+    #[command(subcommand)]
+    Workflow(workflow::WorkflowCommand),
 }
 
 #[derive(Subcommand)]
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
         Command::Refresh(args) => (args.deploy.json, admin::refresh(&args)),
         Command::Adopt(args) => (args.deploy.json, admin::adopt(&args)),
         Command::Run(args) => (args.deploy.json, run::run(&args)),
+        Command::Workflow(c) => (c.deploy().json, workflow::workflow(&c)),
     };
     match result {
         Ok(out) => {
