@@ -13,6 +13,8 @@ mod cost_cli;
 #[cfg(feature = "route53")]
 mod dns;
 #[cfg(feature = "aws")]
+mod edx_moto;
+#[cfg(feature = "aws")]
 mod fault_proxy;
 mod fixtures;
 mod idle_stop;

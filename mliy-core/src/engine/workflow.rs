@@ -99,9 +99,48 @@ impl Engine {
         else {
             return Err(Error::validation("StartAt", &workflow.start_at, "the first state launches the cluster"));
         };
+        let progress = WorkflowProgress {
+            document: document.to_string(),
+            state: Some(workflow.start_at.clone()),
+            data: input,
+            attempts: 0,
+            pending_step: None,
+            terminate_on_failure: options.terminate_on_failure,
+            outcome: None,
+        };
+        let what = format!("workflow {:?}", workflow.comment.as_deref().unwrap_or(""));
+        self.insert_cluster_spec(admin, group_config, *spec, Some(progress), &what).await
+    }
+
+    /// Launches a cluster from a full RunJobFlow request (an edX cluster file's, say) under
+    /// `group_config` (its quotas, budget and cost center). Admins only: the request chooses
+    /// its own network, roles and nodes.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for anyone but an admin or over a quota; [`Error::Validation`]
+    /// for what [`ClusterSpec::check`] refuses; [`Error::NotFound`] for an unknown group config.
+    pub async fn launch_cluster_spec(
+        &self,
+        admin: &Principal,
+        group_config: &str,
+        spec: ClusterSpec,
+    ) -> Result<LaunchId> {
+        self.inner.alive()?;
+        access::admin(admin, "launch clusters from a RunJobFlow request")?;
+        self.insert_cluster_spec(admin, group_config, spec, None, "RunJobFlow request").await
+    }
+
+    async fn insert_cluster_spec(
+        &self,
+        admin: &Principal,
+        group_config: &str,
+        mut spec: ClusterSpec,
+        workflow: Option<WorkflowProgress>,
+        what: &str,
+    ) -> Result<LaunchId> {
+        let inner = &self.inner;
         let group = inner.planner.catalog().group_config(group_config)?;
         let id = LaunchId::new_random();
-        let mut spec = *spec;
         spec.tags.push(ApiTag { key: LAUNCH_ID_TAG.into(), value: id.to_string() });
         spec.tags.push(ApiTag { key: MANAGED_TAG.0.into(), value: MANAGED_TAG.1.into() });
         spec.check()?;
@@ -113,26 +152,16 @@ impl Engine {
             tags: Vec::new(),
             client_request_token: id.to_string(),
         };
-        let progress = WorkflowProgress {
-            document: document.to_string(),
-            state: Some(workflow.start_at.clone()),
-            data: input,
-            attempts: 0,
-            pending_step: None,
-            terminate_on_failure: options.terminate_on_failure,
-            outcome: None,
-        };
         let resource = Resource {
             owner: admin.username.clone(),
             owner_groups: admin.groups.clone(),
             group_config: group.name.clone(),
-            software_config: "workflow".into(),
+            software_config: if workflow.is_some() { "workflow".into() } else { "job flow".into() },
             instance_type: master_type(&spec),
             job_flow: Some(spec),
-            workflow: Some(progress),
+            workflow,
             ..Resource::requested(id.clone(), ResourceKind::Cluster, stack, now)
         };
-        let reason = format!("workflow {:?} started by {}", workflow.comment.as_deref().unwrap_or(""), admin.username);
         let event = LifecycleEvent {
             resource: id.clone(),
             seq: 1,
@@ -140,7 +169,7 @@ impl Engine {
             actor: Actor::User(admin.username.clone()),
             from: Phase::Requested,
             to: Phase::Requested,
-            reason,
+            reason: format!("{what} launched by {}", admin.username),
         };
         inner.insert_within_quota(group, &resource, &event).await?;
         inner.publish(&resource, event);
