@@ -242,6 +242,14 @@ impl Cloud for ReplicaCloud {
         let _busy = self.life.enter("cloud")?;
         self.inner.set_termination_protection(cluster_id, protected).await
     }
+    async fn list_instance_groups(&self, cluster_id: &str) -> Result<Vec<mliy_core::cloud::InstanceGroupInfo>> {
+        let _busy = self.life.enter("cloud")?;
+        self.inner.list_instance_groups(cluster_id).await
+    }
+    async fn resize_instance_group(&self, cluster_id: &str, group_id: &str, count: u32) -> Result<()> {
+        let _busy = self.life.enter("cloud")?;
+        self.inner.resize_instance_group(cluster_id, group_id, count).await
+    }
     async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
         let _busy = self.life.enter("cloud")?;
         self.inner.send_command(spec).await

@@ -86,4 +86,18 @@ async fn the_edx_guides_cluster_reaches_emr_as_written() {
     let tags = r["tags"].as_array().unwrap();
     assert!(tags.iter().any(|t| t["Key"] == "ansible:emr:name" && t["Value"] == "edx-analytics"), "{tags:?}");
     assert!(tags.iter().any(|t| t["Key"] == "mliy:launch-id" && t["Value"] == id.as_str()), "{tags:?}");
+
+    // Resize: ModifyInstanceGroups reaches moto, and the record follows.
+    let role = mliy::model::emr::InstanceRole::Core;
+    let resized = engine.act(&admin, &id, mliy::engine::Action::Resize { role, count: 3 }).await.unwrap();
+    let core =
+        resized.job_flow.unwrap().instances.instance_groups.into_iter().find(|g| g.instance_role == role).unwrap();
+    assert_eq!(core.instance_count, 3);
+    let counts = moto.boto3(&format!(
+        "emr = boto3.client('emr', **kw)\n\
+         g = emr.list_instance_groups(ClusterId='{cluster_id}')['InstanceGroups']\n\
+         print(json.dumps({{x['InstanceGroupType']: x['RequestedInstanceCount'] for x in g}}))\n"
+    ));
+    let counts: Value = serde_json::from_str(counts.trim()).unwrap();
+    assert_eq!(counts["CORE"], 3, "{counts}");
 }

@@ -9,8 +9,8 @@ mod types;
 pub use ext::{CloudExt, all_pages};
 
 pub use types::{
-    ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceInfo,
-    InstanceState, Page, StackEvent, StackInfo, StackResource, StackStatus, StepInfo, StepState,
+    ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceGroupInfo,
+    InstanceInfo, InstanceState, Page, StackEvent, StackInfo, StackResource, StackStatus, StepInfo, StepState,
 };
 
 // The shared types' old paths, for one release.
@@ -99,6 +99,10 @@ pub trait Cloud: Debug + Send + Sync + 'static {
     async fn terminate_clusters(&self, ids: &[String]) -> Result<()>;
     /// PutAutoTerminationPolicy.
     async fn set_auto_termination(&self, cluster_id: &str, idle: Duration) -> Result<()>;
+    /// ListInstanceGroups.
+    async fn list_instance_groups(&self, cluster_id: &str) -> Result<Vec<InstanceGroupInfo>>;
+    /// ModifyInstanceGroups: `count` nodes in the group.
+    async fn resize_instance_group(&self, cluster_id: &str, group_id: &str, count: u32) -> Result<()>;
     /// SetTerminationProtection: while on, TerminateJobFlows refuses the cluster.
     async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()>;
     /// SendCommand to every node of a cluster; returns the command id.

@@ -232,6 +232,19 @@ pub enum StepState {
     Interrupted,
 }
 
+/// An instance group as ListInstanceGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceGroupInfo {
+    /// Its id (`ig-…`).
+    pub id: String,
+    /// MASTER, CORE or TASK.
+    pub role: crate::model::emr::InstanceRole,
+    /// Its instance type.
+    pub instance_type: String,
+    /// The nodes asked for.
+    pub requested: u32,
+}
+
 /// A step as ListSteps reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepInfo {

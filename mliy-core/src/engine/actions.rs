@@ -25,10 +25,18 @@ pub enum Action {
         /// Hours to add.
         hours: u32,
     },
+    /// Give a running cluster's core or task group this many nodes (ModifyInstanceGroups).
+    Resize {
+        /// CORE or TASK.
+        role: crate::model::emr::InstanceRole,
+        /// The nodes it will have.
+        count: u32,
+    },
 }
 
 impl Action {
-    /// The action's name: `start`, `stop`, `restart`, `terminate`, `archive`, `extend`.
+    /// The action's name: `start`, `stop`, `restart`, `terminate`, `archive`, `extend`,
+    /// `resize`.
     pub fn name(self) -> &'static str {
         match self {
             Action::Start => "start",
@@ -37,6 +45,7 @@ impl Action {
             Action::Terminate => "terminate",
             Action::Archive => "archive",
             Action::Extend { .. } => "extend",
+            Action::Resize { .. } => "resize",
         }
     }
 }
@@ -61,6 +70,7 @@ impl Engine {
                 }
                 Action::Archive => inner.note(&r, actor.clone(), "archived", |n| n.archived = true).await,
                 Action::Extend { hours } => inner.extend(&r, &principal.username, hours).await,
+                Action::Resize { role, count } => inner.resize(principal, &r, role, count).await,
                 _ => self.order_for(principal, &r, action).await,
             };
             match outcome {

@@ -50,6 +50,26 @@ impl Shared {
         settled
     }
 
+    /// Closes the open running segment now and opens one at the resource's new price (a
+    /// resized cluster), under the same lease as [`Shared::settle_bill`].
+    pub(crate) async fn reprice_bill(&self, r: &Resource) -> Result<()> {
+        let lease = format!("bill:{}", r.id);
+        let holder = crate::model::LaunchId::new_random().to_string();
+        self.wait_for_lease(&lease, &holder, || format!("the bill of {} is being settled", r.id)).await?;
+        let repriced = async {
+            let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
+            if open.is_some_and(|s| s.state == BillState::Running) {
+                let now = self.clock.now();
+                self.store.close_billing(&r.id, now).await?;
+                self.open_bill(r, BillState::Running, now).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let _ = self.store.release_lease(&lease, &holder).await;
+        repriced
+    }
+
     async fn settle_as_stored(&self, r: &Resource) -> Result<()> {
         let want = bill_state(r);
         let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());

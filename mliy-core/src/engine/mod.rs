@@ -64,6 +64,7 @@ mod progress;
 mod quota;
 mod records;
 mod refresh;
+mod resize;
 #[cfg(test)]
 mod tests;
 mod workflow;

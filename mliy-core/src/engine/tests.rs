@@ -1805,4 +1805,5 @@ mod budgets_and_lifetimes {
     }
 }
 
+mod resize;
 mod workflows;

@@ -5,7 +5,7 @@ use super::journal::Mutation;
 use super::objects::{SimCluster, SimStep, Timeline};
 use super::{SimCloud, State, ip, page};
 use crate::clock::Timestamp;
-use crate::cloud::{ClusterInfo, ClusterState, Page, StepInfo, StepState};
+use crate::cloud::{ClusterInfo, ClusterState, InstanceGroupInfo, Page, StepInfo, StepState};
 use crate::error::{Error, Result};
 use crate::model::emr::Step;
 use crate::model::{ClusterSpec, LAUNCH_ID_TAG, Tag};
@@ -45,6 +45,7 @@ impl SimCloud {
             steps: Vec::new(),
             idle_timeout: None,
             protected: false,
+            groups: Vec::new(),
         };
         st.clusters.insert(id.clone(), cluster);
         id
@@ -124,8 +125,16 @@ pub(super) async fn run_job_flow(sim: &SimCloud, spec: &ClusterSpec) -> Result<S
             let tags = spec.tags.iter().map(Tag::from).collect();
             let id = sim.new_cluster(st, &spec.name, tags, spec.node_count(), doomed, now);
             *st.created_per_token.entry(launch).or_default() += 1;
+            let groups = spec.instances.instance_groups.iter().enumerate().map(|(k, g)| InstanceGroupInfo {
+                id: format!("ig-{id}-{k}"),
+                role: g.instance_role,
+                instance_type: g.instance_type.clone(),
+                requested: g.instance_count,
+            });
+            let groups = groups.collect();
             if let Some(c) = st.clusters.get_mut(&id) {
                 c.idle_timeout = spec.auto_termination_policy.map(|p| Duration::from_secs(p.idle_timeout));
+                c.groups = groups;
             }
             if !spec.steps.is_empty() {
                 sim.push_steps(st, &id, &spec.steps, now)?;
@@ -236,6 +245,38 @@ pub(super) async fn set_termination_protection(sim: &SimCloud, cluster_id: &str,
             .get_mut(cluster_id)
             .ok_or_else(|| Error::validation("JobFlowIds", cluster_id, "no such cluster"))?;
         c.protected = protected;
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn list_instance_groups(sim: &SimCloud, cluster_id: &str) -> Result<Vec<InstanceGroupInfo>> {
+    sim.read("ListInstanceGroups", cluster_id, |st, _| {
+        let c =
+            st.clusters.get(cluster_id).ok_or_else(|| Error::validation("ClusterId", cluster_id, "no such cluster"))?;
+        Ok(c.groups.clone())
+    })
+    .await
+}
+
+/// ModifyInstanceGroups: a running cluster's group gets `count` nodes.
+pub(super) async fn resize_instance_group(sim: &SimCloud, cluster_id: &str, group_id: &str, count: u32) -> Result<()> {
+    let call = || Mutation::ResizeInstanceGroup(cluster_id.to_string(), group_id.to_string(), count);
+    sim.mutate("ModifyInstanceGroups", group_id, call, |st, now| {
+        let c = st
+            .clusters
+            .get_mut(cluster_id)
+            .ok_or_else(|| Error::validation("ClusterId", cluster_id, "no such cluster"))?;
+        if !matches!(c.state.at(now), Some(ClusterState::Running | ClusterState::Waiting)) {
+            return Err(Error::validation("ClusterId", cluster_id, "the cluster is not running"));
+        }
+        let g = c
+            .groups
+            .iter_mut()
+            .find(|g| g.id == group_id)
+            .ok_or_else(|| Error::validation("InstanceGroupId", group_id, "no such instance group"))?;
+        c.nodes = (c.nodes + count).saturating_sub(g.requested);
+        g.requested = count;
         Ok(())
     })
     .await

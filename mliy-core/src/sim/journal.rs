@@ -33,6 +33,7 @@ pub(crate) enum Mutation {
     TerminateClusters(Vec<String>),
     SetAutoTermination(String, u64),
     SetTerminationProtection(String, bool),
+    ResizeInstanceGroup(String, String, u32),
     SendCommand(CommandSpec),
     /// A bootstrap's `cfn-signal` (stack, logical id).
     SignalResource(String, String),
@@ -134,6 +135,7 @@ impl SimCloud {
                     cloud.set_auto_termination(&id, Duration::from_secs(secs)).await
                 }
                 Mutation::SetTerminationProtection(id, on) => cloud.set_termination_protection(&id, on).await,
+                Mutation::ResizeInstanceGroup(id, group, n) => cloud.resize_instance_group(&id, &group, n).await,
                 Mutation::SendCommand(spec) => cloud.send_command(&spec).await.map(drop),
                 Mutation::SignalResource(stack, logical) => cloud.signal_resource(&stack, &logical).await,
                 Mutation::Clock => Ok(()),

@@ -383,6 +383,12 @@ impl Cloud for SimCloud {
     async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()> {
         emr::set_termination_protection(self, cluster_id, protected).await
     }
+    async fn list_instance_groups(&self, cluster_id: &str) -> Result<Vec<crate::cloud::InstanceGroupInfo>> {
+        emr::list_instance_groups(self, cluster_id).await
+    }
+    async fn resize_instance_group(&self, cluster_id: &str, group_id: &str, count: u32) -> Result<()> {
+        emr::resize_instance_group(self, cluster_id, group_id, count).await
+    }
     async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
         ssm::send_command(self, spec).await
     }

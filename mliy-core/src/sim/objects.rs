@@ -176,6 +176,8 @@ pub(crate) struct SimCluster {
     pub(crate) idle_timeout: Option<Duration>,
     /// Termination protection: TerminateJobFlows refuses the cluster while on.
     pub(crate) protected: bool,
+    /// Its instance groups (RunJobFlow's): id, role, type, nodes.
+    pub(crate) groups: Vec<crate::cloud::InstanceGroupInfo>,
 }
 
 impl SimCluster {

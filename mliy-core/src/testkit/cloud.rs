@@ -175,6 +175,7 @@ impl CloudSuite<'_> {
         .await;
         self.steps(&id).await;
         self.commands(&id).await;
+        self.instance_groups(&id).await;
         if !self.has(Gap::AutoTermination) {
             cloud.set_auto_termination(&id, Duration::from_secs(3600)).await.unwrap();
         }
@@ -184,6 +185,19 @@ impl CloudSuite<'_> {
             cloud.describe_cluster(&id).await.unwrap()?.state.is_terminated().then_some(())
         })
         .await;
+    }
+
+    /// ListInstanceGroups shows the request's groups; ModifyInstanceGroups changes a count.
+    pub async fn instance_groups(&self, cluster: &str) {
+        use crate::model::emr::InstanceRole;
+        let cloud = self.cloud;
+        let groups = cloud.list_instance_groups(cluster).await.unwrap();
+        let core = groups.iter().find(|g| g.role == InstanceRole::Core).expect("a core group");
+        assert_eq!((core.requested, core.instance_type.as_str()), (2, "m5.xlarge"), "{groups:?}");
+        assert!(groups.iter().any(|g| g.role == InstanceRole::Master), "{groups:?}");
+        cloud.resize_instance_group(cluster, &core.id, 3).await.unwrap();
+        let after = cloud.list_instance_groups(cluster).await.unwrap();
+        assert_eq!(after.iter().find(|g| g.id == core.id).map(|g| g.requested), Some(3), "{after:?}");
     }
 
     pub async fn steps(&self, cluster: &str) {

@@ -2,8 +2,11 @@
 
 use super::errors::{Outcome, classify, map, outcome};
 use aws_sdk_emr::Client;
-use aws_sdk_emr::types::{AutoTerminationPolicy, ClusterState as Emr, InstanceGroupType, StepState as EmrStep};
-use mliy_core::cloud::{ClusterInfo, ClusterState, Page, StepInfo, StepState};
+use aws_sdk_emr::types::{
+    AutoTerminationPolicy, ClusterState as Emr, InstanceGroupModifyConfig, InstanceGroupType, StepState as EmrStep,
+};
+use mliy_core::cloud::{ClusterInfo, ClusterState, InstanceGroupInfo, Page, StepInfo, StepState};
+use mliy_core::model::emr::InstanceRole;
 use mliy_core::model::emr::Step;
 use mliy_core::model::{ClusterSpec, Tag as MliyTag};
 use mliy_core::{Error, Result};
@@ -213,5 +216,51 @@ pub(crate) async fn set_termination_protection(client: &Client, cluster_id: &str
         .send()
         .await
         .map_err(|e| map("SetTerminationProtection", e))?;
+    Ok(())
+}
+
+pub(crate) async fn list_instance_groups(client: &Client, cluster_id: &str) -> Result<Vec<InstanceGroupInfo>> {
+    let mut groups = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = client
+            .list_instance_groups()
+            .cluster_id(cluster_id)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| map("ListInstanceGroups", e))?;
+        for g in out.instance_groups.unwrap_or_default() {
+            let role = match g.instance_group_type {
+                Some(InstanceGroupType::Master) => InstanceRole::Master,
+                Some(InstanceGroupType::Core) => InstanceRole::Core,
+                _ => InstanceRole::Task,
+            };
+            groups.push(InstanceGroupInfo {
+                id: g.id.unwrap_or_default(),
+                role,
+                instance_type: g.instance_type.unwrap_or_default(),
+                requested: g.requested_instance_count.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            });
+        }
+        marker = out.marker;
+        if marker.is_none() {
+            return Ok(groups);
+        }
+    }
+}
+
+pub(crate) async fn resize_instance_group(client: &Client, cluster_id: &str, group_id: &str, count: u32) -> Result<()> {
+    let change = InstanceGroupModifyConfig::builder()
+        .instance_group_id(group_id)
+        .instance_count(i32::try_from(count).unwrap_or(i32::MAX))
+        .build();
+    client
+        .modify_instance_groups()
+        .cluster_id(cluster_id)
+        .instance_groups(change)
+        .send()
+        .await
+        .map_err(|e| map("ModifyInstanceGroups", e))?;
     Ok(())
 }

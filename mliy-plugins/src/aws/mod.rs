@@ -148,6 +148,12 @@ mod cloud {
         async fn set_termination_protection(&self, cluster_id: &str, protected: bool) -> Result<()> {
             emr::set_termination_protection(&self.emr, cluster_id, protected).await
         }
+        async fn list_instance_groups(&self, cluster_id: &str) -> Result<Vec<mliy_core::cloud::InstanceGroupInfo>> {
+            emr::list_instance_groups(&self.emr, cluster_id).await
+        }
+        async fn resize_instance_group(&self, cluster_id: &str, group_id: &str, count: u32) -> Result<()> {
+            emr::resize_instance_group(&self.emr, cluster_id, group_id, count).await
+        }
         async fn send_command(&self, spec: &CommandSpec) -> Result<String> {
             ssm::send_command(&self.ssm, spec).await
         }

@@ -77,6 +77,14 @@ pub(crate) enum ActionArg {
     Archive,
     /// Add `--hours` to the resource's lifetime.
     Extend,
+    /// Give a running cluster's `--group` (core or task) `--count` nodes.
+    Resize,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub(crate) enum GroupArg {
+    Core,
+    Task,
 }
 
 #[derive(Args)]
@@ -88,6 +96,12 @@ pub(crate) struct ActArgs {
     /// Hours to add (`extend` only).
     #[arg(long)]
     hours: Option<u32>,
+    /// The instance group (`resize` only).
+    #[arg(long, value_enum)]
+    group: Option<GroupArg>,
+    /// Its nodes (`resize` only).
+    #[arg(long)]
+    count: Option<u32>,
     /// Return once the action is recorded, leaving it to `mliy run` (by default this command
     /// carries it out and waits until it is done).
     #[arg(long)]
@@ -215,7 +229,7 @@ fn settled(action: Action, phase: &Phase) -> bool {
             Action::Stop => *phase == Phase::Stopped,
             Action::Start | Action::Restart => phase.is_usable(),
             Action::Terminate => false,
-            Action::Archive | Action::Extend { .. } => true,
+            Action::Archive | Action::Extend { .. } | Action::Resize { .. } => true,
         }
 }
 
@@ -229,9 +243,19 @@ pub(crate) fn act(args: &ActArgs) -> Result<Output> {
         ActionArg::Extend => Action::Extend {
             hours: args.hours.ok_or_else(|| Error::validation("--hours", "", "extend needs --hours N"))?,
         },
+        ActionArg::Resize => Action::Resize {
+            role: match args.group.ok_or_else(|| Error::validation("--group", "", "resize needs --group core|task"))? {
+                GroupArg::Core => mliy::model::emr::InstanceRole::Core,
+                GroupArg::Task => mliy::model::emr::InstanceRole::Task,
+            },
+            count: args.count.ok_or_else(|| Error::validation("--count", "", "resize needs --count N"))?,
+        },
     };
     if args.hours.is_some() && !matches!(action, Action::Extend { .. }) {
         return Err(Error::validation("--hours", action.name(), "only extend takes --hours"));
+    }
+    if (args.group.is_some() || args.count.is_some()) && !matches!(action, Action::Resize { .. }) {
+        return Err(Error::validation("--group/--count", action.name(), "only resize takes --group and --count"));
     }
     on_deployment(&args.deploy, |s| async move {
         let id = LaunchId::parse(&args.id)?;
