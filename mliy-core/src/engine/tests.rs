@@ -63,6 +63,19 @@ software_configs:
       applications: [Spark, JupyterHub]
       service_role: EMR_DefaultRole
       steps: [{name: setup, jar: command-runner.jar, args: [bash, -c, "echo ready"]}]
+  - name: jupyterhub
+    emr: true
+    compatible_instance_types: [m5.xlarge]
+    permitted_group_configs: [ds]
+    custom_url_format: "https://{{{ URL }}}:9443/hub/login"
+    job_flow:
+      release_label: emr-6.15.0
+      applications: [Spark, Livy, JupyterHub]
+      service_role: EMR_DefaultRole
+      request:
+        Configurations:
+          - Classification: jupyter-s3-conf
+            Properties: {s3.persistence.enabled: "true", s3.persistence.bucket: ds-notebooks}
 group_configs:
   - name: ds
     group: data-science
@@ -1805,5 +1818,6 @@ mod budgets_and_lifetimes {
     }
 }
 
+mod connection;
 mod resize;
 mod workflows;
