@@ -15,6 +15,9 @@ pub struct Launched {
     /// The progress secret, already in the user data; also for a portal that reports
     /// progress itself. `None` when the software config has no progress bar.
     pub progress_token: Option<Secret>,
+    /// Each JupyterHub user's password (`LaunchRequest::jupyter_users`), given only here:
+    /// the store and the cluster's request hold none.
+    pub jupyter_passwords: Vec<(String, Secret)>,
 }
 
 impl Engine {
@@ -110,7 +113,10 @@ impl Engine {
             tracing::warn!(target: "mliy::budget", id = %resource.id, error = %e, "budget warnings not recorded");
         }
         Shared::ensure_driver(&self.inner, &resource.id);
-        Ok(Launched { resource: resource.redacted(), progress_token: secret })
+        let key = &inner.progress_key;
+        let jupyter_passwords =
+            request.jupyter_users.iter().map(|u| (u.clone(), super::jupyter::password(key, &resource.id, u))).collect();
+        Ok(Launched { resource: resource.redacted(), progress_token: secret, jupyter_passwords })
     }
 }
 

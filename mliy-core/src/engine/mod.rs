@@ -56,6 +56,7 @@ mod connection;
 mod cost;
 mod dns;
 mod driver;
+mod jupyter;
 mod launch;
 mod limits;
 mod mliy_fleet;

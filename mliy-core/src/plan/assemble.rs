@@ -333,7 +333,7 @@ fn job_flow_spec(
     settings: &JobFlowSettings,
     checked: &Checked<'_>,
     options: &ClusterOptions,
-    (name, instance_type): (&str, &str),
+    (name, instance_type, request_users): (&str, &str, &[String]),
     tags: &[Tag],
 ) -> Result<ClusterSpec> {
     let group = checked.group;
@@ -344,6 +344,16 @@ fn job_flow_spec(
     spec.service_role = Some(settings.service_role.clone());
     spec.job_flow_role = Some(group.iam_instance_profile.clone());
     spec.steps = settings.steps.iter().map(StepSpec::to_step).collect();
+    if !request_users.is_empty() {
+        if !spec.applications.iter().any(|a| a.name.eq_ignore_ascii_case("JupyterHub")) {
+            return Err(Error::validation(
+                "jupyter_users",
+                request_users.join(","),
+                "the software config runs no JupyterHub",
+            ));
+        }
+        spec.steps.push(super::jupyter::users_step(request_users)?);
+    }
     spec.visible_to_all_users.get_or_insert(true);
     spec.auto_termination_policy = group
         .settings
@@ -380,7 +390,8 @@ pub(crate) fn assemble_job_flow(
     }
     let name = fitted_cluster_name(principal, request, checked, options, CLUSTER_NAME_LENGTH);
     let tags = launch_tags(principal, request, checked, &name)?;
-    let spec = job_flow_spec(settings, checked, options, (&name, &request.instance_type), &tags)?;
+    let spec =
+        job_flow_spec(settings, checked, options, (&name, &request.instance_type, &request.jupyter_users), &tags)?;
     Ok(LaunchPlan {
         launch_id: request.launch_id.clone(),
         kind: PlanKind::Cluster,

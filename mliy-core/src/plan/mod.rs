@@ -38,10 +38,13 @@
 //! ```
 
 mod assemble;
+mod jupyter;
 mod naming;
 mod policy;
 mod request;
 
+pub(crate) use jupyter::placeholder_user;
+pub use jupyter::{CREATE_USERS_SCRIPT, MAX_JUPYTER_USERS};
 pub use policy::{DEFAULT_MAX_CLUSTER_NODES, MAX_SPOT_BID};
 pub use request::{ClusterOptions, LaunchRequest};
 
@@ -257,6 +260,14 @@ impl Planner {
         let checked = policy::check(&self.catalog, principal, request)?;
         if let Some(settings) = &checked.software.job_flow {
             return assemble::assemble_job_flow(principal, request, &checked, settings);
+        }
+        if !request.jupyter_users.is_empty() {
+            let users = request.jupyter_users.join(",");
+            return Err(Error::validation(
+                "jupyter_users",
+                users,
+                "only a job-flow cluster that runs JupyterHub creates users",
+            ));
         }
         let (template, body) = self.templates.get(&checked.software.name).ok_or_else(|| {
             Error::validation("software_config", &checked.software.name, "the software config has no template")

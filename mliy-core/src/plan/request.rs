@@ -44,6 +44,10 @@ pub struct LaunchRequest {
     /// last the built-in `EBS_DEVICE` (the software config's volume device path).
     #[serde(default)]
     pub tokens: Vec<Param>,
+    /// JupyterHub users to create on a job-flow cluster that runs JupyterHub; each gets a
+    /// password, returned once by the launch.
+    #[serde(default)]
+    pub jupyter_users: Vec<String>,
 }
 
 impl LaunchRequest {
@@ -62,6 +66,7 @@ impl LaunchRequest {
             volume_size: None,
             cluster: None,
             tokens: Vec::new(),
+            jupyter_users: Vec::new(),
         }
     }
 
@@ -90,6 +95,12 @@ impl LaunchRequest {
     /// Adds optional security groups.
     pub fn with_optional_security_groups(mut self, ids: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.optional_security_groups.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds JupyterHub users.
+    pub fn with_jupyter_users(mut self, users: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.jupyter_users.extend(users.into_iter().map(Into::into));
         self
     }
 

@@ -158,6 +158,14 @@ impl SimCloud {
         self.lock().calls.iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
+    /// A cluster's steps as sent: name and arguments, oldest first (what ListSteps does not
+    /// show here).
+    pub fn step_args(&self, cluster_id: &str) -> Vec<(String, Vec<String>)> {
+        let st = self.lock();
+        let steps = st.clusters.get(cluster_id).map(|c| c.steps.as_slice()).unwrap_or_default();
+        steps.iter().map(|s| (s.name.clone(), s.args.clone())).collect()
+    }
+
     /// How many stacks were created beyond the first for the same ClientRequestToken or
     /// launch id (0 when every launch made one stack at most).
     pub fn duplicate_stacks(&self) -> u64 {

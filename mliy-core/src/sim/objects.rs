@@ -162,6 +162,8 @@ pub(crate) struct SimStep {
     pub(crate) name: String,
     pub(crate) added: Timestamp,
     pub(crate) fails: bool,
+    /// Its jar's arguments, as sent.
+    pub(crate) args: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

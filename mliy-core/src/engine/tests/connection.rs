@@ -34,3 +34,50 @@ fn custom_urls_follow_mliys_rule() {
     assert_eq!(custom_url("", "spark.example.com"), "spark.example.com", "blank: the address");
     assert_eq!(custom_url("https://host:8888", "10.0.0.5"), "10.0.0.5", "no token: the address");
 }
+
+/// Users given at launch: a password each, returned once; the cluster's step gets only their
+/// SHA-512 crypt hashes; the store, the events and the cluster never see a password.
+#[tokio::test(start_paused = true)]
+async fn jupyterhub_users_get_passwords_that_are_returned_once_and_never_stored() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let options = ClusterOptions { core_nodes: 1, task_nodes: 0, market: Market::OnDemand, purpose: "class".into() };
+    let request = LaunchRequest::cluster("ds", "jupyterhub", "m5.xlarge", options).with_jupyter_users(["ana", "raj"]);
+    let launched = engine.launch_cluster(&alice(), request).await.unwrap();
+    let passwords: Vec<(String, String)> =
+        launched.jupyter_passwords.iter().map(|(u, p)| (u.clone(), p.expose().to_string())).collect();
+    assert_eq!(passwords.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(), ["ana", "raj"]);
+    assert_ne!(passwords[0].1, passwords[1].1);
+    assert!(!format!("{launched:?}").contains(&passwords[0].1), "Debug hides them");
+    let id = launched.resource.id.clone();
+    let up = wait_phase(&engine, &id, "waiting").await;
+    let sent = rig.cloud.step_args(up.cluster_id.as_deref().unwrap());
+    let (name, args) = sent.iter().find(|(n, _)| n == "Create JupyterHub users").unwrap();
+    assert_eq!(name, "Create JupyterHub users");
+    assert_eq!(args[..3], ["bash".to_string(), "-c".into(), crate::plan::CREATE_USERS_SCRIPT.into()]);
+    for (k, (user, password)) in passwords.iter().enumerate() {
+        let (sent_user, hash) = (&args[4 + 2 * k], &args[5 + 2 * k]);
+        assert_eq!(sent_user, user);
+        let salt = hash.trim_start_matches("$6$").split('$').next().unwrap();
+        assert_eq!(*hash, crate::engine::jupyter::sha512_crypt(password, salt), "the hash of the returned password");
+    }
+    let stored = serde_json::to_string(&rig.store.get_resource(&id).await.unwrap().unwrap()).unwrap();
+    let events = format!("{:?}", rig.store.events(&id).await.unwrap());
+    for (_, password) in &passwords {
+        for text in [&stored, &events] {
+            assert!(!text.contains(password.as_str()), "a password at rest");
+        }
+    }
+    assert!(!stored.contains("$6$") && stored.contains("MLIY_JUPYTER_HASH:ana"), "the store holds placeholders");
+    let e = engine.launch_cluster(&alice(), cluster().with_jupyter_users(["ana"])).await.unwrap_err();
+    assert!(e.to_string().contains("jupyter_users"), "{e}");
+    let bad = LaunchRequest::cluster(
+        "ds",
+        "jupyterhub",
+        "m5.xlarge",
+        ClusterOptions { core_nodes: 1, task_nodes: 0, market: Market::OnDemand, purpose: "x".into() },
+    )
+    .with_jupyter_users(["Ana; rm -rf /"]);
+    let e = engine.launch_cluster(&alice(), bad).await.unwrap_err();
+    assert!(e.to_string().contains("jupyter_users[0]"), "{e}");
+}
