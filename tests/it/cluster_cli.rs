@@ -78,3 +78,63 @@ fn mliy_workflow_runs_the_guides_machine_on_a_simulated_deployment() {
     assert_eq!(code, Some(1), "{r}");
     assert!(r["outcome"]["cause"].as_str().unwrap().contains("Custom JAR"), "{r}");
 }
+
+/// `mliy cluster launch --edx`, `mliy launch --jupyter-user` and `mliy resources connection`
+/// on a simulated deployment with a SQLite store.
+#[cfg(feature = "sqlite")]
+#[test]
+fn edx_files_and_jupyterhub_users_launch_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/catalog");
+    for file in ["catalog.yaml", "instance.yaml", "cluster.yaml", "userdata.sh"] {
+        std::fs::copy(examples.join(file), dir.path().join(file)).unwrap();
+    }
+    let config = dir.path().join("mliy.yaml");
+    std::fs::write(&config, "catalog: catalog.yaml\ncloud: sim\nsim: {speed: 1000}\nstore: {sqlite: state.sqlite}\n")
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mliy"))
+            .args(args)
+            .env("MLIY_CONFIG", &config)
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out.status.code(), json)
+    };
+    let edx = emr_fixture("edx-cluster.yml");
+    let (code, r) = run(&["cluster", "launch", "--edx", &edx, "--group-config", "data-science", "--wait", "--json"]);
+    assert_eq!(code, Some(0), "{r}");
+    // Its step is queued, so the cluster is up and RUNNING it (WAITING once done).
+    assert!(["running", "waiting"].contains(&r["phase"]["phase"].as_str().unwrap()), "{r}");
+    assert_eq!(r["job_flow"]["Instances"]["InstanceGroups"][1]["BidPrice"], "0.8");
+    let args = [
+        "launch",
+        "--as",
+        "dana",
+        "--group-config",
+        "data-science",
+        "--software-config",
+        "jupyterhub",
+        "--instance-type",
+        "m5.xlarge",
+        "--cluster",
+        "--core-nodes",
+        "1",
+        "--jupyter-user",
+        "ana",
+        "--wait",
+        "--json",
+    ];
+    let (code, r) = run(&args);
+    assert_eq!(code, Some(0), "{r}");
+    let password = r["jupyter_passwords"]["ana"].as_str().unwrap();
+    assert_eq!(password.len(), 24);
+    let id = r["id"].as_str().unwrap().to_string();
+    let (code, c) = run(&["resources", "connection", &id, "--json"]);
+    assert_eq!(code, Some(0), "{c}");
+    let address = c["address"].as_str().unwrap();
+    assert_eq!(c["jupyterhub_url"], format!("https://{address}:9443"));
+    assert_eq!(c["custom_url"], format!("https://{address}:9443/hub/login"));
+    let stored = std::fs::read(dir.path().join("state.sqlite")).unwrap();
+    assert!(!stored.windows(password.len()).any(|w| w == password.as_bytes()), "the password is not at rest");
+}

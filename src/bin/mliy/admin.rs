@@ -33,13 +33,15 @@ pub(crate) enum ResourcesCommand {
     Show(IdArgs),
     /// A resource's history.
     Events(IdArgs),
+    /// How to reach a resource: its address, custom URL, JupyterHub URL and SSH tunnel.
+    Connection(IdArgs),
 }
 
 impl ResourcesCommand {
     pub(crate) fn deploy(&self) -> &Deploy {
         match self {
             ResourcesCommand::List(a) => &a.deploy,
-            ResourcesCommand::Show(a) | ResourcesCommand::Events(a) => &a.deploy,
+            ResourcesCommand::Show(a) | ResourcesCommand::Events(a) | ResourcesCommand::Connection(a) => &a.deploy,
         }
     }
 }
@@ -199,6 +201,19 @@ pub(crate) fn resources(command: &ResourcesCommand) -> Result<Output> {
             ResourcesCommand::Show(args) => {
                 let r = s.engine.get(&operator(), &LaunchId::parse(&args.id)?).await?;
                 Ok(Output::new(to_json(&r)?, crate::table::resource(&r)))
+            }
+            ResourcesCommand::Connection(args) => {
+                let c = s.engine.connection(&operator(), &LaunchId::parse(&args.id)?).await?;
+                let lines = [
+                    ("address", &c.address),
+                    ("url", &c.custom_url),
+                    ("jupyterhub", &c.jupyterhub_url),
+                    ("tunnel", &c.ssh_tunnel),
+                ];
+                let human: String =
+                    lines.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}: {v}\n"))).collect();
+                let human = if human.is_empty() { "not reachable yet\n".to_string() } else { human };
+                Ok(Output::new(to_json(&c)?, human))
             }
             ResourcesCommand::Events(args) => {
                 let events = s.engine.events(&operator(), &LaunchId::parse(&args.id)?).await?;

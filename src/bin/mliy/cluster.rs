@@ -13,6 +13,23 @@ use std::path::{Path, PathBuf};
 pub(crate) enum ClusterCommand {
     /// Print the request a cluster file sends (RunJobFlow, in the API's field names).
     Render(RenderArgs),
+    /// Launch an edX cluster file's cluster on the deployment (admins), under a group config.
+    Launch(LaunchArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct LaunchArgs {
+    /// An edX analytics cluster file.
+    #[arg(long)]
+    edx: PathBuf,
+    /// The group config whose quotas, budget and cost center the cluster counts against.
+    #[arg(long)]
+    group_config: String,
+    /// Wait until the cluster is up (or failed).
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    pub(crate) deploy: crate::admin::Deploy,
 }
 
 #[derive(Args)]
@@ -35,12 +52,16 @@ impl ClusterCommand {
     pub(crate) fn json(&self) -> bool {
         match self {
             ClusterCommand::Render(args) => args.json,
+            ClusterCommand::Launch(args) => args.deploy.json,
         }
     }
 }
 
 pub(crate) fn cluster(c: &ClusterCommand) -> Result<Output, Error> {
-    let ClusterCommand::Render(args) = c;
+    let args = match c {
+        ClusterCommand::Render(args) => args,
+        ClusterCommand::Launch(args) => return launch(args),
+    };
     match (&args.edx, &args.step_functions) {
         (Some(file), _) => edx(file),
         (None, Some(file)) => step_functions(file, &args.input),
@@ -105,4 +126,21 @@ fn request_json(r: &mliy::import::states::EmrRequest) -> Value {
             json!({"JobFlowIds": [cluster_id], "TerminationProtected": protected})
         }
     }
+}
+
+fn launch(args: &LaunchArgs) -> Result<Output, Error> {
+    let cluster = read_edx_cluster(&read(&args.edx)?)?;
+    crate::admin::on_deployment(&args.deploy, |s| async move {
+        let me = crate::admin::operator();
+        let id = s.engine.launch_cluster_spec(&me, &args.group_config, cluster.spec).await?;
+        let r = match args.wait {
+            true => s.engine.wait_until(&me, &id, |p| p.is_usable() || p.is_terminal()).await?,
+            false => s.engine.get(&me, &id).await?,
+        };
+        let failed = r.phase.is_terminal();
+        let human =
+            format!("cluster {} ({}): {}\n", r.id, r.cluster_id.as_deref().unwrap_or("not submitted yet"), r.phase);
+        let json = serde_json::to_value(&r).map_err(|e| Error::parse("output", e.to_string()))?;
+        Ok(Output { code: u8::from(failed), ..Output::new(json, human) })
+    })
 }

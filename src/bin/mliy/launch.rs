@@ -56,7 +56,17 @@ pub(crate) fn launch(args: &LaunchArgs) -> Result<Output> {
         let failed = matches!(r.phase, Phase::Failed { .. });
         let next = if args.wait { String::new() } else { " (recorded: `mliy run` drives it)".into() };
         let human = format!("{} {} for {}: {}{next}\n", r.kind.name(), r.id, r.owner, r.phase);
-        let json = serde_json::to_value(&r).map_err(|e| Error::parse("output", e.to_string()))?;
+        let mut json = serde_json::to_value(&r).map_err(|e| Error::parse("output", e.to_string()))?;
+        // The passwords are shown here once; nothing keeps them.
+        let passwords: serde_json::Map<String, serde_json::Value> =
+            launched.jupyter_passwords.iter().map(|(u, p)| (u.clone(), p.expose().into())).collect();
+        let mut human = human;
+        for (user, password) in &launched.jupyter_passwords {
+            human.push_str(&format!("JupyterHub user {user}: password {} (shown once)\n", password.expose()));
+        }
+        if !passwords.is_empty() {
+            json["jupyter_passwords"] = serde_json::Value::Object(passwords);
+        }
         Ok(Output { code: u8::from(failed), ..Output::new(json, human) })
     })
 }

@@ -136,6 +136,10 @@ pub(crate) struct RequestArgs {
     /// What the cluster is for.
     #[arg(long, default_value = "", requires = "cluster")]
     purpose: String,
+    /// A JupyterHub user to create (repeatable; a cluster that runs JupyterHub). Its
+    /// password is printed once by `mliy launch`.
+    #[arg(long = "jupyter-user", requires = "cluster")]
+    jupyter_users: Vec<String>,
 }
 
 impl RequestArgs {
@@ -147,6 +151,7 @@ impl RequestArgs {
             request = request.with_launch_id(LaunchId::parse(id)?);
         }
         request.volume_size = self.volume_size;
+        request.jupyter_users = self.jupyter_users.clone();
         if self.cluster {
             request.cluster = Some(ClusterOptions {
                 core_nodes: self.core_nodes,

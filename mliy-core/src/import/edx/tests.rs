@@ -253,3 +253,42 @@ fn documents_that_are_not_cluster_files_are_errors() {
     assert_eq!(refused("- a\n- b\n").field, "");
     assert_eq!(refused("release_label: emr-6.15.0\n").field, "name");
 }
+
+/// The fields the guide's file leaves out, each where RunJobFlow takes it.
+#[test]
+fn the_other_fields_reach_the_request() {
+    let r = render(
+        "name: etl\nregion: us-west-2\nrelease_label: emr-5.36.0\navailability_zone: us-west-2b\nhadoop_version: '2.10'\n\
+         emr_managed_master_security_group: sg-m\nemr_managed_slave_security_group: sg-s\n\
+         additional_slave_security_groups: [sg-x, sg-y]\nservice_role: svc\njob_flow_role: nodes\n\
+         visible_to_all_users: no\nlog_uri: s3://logs\n\
+         instance_groups: {master: {num_instances: 1, type: m5.xlarge, volume_type: gp3}, core: {num_instances: 0, type: m5.xlarge}}\n\
+         steps: [{type: streaming, name: wc, step_args: [-input, in]}, {type: pig_install}, \
+         {type: jar, jar: s3://b/j.jar, properties: [{key: k, value: v}]}]\n",
+    );
+    let i = &r["Instances"];
+    assert_eq!(i["Placement"], json!({"AvailabilityZone": "us-west-2b"}));
+    assert_eq!(
+        (i["HadoopVersion"].as_str(), i["EmrManagedMasterSecurityGroup"].as_str()),
+        (Some("2.10"), Some("sg-m"))
+    );
+    assert_eq!(
+        (i["EmrManagedSlaveSecurityGroup"].as_str(), &i["AdditionalSlaveSecurityGroups"]),
+        (Some("sg-s"), &json!(["sg-x", "sg-y"]))
+    );
+    assert_eq!((r["ServiceRole"].as_str(), r["JobFlowRole"].as_str()), (Some("svc"), Some("nodes")));
+    assert_eq!(r["VisibleToAllUsers"], false);
+    let groups = i["InstanceGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "a group of 0 nodes is left out");
+    assert_eq!(
+        groups[0]["EbsConfiguration"]["EbsBlockDeviceConfigs"][0]["VolumeSpecification"],
+        json!({"VolumeType": "gp3", "SizeInGB": 32})
+    );
+    assert_eq!(r["Steps"][0]["HadoopJarStep"]["Jar"], STREAMING_JAR);
+    assert_eq!(r["Steps"][1]["HadoopJarStep"]["Args"][0], "s3://elasticmapreduce/libs/pig/pig-script");
+    assert_eq!(r["Steps"][2]["HadoopJarStep"]["Properties"], json!([{"Key": "k", "Value": "v"}]));
+    assert_eq!(
+        read_edx_cluster("name: a\nregion: eu-west-1\nrelease_label: emr-6.15.0\n").unwrap().region,
+        "eu-west-1"
+    );
+}
