@@ -34,11 +34,7 @@ pub(crate) fn users_step(users: &[String]) -> Result<Step> {
     }
     let mut args = vec!["bash".to_string(), "-c".into(), CREATE_USERS_SCRIPT.into(), "mliy-jupyter-users".into()];
     for (n, user) in users.iter().enumerate() {
-        let mut chars = user.chars();
-        let ok = user.len() <= 32
-            && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !ok {
+        if !crate::model::emr::is_user_name(user) {
             return Err(Error::validation(
                 format!("jupyter_users[{n}]"),
                 user,

@@ -40,13 +40,6 @@ const KNOWN: &[&str] = &[
     "configurations",
     "instance_groups",
     "instance_fleets",
-    "master_instance_num",
-    "master_instance_type",
-    "core_instance_num",
-    "core_instance_type",
-    "task_instance_num",
-    "task_instance_type",
-    "task_instance_bid",
     "bootstrap_actions",
     "steps",
     "user_info",
@@ -75,7 +68,8 @@ pub const EDX_NAME_TAG: &str = "ansible:emr:name";
 /// or what [`ClusterSpec::check`] refuses.
 pub fn read_edx_cluster(text: &str) -> Result<EdxCluster> {
     let parsed = parse_document(text).map_err(|e| Error::parse("edX cluster file", e))?;
-    let f = Fields::of(&parsed.root, "", KNOWN)?;
+    let known: Vec<&str> = KNOWN.iter().chain(nodes::PLAYBOOK_NODES).copied().collect();
+    let f = Fields::of(&parsed.root, "", &known)?;
     if f.text("state")?.is_some_and(|s| s != "present") {
         return Err(Error::validation("state", f.text("state")?.unwrap_or_default(), "present (a file that launches)"));
     }

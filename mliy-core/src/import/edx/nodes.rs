@@ -20,7 +20,8 @@ const FLEET: &[&str] = &[
     "volume_size",
     "volume_type",
 ];
-const PLAYBOOK_NODES: &[&str] = &[
+/// The playbook's variables for the default groups.
+pub(super) const PLAYBOOK_NODES: &[&str] = &[
     "master_instance_num",
     "master_instance_type",
     "core_instance_num",

@@ -166,7 +166,7 @@ pub(super) fn users(f: &Fields<'_>) -> Result<Vec<Step>> {
         .map(|(at, node)| {
             let u = Fields::of(node, &at, &["name", "type", "github", "authorized_keys"])?;
             let name = u.text("name")?.unwrap_or_default();
-            if !valid_user(&name) {
+            if !crate::model::emr::is_user_name(&name) {
                 return Err(Error::validation(
                     u.path("name"),
                     name,
@@ -210,13 +210,6 @@ pub(super) fn users(f: &Fields<'_>) -> Result<Vec<Step>> {
             })
         })
         .collect()
-}
-
-fn valid_user(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 32
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 fn valid_key(key: &str) -> bool {

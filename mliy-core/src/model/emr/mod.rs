@@ -115,6 +115,15 @@ pub struct AutoTerminationPolicy {
     pub idle_timeout: u64,
 }
 
+/// Whether `name` is a portable Linux user name (what steps that add users accept): a
+/// lowercase letter or `_`, then lowercase letters, digits, `_` and `-`, at most 32.
+pub fn is_user_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= 32
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
 impl ClusterSpec {
     /// A Spark cluster: one master and two `m5.xlarge` core nodes on demand, EMR's default
     /// roles, kept alive, no network settings, no steps.
