@@ -39,24 +39,27 @@ impl Shared {
         if open.map(|s| s.state) == bill_state(r) {
             return Ok(());
         }
+        self.under_bill_lease(r, async {
+            let current = self.store.get_resource(&r.id).await?;
+            self.settle_as_stored(current.as_ref().unwrap_or(r)).await
+        })
+        .await
+    }
+
+    /// Runs `work` holding the lease on `r`'s bill (one settler at a time per resource).
+    async fn under_bill_lease(&self, r: &Resource, work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
         let lease = format!("bill:{}", r.id);
         let holder = crate::model::LaunchId::new_random().to_string();
         self.wait_for_lease(&lease, &holder, || format!("the bill of {} is being settled", r.id)).await?;
-        let settled = match self.store.get_resource(&r.id).await {
-            Ok(current) => self.settle_as_stored(current.as_ref().unwrap_or(r)).await,
-            Err(e) => Err(e),
-        };
+        let done = work.await;
         let _ = self.store.release_lease(&lease, &holder).await;
-        settled
+        done
     }
 
     /// Closes the open running segment now and opens one at the resource's new price (a
     /// resized cluster), under the same lease as [`Shared::settle_bill`].
     pub(crate) async fn reprice_bill(&self, r: &Resource) -> Result<()> {
-        let lease = format!("bill:{}", r.id);
-        let holder = crate::model::LaunchId::new_random().to_string();
-        self.wait_for_lease(&lease, &holder, || format!("the bill of {} is being settled", r.id)).await?;
-        let repriced = async {
+        self.under_bill_lease(r, async {
             let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
             if open.is_some_and(|s| s.state == BillState::Running) {
                 let now = self.clock.now();
@@ -64,10 +67,8 @@ impl Shared {
                 self.open_bill(r, BillState::Running, now).await?;
             }
             Ok(())
-        }
-        .await;
-        let _ = self.store.release_lease(&lease, &holder).await;
-        repriced
+        })
+        .await
     }
 
     async fn settle_as_stored(&self, r: &Resource) -> Result<()> {

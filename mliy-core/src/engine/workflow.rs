@@ -199,6 +199,10 @@ impl Engine {
                 output: progress.data.clone(),
             };
             if let Some(outcome) = progress.outcome.clone() {
+                // Here, not where the outcome is stored, so that a crash in between still ends it.
+                if matches!(outcome, WorkflowOutcome::Failed { .. }) && progress.terminate_on_failure {
+                    self.inner.terminate_for_workflow(&r, "the workflow failed (terminate on failure)").await?;
+                }
                 return Ok(report(outcome));
             }
             let Some(name) = progress.state.clone() else { return Ok(report(WorkflowOutcome::Succeeded)) };
@@ -224,7 +228,7 @@ impl super::Shared {
     /// Moves the run on after a task: its output to the next state, or a retry, a catch,
     /// or the end.
     async fn after_task(
-        self: &Arc<Self>,
+        &self,
         r: &Resource,
         name: &str,
         task: &Task,
@@ -298,23 +302,17 @@ impl super::Shared {
         }
     }
 
-    /// Records how the run ended (terminating the cluster on failure when asked).
-    async fn end_workflow(self: &Arc<Self>, r: &Resource, outcome: WorkflowOutcome) -> Result<()> {
+    /// Records how the run ended (the run's loop then terminates the cluster of a failed run
+    /// when asked).
+    async fn end_workflow(&self, r: &Resource, outcome: WorkflowOutcome) -> Result<()> {
         let why = match &outcome {
             WorkflowOutcome::Succeeded => "workflow succeeded".to_string(),
             WorkflowOutcome::Failed { state, error, cause } => {
                 format!("workflow failed in state {state}: {error}: {cause}")
             }
         };
-        let failed = matches!(outcome, WorkflowOutcome::Failed { .. });
         let r = self.update_workflow(r, |p| p.outcome = Some(outcome.clone())).await?;
-        self.note_latest(&r.id, Actor::Engine, &why).await?;
-        let r = self.store.get_resource(&r.id).await?.unwrap_or(r);
-        let terminate = r.workflow.as_ref().is_some_and(|p| p.terminate_on_failure);
-        if failed && terminate {
-            self.terminate_for_workflow(&r, "the workflow failed (terminate on failure)").await?;
-        }
-        Ok(())
+        self.note_latest(&r.id, Actor::Engine, &why).await
     }
 
     /// Orders the run's cluster terminated (unless it is ending already) and drives it.
