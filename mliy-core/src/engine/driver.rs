@@ -57,9 +57,11 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
             Err(Error::Stale(_) | Error::InvalidTransition(_) | Error::WrongState(_)) => {
                 Flow::Wait(inner.config.instance_poll)
             }
+            // A record that has ended already (its cleanup was refused) is tried again later,
+            // not at once: a refusal that lasts (a termination-protected cluster) must not spin.
             Err(e) => match inner.fail_by_id(&id, &e).await {
-                Ok(()) => Flow::Again,
-                Err(_) => Flow::Wait(inner.config.retry_max),
+                Ok(true) => Flow::Again,
+                Ok(false) | Err(_) => Flow::Wait(inner.config.retry_max),
             },
         };
         match flow {
@@ -86,13 +88,15 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
 }
 
 impl Shared {
-    async fn fail_by_id(&self, id: &LaunchId, error: &Error) -> Result<()> {
+    async fn fail_by_id(&self, id: &LaunchId, error: &Error) -> Result<bool> {
         if let Some(r) = self.store.get_resource(id).await?
             && !r.phase.is_terminal()
         {
             self.fail(&r, format!("{} failed: {error}", r.phase.name())).await?;
+            return Ok(true);
         }
-        Ok(())
+        tracing::warn!(target: "mliy::driver", %id, error = %error, "cleanup refused; trying again later");
+        Ok(false)
     }
 
     /// Takes or renews this replica's lease on the resource; `false` when another replica

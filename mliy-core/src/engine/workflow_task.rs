@@ -162,9 +162,15 @@ impl Shared {
             return Ok(Err(Failure::task(e.to_string())));
         }
         loop {
-            let now = self.store.get_resource(&r.id).await?.map(|r| r.phase.is_terminal()).unwrap_or(true);
-            if now || !sync {
-                return Ok(Ok(json!({})));
+            let current = self.store.get_resource(&r.id).await?;
+            match current.as_ref().map(|c| &c.phase) {
+                Some(Phase::Terminated) | None => return Ok(Ok(json!({}))),
+                Some(phase) if phase.is_terminal() => {
+                    let why = self.store.events(&r.id).await?.last().map(|e| e.reason.clone()).unwrap_or_default();
+                    return Ok(Err(Failure::task(format!("the cluster ended {phase}, not terminated: {why}"))));
+                }
+                _ if !sync => return Ok(Ok(json!({}))),
+                _ => {}
             }
             if self.clock.now() >= deadline {
                 return Ok(Err(Failure {

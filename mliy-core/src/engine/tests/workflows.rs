@@ -155,3 +155,34 @@ async fn only_admins_start_workflows_and_a_run_touches_only_its_cluster() {
     let e = engine.start_workflow(&ops(), "ds", &two, json!({}), WorkflowOptions::default()).await.unwrap_err();
     assert!(e.to_string().contains("createCluster"), "{e}");
 }
+
+/// setClusterTerminationProtection reaches the cluster: a protected cluster's terminate
+/// state fails (EMR refuses), and lifting the protection lets it end.
+#[tokio::test(start_paused = true)]
+async fn termination_protection_guards_the_cluster() {
+    let rig = Rig::new(SimConfig::default());
+    let engine = rig.engine();
+    let mut m: serde_json::Value = serde_json::from_str(GUIDE).unwrap();
+    let arn = |op: &str| format!("arn:aws:states:::elasticmapreduce:{op}");
+    m["States"]["Create EMR cluster"]["Next"] = json!("Protect");
+    m["States"]["Protect"] = json!({"Type": "Task", "Resource": arn("setClusterTerminationProtection"),
+        "Parameters": {"ClusterId.$": "$.ClusterId", "TerminationProtected": true}, "ResultPath": null, "Next": "End it"});
+    m["States"]["End it"] = json!({"Type": "Task", "Resource": arn("terminateCluster.sync"),
+        "Parameters": {"ClusterId.$": "$.ClusterId"}, "End": true});
+    let id = start(&engine, &m.to_string(), WorkflowOptions::default()).await;
+    let report = run(&engine, &id).await.unwrap();
+    let WorkflowOutcome::Failed { state, cause, .. } = &report.outcome else { panic!("{report:?}") };
+    assert_eq!(state, "End it");
+    assert!(cause.contains("termination protected"), "{cause}");
+    let cluster = report.cluster_id.clone().unwrap();
+    assert!(!rig.cloud.describe_cluster(&cluster).await.unwrap().unwrap().state.is_terminated());
+    // The refused cleanup is tried again later (not in a hot loop): once protection is
+    // lifted, the cluster ends.
+    rig.cloud.set_termination_protection(&cluster, false).await.unwrap();
+    bounded(async {
+        while !rig.cloud.describe_cluster(&cluster).await.unwrap().unwrap().state.is_terminated() {
+            rig.clock.sleep(Duration::from_secs(30)).await;
+        }
+    })
+    .await;
+}
