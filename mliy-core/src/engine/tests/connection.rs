@@ -3,6 +3,8 @@
 use super::*;
 use crate::engine::{Connection, custom_url};
 
+/// The OpenAPI EMR service's three calls: a JupyterHub cluster of N nodes with notebooks in
+/// S3, its status and JupyterHub URL, its termination.
 #[tokio::test(start_paused = true)]
 async fn the_jupyterhub_recipe_keeps_notebooks_in_s3_and_shows_its_connection() {
     let rig = Rig::new(SimConfig::default());
@@ -26,6 +28,11 @@ async fn the_jupyterhub_recipe_keeps_notebooks_in_s3_and_shows_its_connection() 
     assert_eq!(c.ssh_tunnel, Some(format!("ssh -i KEY.pem -N -L 10501:{ip}:9443 hadoop@{ip}")));
     let bob = Principal::new("bob", ["data-science"]);
     assert!(engine.connection(&bob, &id).await.is_err(), "only who may see it");
+    // The OpenAPI service's last call: terminate it.
+    engine.act(&alice(), &id, Action::Terminate).await.unwrap();
+    let end = bounded(engine.wait_until(&alice(), &id, Phase::is_terminal)).await.unwrap();
+    assert_eq!(end.phase, Phase::Terminated);
+    assert_eq!(engine.connection(&alice(), &id).await.unwrap(), Connection::default(), "nothing once it has ended");
 }
 
 #[test]
