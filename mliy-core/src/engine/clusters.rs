@@ -43,7 +43,7 @@ impl Shared {
         };
         let (cluster_id, how) = match self.find_submitted(r).await? {
             Some(found) => (found.id, "adopted after a restart or a lost answer"),
-            None => match self.cloud.run_job_flow(&super::jupyter::fill(spec, &self.progress_key, r)).await {
+            None => match self.cloud.run_job_flow(spec).await {
                 Ok(id) => (id, "submitted"),
                 Err(e) if e.is_retryable() => return Err(e),
                 Err(e) => {

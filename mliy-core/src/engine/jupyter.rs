@@ -1,31 +1,34 @@
-//! JupyterHub users created at launch: a password per user derived from the engine's key
-//! (returned once, in [`Launched`](super::Launched), never stored or logged), and only its
-//! SHA-512 crypt hash (`$6$`, what `chpasswd -e` takes) in the step the cluster runs; the
-//! stored request holds placeholders, filled in when RunJobFlow is sent.
+//! JupyterHub users created at launch: a random password per user, returned once in
+//! [`Launched`](super::Launched) and never stored or logged; the request stores only its
+//! SHA-512 crypt hash (`$6$`, what `chpasswd -e` takes), which the cluster's step sets.
 
-use crate::lifecycle::Resource;
 use crate::model::ClusterSpec;
-use crate::model::LaunchId;
 use crate::secret::Secret;
 use sha2::{Digest, Sha512};
 
-/// `user`'s password for the launch `id`.
-pub(crate) fn password(key: &Secret, id: &LaunchId, user: &str) -> Secret {
-    let mac = super::progress::hmac_hex(key.expose().as_bytes(), format!("mliy-jupyter:{id}:{user}").as_bytes());
-    Secret::new(mac[..24].to_string())
-}
-
-/// The request as sent: every placeholder replaced by its user's hash under a fresh salt.
-pub(crate) fn fill(spec: &ClusterSpec, key: &Secret, r: &Resource) -> ClusterSpec {
+/// `spec` with each user's placeholder replaced by the hash of a new random password, and the
+/// passwords, by user.
+pub(crate) fn hashed(spec: &ClusterSpec) -> (ClusterSpec, Vec<(String, Secret)>) {
     let mut out = spec.clone();
+    let mut passwords = Vec::new();
     for step in &mut out.steps {
         for arg in &mut step.hadoop_jar_step.args {
             if let Some(user) = crate::plan::placeholder_user(arg) {
-                *arg = sha512_crypt(password(key, &r.id, user).expose(), &salt());
+                let password = random_password();
+                let user = user.to_string();
+                *arg = sha512_crypt(password.expose(), &salt());
+                passwords.push((user, password));
             }
         }
     }
-    out
+    (out, passwords)
+}
+
+/// 24 characters of crypt's alphabet from two v4 UUIDs' random bytes (144 bits).
+fn random_password() -> Secret {
+    let bytes = [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat();
+    let random: Vec<u8> = bytes.iter().enumerate().filter(|(i, _)| !matches!(i % 16, 6 | 8)).map(|(_, b)| *b).collect();
+    Secret::new(random.iter().take(24).map(|b| ITOA64[usize::from(b & 0x3f)] as char).collect::<String>())
 }
 
 const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -15,8 +15,8 @@ pub struct Launched {
     /// The progress secret, already in the user data; also for a portal that reports
     /// progress itself. `None` when the software config has no progress bar.
     pub progress_token: Option<Secret>,
-    /// Each JupyterHub user's password (`LaunchRequest::jupyter_users`), given only here:
-    /// the store and the cluster's request hold none.
+    /// Each JupyterHub user's random password (`LaunchRequest::jupyter_users`), given only
+    /// here: the store and the cluster's request hold only its SHA-512 crypt hash.
     pub jupyter_passwords: Vec<(String, Secret)>,
 }
 
@@ -76,6 +76,14 @@ impl Engine {
         let plan = inner.planner.plan(principal, &request)?;
         let group = inner.planner.catalog().group_config(&request.group_config)?;
         let now = inner.clock.now();
+        // JupyterHub users' passwords: made here, returned once; the record keeps their hashes.
+        let (job_flow, jupyter_passwords) = match &plan.job_flow {
+            Some(spec) => {
+                let (spec, passwords) = super::jupyter::hashed(spec);
+                (Some(spec), passwords)
+            }
+            None => (None, Vec::new()),
+        };
         let resource = Resource {
             owner: principal.username.clone(),
             owner_groups: principal.groups.clone(),
@@ -86,7 +94,7 @@ impl Engine {
             progress_open: progress_bar,
             ready_when: plan.ready_when,
             signal_timeout_secs: plan.signal_timeout_secs,
-            job_flow: plan.job_flow.clone(),
+            job_flow,
             ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };
         let event = LifecycleEvent {
@@ -113,9 +121,6 @@ impl Engine {
             tracing::warn!(target: "mliy::budget", id = %resource.id, error = %e, "budget warnings not recorded");
         }
         Shared::ensure_driver(&self.inner, &resource.id);
-        let key = &inner.progress_key;
-        let jupyter_passwords =
-            request.jupyter_users.iter().map(|u| (u.clone(), super::jupyter::password(key, &resource.id, u))).collect();
         Ok(Launched { resource: resource.redacted(), progress_token: secret, jupyter_passwords })
     }
 }

@@ -31,11 +31,6 @@ pub(crate) fn derive(key: &Secret, id: &LaunchId) -> Secret {
     Secret::new(hex(&hmac_sha256(key.expose().as_bytes(), format!("mliy-progress:{id}").as_bytes())))
 }
 
-/// HMAC-SHA256 of `message` under `key`, in hex.
-pub(super) fn hmac_hex(key: &[u8], message: &[u8]) -> String {
-    hex(&hmac_sha256(key, message))
-}
-
 /// HMAC-SHA256 (RFC 2104).
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
