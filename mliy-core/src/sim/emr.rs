@@ -89,8 +89,8 @@ impl SimCloud {
             let n = st.next();
             let id = format!("s-{n:013X}");
             let fails = unit(seed, &["step", cluster_id, &s.name], 0) < rate;
-            let args = s.hadoop_jar_step.args.clone();
-            new_steps.push(SimStep { id: id.clone(), name: s.name.clone(), added: now, fails, args });
+            let (args, action) = (s.hadoop_jar_step.args.clone(), s.action_on_failure);
+            new_steps.push(SimStep { id: id.clone(), name: s.name.clone(), added: now, fails, args, action });
             ids.push(id);
         }
         let c = st

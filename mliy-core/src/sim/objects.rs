@@ -164,6 +164,8 @@ pub(crate) struct SimStep {
     pub(crate) fails: bool,
     /// Its jar's arguments, as sent.
     pub(crate) args: Vec<String>,
+    /// What its failure does to the steps after it.
+    pub(crate) action: Option<crate::model::emr::ActionOnFailure>,
 }
 
 #[derive(Debug, Clone)]
@@ -183,17 +185,22 @@ pub(crate) struct SimCluster {
 }
 
 impl SimCluster {
-    /// Each step's state: steps run one after another once the cluster is RUNNING.
+    /// Each step's state: steps run one after another once the cluster is RUNNING. A failed
+    /// step's `ActionOnFailure` decides the rest, as in EMR: CONTINUE runs them, CANCEL_AND_WAIT
+    /// cancels those already queued, and a terminating action (EMR's default) cancels every
+    /// later step (the cluster itself is not ended here).
     pub(crate) fn step_states(&self, now: Timestamp, step: Duration) -> Vec<StepState> {
+        use crate::model::emr::ActionOnFailure;
         let running_from = self.state.0.iter().find(|(_, s)| *s == ClusterState::Running).map(|(t, _)| *t);
         let ended =
             self.state.0.iter().find(|(_, s)| s.is_terminated() || *s == ClusterState::Terminating).map(|(t, _)| *t);
         let mut free_at = running_from;
         let mut failed_before = false;
+        let mut cancel_queued_by: Option<Timestamp> = None;
         self.steps
             .iter()
             .map(|s| {
-                if failed_before {
+                if failed_before || cancel_queued_by.is_some_and(|t| s.added <= t) {
                     return StepState::Cancelled;
                 }
                 let Some(free) = free_at else { return StepState::Pending };
@@ -208,7 +215,13 @@ impl SimCluster {
                     _ if s.fails => StepState::Failed,
                     _ => StepState::Completed,
                 };
-                failed_before = state == StepState::Failed;
+                if state == StepState::Failed {
+                    match s.action {
+                        Some(ActionOnFailure::Continue) => {}
+                        Some(ActionOnFailure::CancelAndWait) => cancel_queued_by = Some(end),
+                        _ => failed_before = true,
+                    }
+                }
                 state
             })
             .collect()

@@ -186,3 +186,28 @@ async fn termination_protection_guards_the_cluster() {
     })
     .await;
 }
+
+/// A step CANCELLED because the step before it failed with CANCEL_AND_WAIT ends the run with
+/// its name: only COMPLETED is success.
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_step_ends_the_run() {
+    let rig = Rig::new(SimConfig { fail_step_rate: 1.0, ..SimConfig::default() });
+    let engine = rig.engine();
+    let mut m: serde_json::Value = serde_json::from_str(GUIDE).unwrap();
+    let step = |name: &str, action: &str| {
+        json!({"Name": name, "ActionOnFailure": action,
+        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["true"]}})
+    };
+    m["States"]["Create JupyterHub Users"]["Resource"] = json!("arn:aws:states:::elasticmapreduce:addStep");
+    m["States"]["Create JupyterHub Users"]["Parameters"]["Step"] = step("breaks", "CANCEL_AND_WAIT");
+    m["States"]["Create JupyterHub Users"]["ResultPath"] = json!(null);
+    m["States"]["Create JupyterHub Users"].as_object_mut().unwrap().remove("End");
+    m["States"]["Create JupyterHub Users"]["Next"] = json!("After");
+    m["States"]["After"] = json!({"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:addStep.sync",
+        "Parameters": {"ClusterId.$": "$.ClusterId", "Step": step("after", "CONTINUE")}, "End": true});
+    let id = start(&engine, &m.to_string(), WorkflowOptions::default()).await;
+    let report = run(&engine, &id).await.unwrap();
+    let WorkflowOutcome::Failed { state, cause, .. } = &report.outcome else { panic!("{report:?}") };
+    assert_eq!(state, "After");
+    assert!(cause.contains("step after") && cause.contains("Cancelled"), "{cause}");
+}
