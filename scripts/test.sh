@@ -69,7 +69,7 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 log "builds: no features, each feature alone"
 cargo check -p mliy-core --no-default-features --locked
 cargo check -p mliy --no-default-features --locked
-for feature in cli dns-api ldap sqlite postgres; do
+for feature in cli dns-api ldap sqlite postgres http; do
   cargo check -p mliy --no-default-features --features "$feature" --locked
 done
 # The AWS features alone, with their dependencies given the full build's features

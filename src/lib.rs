@@ -14,6 +14,8 @@
 
 pub mod config;
 pub mod demo;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod registry;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -17,6 +17,8 @@ mod edx_moto;
 #[cfg(feature = "aws")]
 mod fault_proxy;
 mod fixtures;
+#[cfg(feature = "http")]
+mod http_api;
 mod idle_stop;
 #[cfg(feature = "ldap")]
 mod ldap;
