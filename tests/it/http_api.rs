@@ -64,6 +64,12 @@ impl Rig {
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
+    /// A notebook launched for alice through the library.
+    async fn alices_notebook(&self) -> mliy::engine::Launched {
+        let request = LaunchRequest::instance("data-science", "notebook", "t3.large");
+        self.engine.launch_instance(&user("alice"), request).await.unwrap()
+    }
+
     async fn login(&self, user: &str, password: &str) -> String {
         let (status, body) =
             self.call(Method::POST, "/api/v1/login", None, Some(json!({"username": user, "password": password}))).await;
@@ -88,11 +94,7 @@ async fn sign_in_and_who_may_see_and_act() {
     let (status, me) = rig.call(Method::GET, "/api/v1/whoami", Some(&alice), None).await;
     assert_eq!((status, me["username"].as_str()), (StatusCode::OK, Some("alice")));
 
-    let launched = rig
-        .engine
-        .launch_instance(&user("alice"), LaunchRequest::instance("data-science", "notebook", "t3.large"))
-        .await
-        .unwrap();
+    let launched = rig.alices_notebook().await;
     let id = launched.resource.id.to_string();
     let (_, mine) = rig.call(Method::GET, "/api/v1/resources", Some(&alice), None).await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
@@ -125,11 +127,7 @@ async fn sign_in_and_who_may_see_and_act() {
 #[tokio::test(start_paused = true)]
 async fn progress_needs_the_launch_secret() {
     let rig = rig();
-    let launched = rig
-        .engine
-        .launch_instance(&user("alice"), LaunchRequest::instance("data-science", "notebook", "t3.large"))
-        .await
-        .unwrap();
+    let launched = rig.alices_notebook().await;
     let id = launched.resource.id.to_string();
     let secret = launched.progress_token.unwrap();
     let uri = format!("/api/v1/progress/{id}");
