@@ -4,7 +4,7 @@
 //! This first part serves `/api/v1`: `POST login` (credentials through the
 //! [`AuthProvider`] → a bearer token), `POST logout`, `GET whoami`, `GET resources`,
 //! `GET resources/{id}`, `POST resources/{id}/actions/{action}`, and the bootstrap's
-//! `POST progress/{launch}` authenticated by the launch secret. State changes only through
+//! `POST progress/{launch}` authenticated by the launch secret and rate-limited per launch. State changes only through
 //! POST. Errors are JSON, `{"error": {"kind", "message", …}}`, with the status that fits.
 //!
 //! ```no_run
@@ -15,6 +15,7 @@
 //! ```
 
 mod errors;
+mod limit;
 mod routes;
 mod sessions;
 
@@ -34,11 +35,13 @@ pub struct HttpConfig {
     pub session_ttl: Duration,
     /// The most sessions kept at once (the oldest goes first).
     pub max_sessions: usize,
+    /// The most progress reports one launch may send per minute; more answer 429.
+    pub progress_per_minute: u32,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { session_ttl: Duration::from_secs(8 * 3600), max_sessions: 10_000 }
+        HttpConfig { session_ttl: Duration::from_secs(8 * 3600), max_sessions: 10_000, progress_per_minute: 60 }
     }
 }
 
@@ -47,10 +50,12 @@ pub(crate) struct Api {
     pub(crate) engine: Engine,
     pub(crate) auth: Arc<dyn AuthProvider>,
     pub(crate) sessions: Sessions,
+    pub(crate) progress_limit: limit::PerKey,
 }
 
 /// The API's router, under `/api/v1`.
 pub fn router(engine: Engine, auth: Arc<dyn AuthProvider>, config: HttpConfig) -> Router {
     let sessions = Sessions::new(config.session_ttl, config.max_sessions);
-    routes::routes(Arc::new(Api { engine, auth, sessions }))
+    let progress_limit = limit::PerKey::new(config.progress_per_minute, Duration::from_secs(60));
+    routes::routes(Arc::new(Api { engine, auth, sessions, progress_limit }))
 }

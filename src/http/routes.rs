@@ -158,6 +158,12 @@ async fn progress(
     let Some(secret) = bearer(&parts) else {
         return Err(Error::Unauthenticated("a progress report carries its launch secret".into()).into());
     };
+    // Counted per launch and secret: forged secrets spend their own allowance, not the image's.
+    if !api.progress_limit.allow(&format!("{launch}:{}", super::sessions::digest(secret))) {
+        return Err(
+            Error::Throttled(format!("launch {launch}: too many progress reports, try again in a minute")).into()
+        );
+    }
     api.engine.report_progress(&launch_id(&launch)?, secret, body.percent, &body.message).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,8 @@ pub(crate) struct Sessions {
     live: Mutex<HashMap<String, (Principal, Instant)>>,
 }
 
-fn key(token: &str) -> String {
+/// A token's SHA-256, in hex: what is kept instead of the token.
+pub(crate) fn digest(token: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -34,18 +35,18 @@ impl Sessions {
         {
             live.remove(&oldest);
         }
-        live.insert(key(&token), (principal, now + self.ttl));
+        live.insert(digest(&token), (principal, now + self.ttl));
         token
     }
 
     /// The principal of a live token.
     pub(crate) fn principal(&self, token: &str) -> Option<Principal> {
         let live = self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        live.get(&key(token)).filter(|(_, until)| *until > Instant::now()).map(|(p, _)| p.clone())
+        live.get(&digest(token)).filter(|(_, until)| *until > Instant::now()).map(|(p, _)| p.clone())
     }
 
     /// Ends a token's session.
     pub(crate) fn close(&self, token: &str) {
-        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key(token));
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&digest(token));
     }
 }

@@ -146,4 +146,16 @@ async fn progress_needs_the_launch_secret() {
     assert_eq!(status, StatusCode::NO_CONTENT, "{e}");
     let (status, e) = rig.call(Method::POST, &uri, Some(secret.expose()), Some(json!({"percent": "lots"}))).await;
     assert!(status.is_client_error(), "{status} {e}");
+    // 60 reports a minute per launch (those above count too): then 429.
+    let mut last = StatusCode::OK;
+    for n in 0..60 {
+        let report = json!({"percent": 20, "message": format!("step {n}")});
+        last = rig.call(Method::POST, &uri, Some(secret.expose()), Some(report)).await.0;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _) = rig.call(Method::POST, &uri, Some(forged.expose()), Some(json!({"percent": 30}))).await;
+    assert!(
+        matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
+        "a forger has its own allowance: {status}"
+    );
 }
