@@ -100,7 +100,7 @@ impl Shared {
     }
 
     /// Sleeps a poll interval, or fails once `deadline` has passed.
-    async fn poll_until(&self, deadline: crate::clock::Timestamp, what: &str) -> Result<()> {
+    pub(super) async fn poll_until(&self, deadline: crate::clock::Timestamp, what: &str) -> Result<()> {
         let now = self.clock.now();
         if now >= deadline {
             return Err(Error::Unavailable(format!("{what} did not finish in time")));

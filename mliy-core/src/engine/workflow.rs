@@ -43,6 +43,11 @@ impl Failure {
     pub(super) fn task(cause: impl Into<String>) -> Failure {
         Failure { error: "States.TaskFailed".into(), cause: cause.into() }
     }
+
+    /// A deadline passed (`poll_until`'s refusal says what did not finish).
+    pub(super) fn timeout(e: Error) -> Failure {
+        Failure { error: "States.Timeout".into(), cause: e.to_string() }
+    }
 }
 
 /// The state that launches the cluster: the first, and the only `createCluster`.

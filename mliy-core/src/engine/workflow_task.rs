@@ -69,13 +69,9 @@ impl Shared {
                 let why = self.store.events(&r.id).await?.last().map(|e| e.reason.clone()).unwrap_or_default();
                 return Ok(Err(Failure::task(format!("the cluster ended {}: {why}", r.phase))));
             }
-            if self.clock.now() >= deadline {
-                return Ok(Err(Failure {
-                    error: "States.Timeout".into(),
-                    cause: "the cluster did not start in time".into(),
-                }));
+            if let Err(e) = self.poll_until(deadline, "the cluster's start").await {
+                return Ok(Err(Failure::timeout(e)));
             }
-            self.clock.sleep(self.config.command_poll).await;
         }
     }
 
@@ -140,11 +136,9 @@ impl Shared {
                 }
                 _ => {}
             }
-            if self.clock.now() >= deadline {
-                let cause = format!("step {step_id} did not finish in time");
-                return Ok(Err(Failure { error: "States.Timeout".into(), cause }));
+            if let Err(e) = self.poll_until(deadline, &format!("step {step_id}")).await {
+                return Ok(Err(Failure::timeout(e)));
             }
-            self.clock.sleep(self.config.command_poll).await;
         }
     }
 
@@ -172,13 +166,9 @@ impl Shared {
                 _ if !sync => return Ok(Ok(json!({}))),
                 _ => {}
             }
-            if self.clock.now() >= deadline {
-                return Ok(Err(Failure {
-                    error: "States.Timeout".into(),
-                    cause: "the cluster did not terminate in time".into(),
-                }));
+            if let Err(e) = self.poll_until(deadline, "the cluster's termination").await {
+                return Ok(Err(Failure::timeout(e)));
             }
-            self.clock.sleep(self.config.command_poll).await;
         }
     }
 }
