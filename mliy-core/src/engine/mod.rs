@@ -61,6 +61,7 @@ mod launch;
 mod limits;
 mod mliy_fleet;
 mod nodes;
+mod offerings;
 mod outgoing;
 mod progress;
 mod quota;
@@ -79,6 +80,7 @@ pub use config::EngineConfig;
 pub use connection::{Connection, JUPYTERHUB_PORT, TUNNEL_PORT, custom_url};
 pub use cost::{CostBy, CostReport, CostRow, ResourceCost, SegmentCost, report as cost_report};
 pub use launch::Launched;
+pub use offerings::{PricedOffering, TypePrice};
 pub use refresh::{RefreshConfig, RefreshReport, Unmanaged};
 pub use workflow::{WorkflowOptions, WorkflowReport};
 

@@ -1492,6 +1492,24 @@ mod bills {
             .unwrap()
     }
 
+    /// Offerings are priced from the engine's pricing: an instance with its volume, a
+    /// cluster node with EMR's surcharge; unpriced without pricing.
+    #[tokio::test(start_paused = true)]
+    async fn offerings_carry_hourly_prices() {
+        let rig = Rig::new(SimConfig::default());
+        let price = |engine: &Engine, sc: &str| {
+            let all = engine.offerings(&alice()).unwrap();
+            let o = all.iter().find(|o| o.offering.software_config == sc).unwrap();
+            o.prices[0].hourly.map(|d| d.round_dp(6).normalize().to_string())
+        };
+        let engine = priced(&rig);
+        assert_eq!(price(&engine, "plain").as_deref(), Some("0.084296"), "0.0832 + 10 GB at 0.08 a month");
+        assert_eq!(price(&engine, "spark").as_deref(), Some("0.24"), "0.192 + 0.048");
+        assert_eq!(price(&rig.engine(), "spark"), None, "without pricing");
+        let anonymous = Principal::new("", Vec::<String>::new());
+        assert!(engine.offerings(&anonymous).is_err());
+    }
+
     /// Launch, stop, start, terminate: a running, a stopped and a running segment, each
     /// priced as the file writes it, each closed once, the cost per second.
     #[tokio::test(start_paused = true)]
