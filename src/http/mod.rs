@@ -1,11 +1,16 @@
 //! The HTTP API (feature `http`): an axum [`Router`] a portal nests in its own app, every
-//! call through the engine's authorization.
+//! call through the engine's authorization, described by an OpenAPI 3.1 document generated
+//! from the code (`GET /api/v1/openapi.json`, or [`openapi`]).
 //!
-//! This first part serves `/api/v1`: `POST login` (credentials through the
-//! [`AuthProvider`] → a bearer token), `POST logout`, `GET whoami`, `GET resources`,
-//! `GET resources/{id}`, `POST resources/{id}/actions/{action}`, and the bootstrap's
-//! `POST progress/{launch}` authenticated by the launch secret and rate-limited per launch. State changes only through
-//! POST. Errors are JSON, `{"error": {"kind", "message", …}}`, with the status that fits.
+//! Under `/api/v1`: sign-in (a bearer token for scripts, an HttpOnly `SameSite=Strict`
+//! cookie with a CSRF token for browsers), what the caller may launch and its prices,
+//! launches, resources (paged, filtered), their events (also as server-sent events,
+//! resumable with `Last-Event-ID`), actions, cost, budgets; admin listings; the bootstrap's
+//! callbacks authenticated by the launch secret and rate-limited per launch; and the OpenAPI
+//! EMR service's `/api/v1/emr/clusters`. MLiy's images report to
+//! `/ajax/s/{secret}/ajax/progress/…`; MLiy's bare `/ajax/progress/…` is refused. State
+//! changes only through POST and DELETE. Errors are JSON, `{"error": {"kind", "message",
+//! …}}`, with the status that fits. The dashboard ([`dashboard`]) is served at `/`.
 //!
 //! ```no_run
 //! # async fn demo(engine: mliy::engine::Engine, auth: std::sync::Arc<dyn mliy::auth::AuthProvider>) {
@@ -14,10 +19,20 @@
 //! # }
 //! ```
 
+mod account;
+mod admin;
+mod callbacks;
+mod caller;
+pub mod dashboard;
+mod emr_service;
 mod errors;
+mod input;
+mod launch;
 mod limit;
-mod routes;
+mod resources;
 mod sessions;
+mod stream;
+mod views;
 
 pub use errors::ApiError;
 
@@ -27,21 +42,37 @@ use mliy_core::engine::Engine;
 use sessions::Sessions;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 /// How the API behaves.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// How long a login's token stays valid.
+    /// How long a login's session stays valid.
     pub session_ttl: Duration,
     /// The most sessions kept at once (the oldest goes first).
     pub max_sessions: usize,
     /// The most progress reports one launch may send per minute; more answer 429.
     pub progress_per_minute: u32,
+    /// Whether session cookies are `Secure`: by default, unless the request's host is a
+    /// loopback address.
+    pub secure_cookies: Option<bool>,
+    /// How often an event stream looks for events stored by another replica.
+    pub stream_poll: Duration,
+    /// Serve the dashboard at `/`.
+    pub dashboard: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { session_ttl: Duration::from_secs(8 * 3600), max_sessions: 10_000, progress_per_minute: 60 }
+        HttpConfig {
+            session_ttl: Duration::from_secs(8 * 3600),
+            max_sessions: 10_000,
+            progress_per_minute: 60,
+            secure_cookies: None,
+            stream_poll: Duration::from_secs(1),
+            dashboard: true,
+        }
     }
 }
 
@@ -51,11 +82,70 @@ pub(crate) struct Api {
     pub(crate) auth: Arc<dyn AuthProvider>,
     pub(crate) sessions: Sessions,
     pub(crate) progress_limit: limit::PerKey,
+    pub(crate) config: HttpConfig,
 }
 
-/// The API's router, under `/api/v1`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mliy", description = "Self-service analytics environments on AWS."),
+    modifiers(&Security),
+    tags(
+        (name = "session", description = "Signing in and out"),
+        (name = "launch", description = "What may be launched, and launching it"),
+        (name = "resources", description = "The caller's instances and clusters"),
+        (name = "admin", description = "Admins only"),
+        (name = "bootstrap", description = "Callbacks of the machines' bootstrap scripts"),
+        (name = "emr", description = "The OpenAPI EMR service's shape"),
+    )
+)]
+struct Doc;
+
+/// Declares the two ways to sign in.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components
+            .add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(caller::COOKIE))));
+    }
+}
+
+fn api_routes() -> OpenApiRouter<Arc<Api>> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .merge(account::routes())
+        .merge(launch::routes())
+        .merge(resources::routes())
+        .merge(stream::routes())
+        .merge(admin::routes())
+        .merge(callbacks::routes())
+        .merge(emr_service::routes())
+}
+
+/// The API's OpenAPI 3.1 document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api_routes().split_for_parts().1;
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc
+}
+
+/// The API's router: `/api/v1`, MLiy's `/ajax/…`, and the dashboard at `/` when configured.
 pub fn router(engine: Engine, auth: Arc<dyn AuthProvider>, config: HttpConfig) -> Router {
     let sessions = Sessions::new(config.session_ttl, config.max_sessions);
     let progress_limit = limit::PerKey::new(config.progress_per_minute, Duration::from_secs(60));
-    routes::routes(Arc::new(Api { engine, auth, sessions, progress_limit }))
+    let dashboard = config.dashboard;
+    let api = Arc::new(Api { engine, auth, sessions, progress_limit, config });
+    let (routes, _) = api_routes().split_for_parts();
+    let doc = Arc::new(openapi());
+    let mut routes = routes
+        .route("/api/v1/openapi.json", axum::routing::get(move || async move { axum::Json(doc.as_ref().clone()) }));
+    if dashboard {
+        routes = routes.merge(dashboard::routes());
+    }
+    routes.with_state(api)
 }

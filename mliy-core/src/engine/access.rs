@@ -37,6 +37,12 @@ fn manages(principal: &Principal, owner_groups: &[String], manager_group: Option
             .any(|g| principal.groups.iter().any(|pg| same_group(pg, g)))
 }
 
+/// Whether `principal` sees only its own resources (neither an admin nor a manager), so a
+/// listing may ask the store for the owner's alone.
+pub(crate) fn sees_only_own(principal: &Principal, manager_group: Option<&str>) -> bool {
+    !principal.admin && manager_group.is_none_or(|m| !principal.groups.iter().any(|g| same_group(g, m)))
+}
+
 /// Whether `principal` may see and act on `resource`.
 pub(crate) fn may_access(principal: &Principal, resource: &Resource, manager_group: Option<&str>) -> bool {
     may_see(principal, &resource.owner, &resource.owner_groups, manager_group)

@@ -11,6 +11,7 @@ use crate::pricing::Decimal;
 use crate::store::ResourceFilter;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 /// What the report's rows group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +131,28 @@ impl Engine {
         let resources = self.inner.store.list_resources(&all).await?;
         let segments = self.inner.store.billing(None).await?;
         Ok(report(self.catalog(), &resources, &segments, (from, to), self.inner.clock.now(), by))
+    }
+}
+
+impl Engine {
+    /// What one resource has cost so far, with its segments, if `principal` may see it;
+    /// `None` before its first bill.
+    ///
+    /// # Errors
+    /// As [`Engine::get`]; the store's.
+    pub async fn resource_cost(&self, principal: &Principal, id: &LaunchId) -> Result<Option<ResourceCost>> {
+        let r = self.get(principal, id).await?;
+        let segments = self.inner.store.billing(Some(id)).await?;
+        let now = self.inner.clock.now();
+        let all = report(
+            self.catalog(),
+            &[r],
+            &segments,
+            (Timestamp(0), now.plus(Duration::from_secs(1))),
+            now,
+            CostBy::User,
+        );
+        Ok(all.resources.into_iter().next())
     }
 }
 

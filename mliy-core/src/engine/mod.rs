@@ -365,8 +365,9 @@ impl Engine {
     /// The store's.
     pub async fn list(&self, principal: &Principal, include_archived: bool) -> Result<Vec<Resource>> {
         access::authenticated(principal)?;
-        let filter = ResourceFilter { include_archived, ..ResourceFilter::default() };
         let manager = self.inner.config.manager_group.as_deref();
+        let owner = access::sees_only_own(principal, manager).then(|| principal.username.clone());
+        let filter = ResourceFilter { include_archived, owner, ..ResourceFilter::default() };
         Ok(self
             .inner
             .store

@@ -1543,6 +1543,11 @@ mod bills {
         let hours = Decimal::from(segs[0].billed_seconds(rig.clock.now())) / Decimal::from(3_600);
         assert!(hours >= Decimal::ONE, "over the hour slept");
         assert_eq!(first, (Decimal::new(832, 4) * hours).round_dp(4));
+        let so_far = engine.resource_cost(&alice(), &id).await.unwrap().unwrap();
+        let summed: Decimal = segs.iter().map(|s| s.cost(rig.clock.now()).unwrap()).sum();
+        assert_eq!((so_far.segments.len(), so_far.cost), (3, summed.normalize()), "the owner sees its cost so far");
+        let bob = Principal::new("bob", ["other"]);
+        assert!(engine.resource_cost(&bob, &id).await.is_err(), "nobody else does");
     }
 
     /// A cluster: (EC2 + EMR) × nodes; an unpriced type gets no price, never 0.

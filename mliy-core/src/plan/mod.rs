@@ -45,8 +45,8 @@ mod policy;
 mod request;
 
 pub(crate) use jupyter::placeholder_user;
-pub use offerings::{Offering, offerings};
 pub use jupyter::{CREATE_USERS_SCRIPT, MAX_JUPYTER_USERS};
+pub use offerings::{Offering, offerings};
 pub use policy::{DEFAULT_MAX_CLUSTER_NODES, MAX_SPOT_BID};
 pub use request::{ClusterOptions, LaunchRequest};
 

@@ -78,10 +78,7 @@ software_configs:
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(
             got,
-            vec![
-                ("ds".into(), "nb".into(), s(&["t3.large"])),
-                ("ds".into(), "spark".into(), s(&["m5.xlarge"]))
-            ]
+            vec![("ds".into(), "nb".into(), s(&["t3.large"])), ("ds".into(), "spark".into(), s(&["m5.xlarge"]))]
         );
         let ops = offerings(&catalog, &Principal::new("olga", ["ops"]));
         assert_eq!(ops.len(), 1, "ops has no EMR access: {ops:?}");
