@@ -5,10 +5,14 @@
 
 mod audit;
 mod costs;
+#[cfg(feature = "http")]
+mod example_image;
 pub mod fleet;
 mod image;
 mod replica;
 pub mod scenario;
 
+#[cfg(feature = "http")]
+pub use example_image::{Script, post_progress, spawn_example_images};
 pub use image::Bootstrap;
 pub use mliy_core::sim::*;
