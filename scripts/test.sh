@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION=5.2.5
+SCHEMATHESIS_VERSION=4.32.5
 apt_updated=0
 
 log() { printf '\n== %s (at %d s)\n' "$*" "$SECONDS"; }
@@ -55,10 +56,18 @@ install_postgres() {
   command -v openssl >/dev/null || apt_install openssl
 }
 
+install_schemathesis() {
+  if ! command -v schemathesis >/dev/null; then
+    python3 -m pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
+    command -v pyenv >/dev/null && pyenv rehash || true
+  fi
+}
+
 log "servers for the integration tests"
 try_install "moto[server]==$MOTO_VERSION" install_moto
 try_install "slapd and ldap-utils" install_slapd
 try_install "postgresql" install_postgres
+try_install "schemathesis==$SCHEMATHESIS_VERSION" install_schemathesis
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -120,6 +129,16 @@ for feature, (field, text) in cases.items():
         sys.exit(f"a config naming {feature} without the feature: exit {out.returncode}, {error}")
     print(f"without the {feature} feature: refused, naming {field} and the feature")
 PY
+log "schemathesis against mliy serve's OpenAPI document"
+if command -v schemathesis >/dev/null; then
+  bash scripts/schemathesis.sh "$mliy"
+elif [ "${MLIY_REQUIRE_SERVERS:-0}" = 1 ]; then
+  echo "error: schemathesis is required (MLIY_REQUIRE_SERVERS=1) but was not found" >&2
+  exit 1
+else
+  echo "SKIPPED: schemathesis not found; the API was not fuzzed"
+fi
+
 # Checks a report: nothing duplicated, orphaned, lost, doubled or failed unexpectedly, and
 # every launch ended.
 check_sim() {

@@ -1,7 +1,8 @@
 //! What serde cannot say about a config: ranges, URL shapes, choices that go together.
 
 use super::{
-    AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, EngineSection, PricingSection, RefreshSection, StoreConfig,
+    AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, EngineSection, HttpSection, PricingSection, RefreshSection,
+    StoreConfig,
 };
 use mliy_core::error::{Error, Result};
 use std::time::Duration;
@@ -232,4 +233,17 @@ fn domain(field: &str, domain: &str) -> Result<()> {
         && d.split('.')
             .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if ok { Ok(()) } else { Err(Error::validation(field, domain, "a DNS domain such as analytics.example.com")) }
+}
+
+pub(super) fn http(h: &HttpSection) -> Result<()> {
+    if h.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(Error::validation("http.listen", &h.listen, "an IP address and port, such as 127.0.0.1:8080"));
+    }
+    if let Some(ttl) = h.session_ttl.filter(|t| *t < Duration::from_secs(60) || *t > Duration::from_secs(30 * 86_400)) {
+        return Err(Error::validation("http.session_ttl", format!("{}s", ttl.as_secs()), "from 1m to 30d"));
+    }
+    if let Some(n) = h.progress_per_minute.filter(|n| !(1..=10_000).contains(n)) {
+        return Err(Error::validation("http.progress_per_minute", n.to_string(), "from 1 to 10000"));
+    }
+    Ok(())
 }

@@ -69,6 +69,9 @@ pub struct DeploymentConfig {
     /// The simulated cloud's settings (only with `cloud: sim`).
     #[serde(default)]
     pub sim: Option<SimSection>,
+    /// How `mliy serve` serves the HTTP API.
+    #[serde(default)]
+    pub http: HttpSection,
     /// The folder relative paths start from.
     #[serde(skip)]
     pub base: PathBuf,
@@ -88,6 +91,7 @@ impl DeploymentConfig {
             refresh: RefreshSection::default(),
             pricing: None,
             sim: None,
+            http: HttpSection::default(),
             base: PathBuf::from("."),
         }
     }
@@ -180,6 +184,7 @@ impl DeploymentConfig {
         if let Some(p) = &self.pricing {
             check::pricing(p)?;
         }
+        check::http(&self.http)?;
         check::refresh(&self.refresh)
     }
 }

@@ -393,3 +393,42 @@ mod duration_required {
         s.serialize_str(&duration::show(*d))
     }
 }
+
+/// `http`: how `mliy serve` serves the HTTP API and the dashboard. TLS is for the proxy in
+/// front of it (or a portal embedding the router); `mliy serve` speaks plain HTTP.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// The address to listen on (`127.0.0.1:8080` by default); `--listen` wins.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Serve the dashboard at `/` (true by default).
+    #[serde(default = "yes")]
+    pub dashboard: bool,
+    /// How long a sign-in lasts (8h by default; 1m to 30d).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "duration::option")]
+    pub session_ttl: Option<Duration>,
+    /// Progress reports one launch may send a minute (60 by default; 1 to 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_per_minute: Option<u32>,
+    /// Whether session cookies are `Secure`: by default, unless the request's host is a
+    /// loopback address. Behind a TLS proxy leave the default or say `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_cookies: Option<bool>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            listen: default_listen(),
+            dashboard: true,
+            session_ttl: None,
+            progress_per_minute: None,
+            secure_cookies: None,
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}

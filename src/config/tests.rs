@@ -267,3 +267,23 @@ async fn the_registry_prices_bills_from_the_file() {
     let e = crate::registry::pricing(&config).unwrap_err();
     assert!(matches!(&e, Error::Validation(v) if v.field == "pricing.region" && v.value == "us-east-1"), "{e}");
 }
+
+#[test]
+fn the_http_section_is_checked_and_tls_is_refused() {
+    let c = parse("cloud: sim\nstore: memory\nhttp: {listen: '0.0.0.0:9000', session_ttl: 2h, progress_per_minute: 30, secure_cookies: true, dashboard: false}\n")
+        .unwrap();
+    assert_eq!(
+        (c.http.listen.as_str(), c.http.session_ttl, c.http.progress_per_minute),
+        ("0.0.0.0:9000", Some(Duration::from_secs(7200)), Some(30))
+    );
+    assert_eq!((c.http.secure_cookies, c.http.dashboard), (Some(true), false));
+    assert_eq!(parse("cloud: sim\nstore: memory\n").unwrap().http.listen, "127.0.0.1:8080");
+    for (http, field) in [
+        ("{listen: 'localhost'}", "http.listen"),
+        ("{session_ttl: 10s}", "http.session_ttl"),
+        ("{progress_per_minute: 0}", "http.progress_per_minute"),
+        ("{tls: {cert: c.pem}}", "tls"),
+    ] {
+        refused(&format!("cloud: sim\nstore: memory\nhttp: {http}\n"), field);
+    }
+}

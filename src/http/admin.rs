@@ -3,11 +3,12 @@
 
 use super::caller::Caller;
 use super::input::Input;
+use super::input::Q as Query;
 use super::resources::page;
 use super::views::{ErrorBody, ListQuery, ResourcePage, ResourceView};
 use super::{Api, ApiError};
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use mliy_core::Error;
 use mliy_core::clock::Timestamp;
 use mliy_core::engine::{Adoption, CostBy};
@@ -81,7 +82,7 @@ struct AdoptBody {
 
 /// Adopts an unmanaged machine by its tags: it is recorded and managed from now on.
 #[utoipa::path(post, path = "/api/v1/admin/adopt", tag = "admin",
-    request_body(content((AdoptBody = "application/json"), (AdoptBody = "application/x-www-form-urlencoded"))),
+    request_body = AdoptBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The new record", body = ResourceView),

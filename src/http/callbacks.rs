@@ -53,6 +53,7 @@ fn allow(api: &Api, launch: &str, secret: &str) -> Answer<()> {
 #[serde(deny_unknown_fields)]
 struct Progress {
     /// 0–100; 100 means ready.
+    #[schema(minimum = 0, maximum = 100)]
     percent: u8,
     #[serde(default)]
     message: String,
@@ -60,7 +61,7 @@ struct Progress {
 
 /// A bootstrap reports its progress.
 #[utoipa::path(post, path = "/api/v1/progress/{launch}", tag = "bootstrap",
-    params(("launch" = String, Path, description = "The launch id"),
+    params(("launch" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$"),
         ("X-Mliy-Progress-Token" = Option<String>, Header, description = "The launch secret (or as a bearer token)")),
     request_body(content((Progress = "application/json"), (Progress = "application/x-www-form-urlencoded"))),
     security(("bearer" = [])),
@@ -95,7 +96,7 @@ struct Activity {
 
 /// A running machine reports that it is in use (its idle time starts again).
 #[utoipa::path(post, path = "/api/v1/activity/{launch}", tag = "bootstrap",
-    params(("launch" = String, Path, description = "The launch id"),
+    params(("launch" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$"),
         ("X-Mliy-Progress-Token" = Option<String>, Header, description = "The launch secret (or as a bearer token)")),
     request_body(content((Activity = "application/json"), (Activity = "application/x-www-form-urlencoded"))),
     security(("bearer" = [])),
@@ -123,8 +124,8 @@ async fn activity(
 /// `MANAGER_HOSTNAME` rendered, the step is `message(n)`.
 #[utoipa::path(get, path = "/ajax/s/{secret}/ajax/progress/{instance}/{step}", tag = "bootstrap",
     params(("secret" = String, Path, description = "The launch secret"),
-        ("instance" = String, Path, description = "The EC2 instance id"),
-        ("step" = String, Path, description = "`message(percent)`")),
+        ("instance" = String, Path, description = "The EC2 instance id", pattern = "^i-[0-9a-f]{1,17}$"),
+        ("step" = String, Path, description = "`message(percent)`", pattern = "^[A-Za-z0-9_]{1,100}\\(([0-9]|[1-9][0-9]|100)\\)$")),
     responses(
         (status = 204, description = "Recorded"),
         (status = 403, description = "A wrong secret, or not that launch's instance", body = ErrorBody),
@@ -143,8 +144,8 @@ async fn mliy_progress(
 
 /// MLiy's original endpoint took progress from anyone: refused.
 #[utoipa::path(get, path = "/ajax/progress/{instance}/{step}", tag = "bootstrap",
-    params(("instance" = String, Path, description = "The EC2 instance id"),
-        ("step" = String, Path, description = "`message(percent)`")),
+    params(("instance" = String, Path, description = "The EC2 instance id", pattern = "^i-[0-9a-f]{1,17}$"),
+        ("step" = String, Path, description = "`message(percent)`", pattern = "^[A-Za-z0-9_]{1,100}\\(([0-9]|[1-9][0-9]|100)\\)$")),
     responses((status = 401, description = "Always: a report carries its launch secret", body = ErrorBody)))]
 async fn bare_mliy_progress(Path((_instance, _step)): Path<(String, String)>) -> ApiError {
     ApiError(Error::Unauthenticated(

@@ -122,7 +122,7 @@ async fn create(
 
 /// A cluster's status and JupyterHub address.
 #[utoipa::path(get, path = "/api/v1/emr/clusters/{id}", tag = "emr",
-    params(("id" = String, Path, description = "The launch id")),
+    params(("id" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Its status", body = ClusterStatus),
@@ -143,7 +143,7 @@ async fn cluster(api: &Api, caller: &Caller, id: &str) -> Answer<Resource> {
 
 /// Terminates a cluster.
 #[utoipa::path(delete, path = "/api/v1/emr/clusters/{id}", tag = "emr",
-    params(("id" = String, Path, description = "The launch id")),
+    params(("id" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 202, description = "Terminating", body = ClusterStatus),

@@ -2,8 +2,9 @@
 //! form and `curl --data-urlencode` send), refused as a validation error naming the body.
 
 use super::ApiError;
-use axum::extract::{Form, FromRequest, Json, OptionalFromRequest, Request};
+use axum::extract::{Form, FromRequest, FromRequestParts, Json, OptionalFromRequest, Query, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use mliy_core::Error;
 use serde::de::DeserializeOwned;
 
@@ -44,5 +45,19 @@ impl<S: Send + Sync, T: DeserializeOwned> OptionalFromRequest<S> for Input<T> {
             return Ok(None);
         }
         <Input<T> as FromRequest<S>>::from_request(req, state).await.map(Some)
+    }
+}
+
+/// A query string of type `T`, refused as a validation error naming the query.
+pub(crate) struct Q<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(t) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError(Error::validation("query", parts.uri.query().unwrap_or(""), e.body_text())))?;
+        Ok(Q(t))
     }
 }

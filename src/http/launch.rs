@@ -119,7 +119,7 @@ impl From<mliy_core::engine::Launched> for LaunchedView {
 
 /// Launches an instance.
 #[utoipa::path(post, path = "/api/v1/instances", tag = "launch",
-    request_body(content((InstanceBody = "application/json"), (InstanceBody = "application/x-www-form-urlencoded"))),
+    request_body = InstanceBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Recorded; it launches in the background", body = LaunchedView),

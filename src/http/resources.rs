@@ -3,12 +3,13 @@
 
 use super::caller::Caller;
 use super::input::Input;
+use super::input::Q as Query;
 use super::views::{
     ActBody, ConnectionView, ErrorBody, EventView, ListQuery, ResourceDetail, ResourcePage, ResourceView, cost_so_far,
 };
 use super::{Api, ApiError};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use mliy_core::Error;
 use mliy_core::engine::Action;
 use mliy_core::lifecycle::Resource;
@@ -70,7 +71,7 @@ async fn list(State(api): State<Arc<Api>>, caller: Caller, Query(q): Query<ListQ
 
 /// One resource: phase, progress, addresses, how to connect, cost so far, events.
 #[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "resources",
-    params(("id" = String, Path, description = "The launch id")),
+    params(("id" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The resource", body = ResourceDetail),
@@ -94,7 +95,7 @@ async fn one(State(api): State<Arc<Api>>, caller: Caller, Path(id): Path<String>
 
 /// A resource's event history, oldest first.
 #[utoipa::path(get, path = "/api/v1/resources/{id}/events", tag = "resources",
-    params(("id" = String, Path, description = "The launch id")),
+    params(("id" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Its events", body = Vec<EventView>),
@@ -136,8 +137,8 @@ pub(crate) fn action(name: &str, body: ActBody) -> Answer<Action> {
 /// Acts on a resource: start, stop, restart, terminate, archive, extend (`hours`) or resize
 /// (`group`, `count`).
 #[utoipa::path(post, path = "/api/v1/resources/{id}/actions/{action}", tag = "resources",
-    params(("id" = String, Path, description = "The launch id"), ("action" = String, Path, description = "The action")),
-    request_body(content((ActBody = "application/json"), (ActBody = "application/x-www-form-urlencoded"))),
+    params(("id" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$"), ("action" = String, Path, description = "The action", pattern = "^(start|stop|restart|terminate|archive|extend|resize)$")),
+    request_body = ActBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The resource after the action was recorded", body = ResourceView),

@@ -6,10 +6,11 @@
 //! took it. The stream ends with an `end` event once the resource has ended.
 
 use super::caller::Caller;
+use super::input::Q as Query;
 use super::resources::launch_id;
 use super::views::{ErrorBody, EventView};
 use super::{Api, ApiError};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use mliy_core::engine::Engine;
@@ -51,7 +52,7 @@ fn resume_after(headers: &HeaderMap, after: Option<u64>) -> Result<u64, ApiError
 /// A resource's events as they happen (`text/event-stream`): `phase` events whose data is an
 /// event as `GET …/events` gives it, then `end` once the resource has ended.
 #[utoipa::path(get, path = "/api/v1/resources/{id}/events/stream", tag = "resources",
-    params(("id" = String, Path, description = "The launch id"), After,
+    params(("id" = String, Path, description = "The launch id", pattern = "^[a-z0-9][a-z0-9-]{0,63}$"), After,
         ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this event")),
     security(("bearer" = []), ("cookie" = [])),
     responses(

@@ -155,8 +155,12 @@ pub(crate) struct ResourcePage {
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     /// Only this phase (by name).
+    #[param(
+        pattern = "^(requested|creating_stack|provisioning|starting|bootstrapping|ready|running|waiting|stopping|stopped|rebooting|terminating|terminated|terminated_with_errors|failed)$"
+    )]
     pub(crate) phase: Option<String>,
     /// Only `instance` or `cluster`.
+    #[param(pattern = "^(instance|cluster)$")]
     pub(crate) kind: Option<String>,
     /// Only this group config.
     pub(crate) group_config: Option<String>,
@@ -165,6 +169,7 @@ pub(crate) struct ListQuery {
     /// How many to skip.
     pub(crate) offset: Option<usize>,
     /// At most this many (1–500, 100 by default).
+    #[param(minimum = 1, maximum = 500)]
     pub(crate) limit: Option<usize>,
 }
 

@@ -61,6 +61,20 @@ pub struct Services {
     pub refresh_interval: Duration,
 }
 
+/// The HTTP API's settings from the config's `http` section.
+#[cfg(feature = "http")]
+pub fn http_config(config: &DeploymentConfig) -> crate::http::HttpConfig {
+    let h = &config.http;
+    let d = crate::http::HttpConfig::default();
+    crate::http::HttpConfig {
+        session_ttl: h.session_ttl.unwrap_or(d.session_ttl),
+        progress_per_minute: h.progress_per_minute.unwrap_or(d.progress_per_minute),
+        secure_cookies: h.secure_cookies,
+        dashboard: h.dashboard,
+        ..d
+    }
+}
+
 /// Builds [`Services`] from a config.
 #[derive(Debug)]
 pub struct Registry<'a> {

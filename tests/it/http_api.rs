@@ -50,18 +50,33 @@ fn rig() -> Rig {
 
 impl Rig {
     async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("authorization", a)).into_iter().collect();
+        let body = body.map(|b| ("application/json", b.to_string()));
+        let (status, _, value) = self.send(method, uri, &headers, body).await;
+        (status, value)
+    }
+
+    /// A request with these headers and body (content type, text): status, headers, JSON.
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut request = Request::builder().method(method).uri(uri);
-        if let Some(t) = token {
-            request = request.header("authorization", format!("Bearer {t}"));
+        for (k, v) in headers {
+            request = request.header(*k, *v);
         }
         let request = match body {
-            Some(b) => request.header("content-type", "application/json").body(Body::from(b.to_string())),
+            Some((kind, text)) => request.header("content-type", kind).body(Body::from(text)),
             None => request.body(Body::empty()),
         };
         let response = self.app.clone().oneshot(request.unwrap()).await.unwrap();
-        let status = response.status();
+        let (status, headers) = (response.status(), response.headers().clone());
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     /// A notebook launched for alice through the library.
@@ -158,4 +173,138 @@ async fn progress_needs_the_launch_secret() {
         matches!(status, StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED),
         "a forger has its own allowance: {status}"
     );
+}
+
+/// Every operation of the OpenAPI document is routed (none answers the router's bare 404 or
+/// 405), and the document names the endpoints the issue asks for.
+#[tokio::test(start_paused = true)]
+async fn the_openapi_document_describes_every_route() {
+    let rig = rig();
+    let (status, doc) = rig.call(Method::GET, "/api/v1/openapi.json", None, None).await;
+    assert_eq!((status, doc["openapi"].as_str()), (StatusCode::OK, Some("3.1.0")));
+    let paths = doc["paths"].as_object().unwrap();
+    for wanted in [
+        "/api/v1/login",
+        "/api/v1/offerings",
+        "/api/v1/instances",
+        "/api/v1/clusters",
+        "/api/v1/resources/{id}/events/stream",
+        "/api/v1/progress/{launch}",
+        "/api/v1/activity/{launch}",
+        "/ajax/s/{secret}/ajax/progress/{instance}/{step}",
+        "/api/v1/emr/clusters/{id}",
+        "/api/v1/admin/unmanaged",
+    ] {
+        assert!(paths.contains_key(wanted), "{wanted} is documented");
+    }
+    let mut operations = 0;
+    for (path, item) in paths {
+        let uri = path
+            .replace("{id}", "0a1b2c3d4e5f")
+            .replace("{launch}", "0a1b2c3d4e5f")
+            .replace("{action}", "stop")
+            .replace("{instance}", "i-0abc")
+            .replace("{step}", "done(100)")
+            .replace("{secret}", "forged")
+            .replace("{group_config}", "data-science");
+        for method in item.as_object().unwrap().keys() {
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = (m == Method::POST).then(|| ("application/json", "{}".to_string()));
+            let (status, _, answer) = rig.send(m, &uri, &[], body).await;
+            let routed = status.is_success() || status == StatusCode::SEE_OTHER || answer["error"]["kind"].is_string();
+            assert!(routed && status != StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}: {status} {answer}");
+            operations += 1;
+        }
+    }
+    assert!(operations >= 25, "{operations} operations");
+}
+
+/// A browser's sign-in: an HttpOnly, SameSite=Strict cookie (Secure off loopback), and every
+/// POST with it needs the session's CSRF token.
+#[tokio::test(start_paused = true)]
+async fn cookie_sessions_need_their_csrf_token() {
+    let rig = rig();
+    let form = ("application/x-www-form-urlencoded", "username=alice&password=alice-pw".to_string());
+    let (status, headers, body) =
+        rig.send(Method::POST, "/api/v1/login", &[("host", "127.0.0.1:8080")], Some(form.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    assert!(body.get("token").is_none(), "a browser gets no bearer token: {body}");
+    let (_, headers, _) = rig.send(Method::POST, "/api/v1/login", &[("host", "portal.example")], Some(form)).await;
+    assert!(headers["set-cookie"].to_str().unwrap().contains("; Secure"), "Secure off loopback");
+
+    let session = cookie.split(';').next().unwrap().to_string();
+    let csrf = body["csrf_token"].as_str().unwrap().to_string();
+    let launch = json!({"group_config": "data-science", "software_config": "notebook", "instance_type": "t3.large"});
+    let json_body = || Some(("application/json", launch.to_string()));
+    let (status, _, e) = rig.send(Method::POST, "/api/v1/instances", &[("cookie", &session)], json_body()).await;
+    assert_eq!((status, e["error"]["kind"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "no CSRF token");
+    let wrong = [("cookie", session.as_str()), ("x-csrf-token", "0000")];
+    assert_eq!(rig.send(Method::POST, "/api/v1/instances", &wrong, json_body()).await.0, StatusCode::FORBIDDEN);
+    let (status, _, me) = rig.send(Method::GET, "/api/v1/whoami", &[("cookie", &session)], None).await;
+    assert_eq!((status, me["username"].as_str()), (StatusCode::OK, Some("alice")), "reads need no token");
+    let right = [("cookie", session.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (status, _, launched) = rig.send(Method::POST, "/api/v1/instances", &right, json_body()).await;
+    assert_eq!(status, StatusCode::CREATED, "{launched}");
+    assert_eq!(launched["resource"]["owner"], "alice");
+}
+
+/// A launch through the API: the detail has its events and how to connect; the event stream
+/// resumes after `Last-Event-ID`; the offerings carry the notebook.
+#[tokio::test(start_paused = true)]
+async fn launch_then_follow_its_events() {
+    use tokio_stream::StreamExt;
+    let rig = rig();
+    let alice = rig.login("alice", "alice-pw").await;
+    let (_, offerings) = rig.call(Method::GET, "/api/v1/offerings", Some(&alice), None).await;
+    assert!(offerings.as_array().unwrap().iter().any(|o| o["software_config"] == "notebook"), "{offerings}");
+    let launch = json!({"group_config": "data-science", "software_config": "notebook", "instance_type": "t3.large"});
+    let (status, launched) = rig.call(Method::POST, "/api/v1/instances", Some(&alice), Some(launch)).await;
+    assert_eq!(status, StatusCode::CREATED, "{launched}");
+    let id = launched["resource"]["id"].as_str().unwrap().to_string();
+    let (owner, launch_id) = (user("alice"), mliy::model::LaunchId::parse(&id).unwrap());
+    let bootstrapping = rig.engine.wait_until(&owner, &launch_id, |p| p.name() == "bootstrapping" || p.is_terminal());
+    tokio::time::timeout(std::time::Duration::from_secs(3 * 3600), bootstrapping).await.unwrap().unwrap();
+    let (status, detail) = rig.call(Method::GET, &format!("/api/v1/resources/{id}"), Some(&alice), None).await;
+    assert_eq!((status, detail["phase"].as_str()), (StatusCode::OK, Some("bootstrapping")), "{detail}");
+    let seqs: Vec<u64> = detail["events"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.len() >= 3 && detail["connection"].is_object() && detail["cost_so_far"].is_string(), "{detail}");
+    assert!(detail.get("stack").is_none() && !detail.to_string().contains("Parameters"), "nothing internal: {detail}");
+
+    let request = Request::builder()
+        .uri(format!("/api/v1/resources/{id}/events/stream"))
+        .header("authorization", format!("Bearer {alice}"))
+        .header("last-event-id", seqs[0].to_string())
+        .body(Body::empty())
+        .unwrap();
+    let response = rig.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body().into_data_stream();
+    let mut text = String::new();
+    while text.matches("event: phase").count() < seqs.len() - 1 {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(60), body.next()).await.unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    let ids: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
+    let want: Vec<String> = seqs[1..].iter().map(u64::to_string).collect();
+    assert_eq!(ids, want, "resumed after event {}: {text}", seqs[0]);
+    let (status, _) = rig.call(Method::GET, &format!("/api/v1/resources/{id}/events/stream"), None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// MLiy's images report with their secret in the path; without one, or with a forged one,
+/// nothing is recorded.
+#[tokio::test(start_paused = true)]
+async fn mliy_progress_urls_need_the_secret() {
+    let rig = rig();
+    let (status, e) = rig.call(Method::GET, "/ajax/progress/i-0abc/done(100)", None, None).await;
+    assert_eq!((status, e["error"]["kind"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    let (status, e) = rig.call(Method::GET, "/ajax/s/forged/ajax/progress/i-0abc/done(100)", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+    let (status, e) = rig.call(Method::GET, "/ajax/s/forged/ajax/progress/i-0abc/done", None, None).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("path")), "{e}");
 }

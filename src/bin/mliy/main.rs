@@ -78,6 +78,8 @@ enum Command {
     Adopt(admin::AdoptArgs),
     /// Run the engine: resume, drive, refresh, until SIGTERM.
     Run(run::RunArgs),
+    /// Run the engine and serve the HTTP API and the dashboard (the config's `http` section).
+    Serve(run::ServeArgs),
     /// Run a Step Functions state machine that calls EMR.
     #[command(subcommand)]
     Workflow(workflow::WorkflowCommand),
@@ -146,6 +148,7 @@ fn main() -> ExitCode {
         Command::Refresh(args) => (args.deploy.json, admin::refresh(&args)),
         Command::Adopt(args) => (args.deploy.json, admin::adopt(&args)),
         Command::Run(args) => (args.deploy.json, run::run(&args)),
+        Command::Serve(args) => (args.run.deploy.json, run::serve(&args)),
         Command::Workflow(c) => (c.deploy().json, workflow::workflow(&c)),
     };
     match result {

@@ -1,7 +1,7 @@
 //! `mliy run`: the long-running engine process. It resumes what the store says is
 //! unfinished, drives it, picks up work other processes record, refreshes in the
 //! background, and on SIGTERM or Ctrl-C stops cleanly (giving its leases up), to resume on
-//! the next start.
+//! the next start. `mliy serve` does the same and serves the HTTP API and the dashboard.
 
 use crate::Output;
 use crate::admin::{Deploy, block_on, duration_arg, operator, services};
@@ -21,7 +21,49 @@ pub(crate) struct RunArgs {
     pub(crate) deploy: Deploy,
 }
 
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on (the config's `http.listen` by default; port 0 picks one).
+    #[arg(long)]
+    listen: Option<String>,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// The HTTP server `mliy serve` runs beside the engine.
+struct Server {
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+}
+
+async fn server(args: &ServeArgs, s: &mliy::registry::Services) -> Result<Server> {
+    let config = mliy::config::DeploymentConfig::locate(args.run.deploy.config.as_deref())?;
+    if let Some(mliy::config::AuthConfig::Header(_)) = &config.auth {
+        let rule = "the HTTP API signs users in with a password (static or ldap); header auth is not served yet";
+        return Err(Error::validation("auth.header", "given", rule));
+    }
+    let auth = s.auth.clone().ok_or_else(|| {
+        Error::validation("auth", "missing", "mliy serve signs users in: give an auth section (static or ldap)")
+    })?;
+    let listen = args.listen.clone().unwrap_or_else(|| config.http.listen.clone());
+    let addr: std::net::SocketAddr =
+        listen.parse().map_err(|_| Error::validation("--listen", &listen, "an IP address and port"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::Unavailable(format!("cannot listen on {addr}: {e}")))?;
+    let app = mliy::http::router(s.engine.clone(), auth, mliy::registry::http_config(&config));
+    Ok(Server { listener, app })
+}
+
+pub(crate) fn serve(args: &ServeArgs) -> Result<Output> {
+    drive(&args.run, Some(args))
+}
+
 pub(crate) fn run(args: &RunArgs) -> Result<Output> {
+    drive(args, None)
+}
+
+fn drive(args: &RunArgs, serve: Option<&ServeArgs>) -> Result<Output> {
     // The engine's own log (refresh passes, retries, warnings) goes to stderr.
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -31,9 +73,14 @@ pub(crate) fn run(args: &RunArgs) -> Result<Output> {
         let s = services(&args.deploy, true).await?;
         let engine = s.engine.clone();
         let mut events = engine.subscribe(&operator())?;
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let http_stop = Arc::new(tokio::sync::Notify::new());
+        let http = match serve {
+            Some(serve) => Some(listen(server(serve, &s).await?, args, http_stop.clone())?),
+            None => None,
+        };
         let resumed = engine.resume().await?;
         say(args, &json!({"started": true, "resumed": resumed}), &format!("mliy run: resumed {resumed}"));
-        let stop = Arc::new(tokio::sync::Notify::new());
         let refresher = engine.spawn_refresh(s.refresh.clone(), s.refresh_interval, stop.clone());
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::Unavailable(format!("cannot watch for SIGTERM: {e}")))?;
@@ -50,6 +97,10 @@ pub(crate) fn run(args: &RunArgs) -> Result<Output> {
             }
         };
         stop.notify_one();
+        http_stop.notify_one();
+        if let Some(http) = http {
+            let _ = http.await;
+        }
         let driving = engine.busy();
         engine.stop().await;
         let _ = refresher.await;
@@ -57,6 +108,18 @@ pub(crate) fn run(args: &RunArgs) -> Result<Output> {
         say(args, &out, &format!("mliy run: stopped on {signal}; {driving} resources left to resume"));
         Ok(Output::printed())
     })
+}
+
+/// Serves `server` until `stop`, saying where.
+fn listen(server: Server, args: &RunArgs, stop: Arc<tokio::sync::Notify>) -> Result<tokio::task::JoinHandle<()>> {
+    let addr = server.listener.local_addr().map_err(|e| Error::Unavailable(format!("no local address: {e}")))?;
+    say(args, &json!({"listening": format!("http://{addr}")}), &format!("mliy serve: listening on http://{addr}"));
+    Ok(tokio::spawn(async move {
+        let shutdown = async move { stop.notified().await };
+        if let Err(e) = axum::serve(server.listener, server.app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(target: "mliy::http", error = %e, "the HTTP server stopped");
+        }
+    }))
 }
 
 /// One line of the running log: JSON lines with `--json`, text otherwise.
