@@ -394,8 +394,8 @@ mod duration_required {
     }
 }
 
-/// `http`: how `mliy serve` serves the HTTP API and the dashboard. TLS is for the proxy in
-/// front of it (or a portal embedding the router); `mliy serve` speaks plain HTTP.
+/// `http`: how `mliy serve` serves the HTTP API and the dashboard: plain HTTP (behind a
+/// TLS proxy, or on loopback) or HTTPS with `tls`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
@@ -415,6 +415,19 @@ pub struct HttpSection {
     /// loopback address. Behind a TLS proxy leave the default or say `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secure_cookies: Option<bool>,
+    /// Serve HTTPS with this certificate (PEM files, relative to the config's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSection>,
+}
+
+/// `http.tls`: the server's certificate chain and private key, PEM.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The certificate chain, the server's first.
+    pub cert_file: PathBuf,
+    /// Its private key.
+    pub key_file: PathBuf,
 }
 
 impl Default for HttpSection {
@@ -425,6 +438,7 @@ impl Default for HttpSection {
             session_ttl: None,
             progress_per_minute: None,
             secure_cookies: None,
+            tls: None,
         }
     }
 }

@@ -269,7 +269,7 @@ async fn the_registry_prices_bills_from_the_file() {
 }
 
 #[test]
-fn the_http_section_is_checked_and_tls_is_refused() {
+fn the_http_section_is_checked() {
     let c = parse("cloud: sim\nstore: memory\nhttp: {listen: '0.0.0.0:9000', session_ttl: 2h, progress_per_minute: 30, secure_cookies: true, dashboard: false}\n")
         .unwrap();
     assert_eq!(
@@ -278,11 +278,13 @@ fn the_http_section_is_checked_and_tls_is_refused() {
     );
     assert_eq!((c.http.secure_cookies, c.http.dashboard), (Some(true), false));
     assert_eq!(parse("cloud: sim\nstore: memory\n").unwrap().http.listen, "127.0.0.1:8080");
+    let tls = parse("cloud: sim\nstore: memory\nhttp: {tls: {cert_file: cert.pem, key_file: key.pem}}\n").unwrap();
+    assert_eq!(tls.http.tls.map(|t| t.cert_file), Some(PathBuf::from("cert.pem")));
     for (http, field) in [
         ("{listen: 'localhost'}", "http.listen"),
         ("{session_ttl: 10s}", "http.session_ttl"),
         ("{progress_per_minute: 0}", "http.progress_per_minute"),
-        ("{tls: {cert: c.pem}}", "tls"),
+        ("{tls: {cert: c.pem}}", "cert"),
     ] {
         refused(&format!("cloud: sim\nstore: memory\nhttp: {http}\n"), field);
     }

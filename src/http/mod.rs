@@ -32,6 +32,7 @@ mod limit;
 mod resources;
 mod sessions;
 mod stream;
+pub mod tls;
 mod views;
 
 pub use errors::ApiError;

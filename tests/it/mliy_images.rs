@@ -104,6 +104,74 @@ async fn mliy_user_data_reports_to_a_url_the_engine_accepts() {
     assert!(engine.report_mliy_path(wrong.strip_prefix("https://portal.example").unwrap()).await.is_err());
 }
 
+/// MLiy's real `send_progress` (verbatim in `progress_lines.sh`) and the older script's first
+/// report, run in bash with the real curl against the router served over HTTPS
+/// (`mliy::http::tls`), reach the resource. The engine runs on SimCloud at 120× real time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mliys_send_progress_reaches_the_resource_over_https() {
+    use base64::Engine as _;
+    use mliy::clock::ScaledClock;
+    use mliy::http::tls::{TlsListener, server_config};
+    let (Some(_), Some(_)) =
+        (super::servers::find("curl", &["/usr/bin/curl"]), super::servers::find("openssl", &["/usr/bin/openssl"]))
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    super::servers::make_certificates(dir.path());
+    let tls = server_config(&dir.path().join("server.pem"), &dir.path().join("server.key")).unwrap();
+    let listener = TlsListener::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
+    let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+    let clock = Arc::new(ScaledClock::starting_at(Timestamp(1_700_000_000_000), 120));
+    let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
+    let engine = Engine::builder()
+        .catalog(mliy_catalog())
+        .cloud(cloud.clone())
+        .store(Arc::new(MemoryStore::new()))
+        .clock(clock.clone())
+        .config(EngineConfig { progress_url: Some(format!("https://{addr}/progress")), ..EngineConfig::default() })
+        .build()
+        .unwrap();
+    let auth = Arc::new(mliy::auth::StaticAuth::new());
+    let app = mliy::http::router(engine.clone(), auth, mliy::http::HttpConfig::default());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let id = LaunchId::parse("00000000beef").unwrap();
+    let request = LaunchRequest::instance("MLiySampleConfig", "MLiyDefault", "c4.xlarge").with_launch_id(id.clone());
+    engine.launch_instance(&fixtures::member(), request).await.unwrap();
+    let token = id.to_string();
+    let mut waited = 0;
+    let view = loop {
+        match cloud.bootstrap_view(&token) {
+            Some(v) if v.running => break v,
+            _ if waited < 600 => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("the instance never ran: {other:?}"),
+        }
+        waited += 1;
+    };
+    let b64 = cloud.user_data_of(&token).unwrap();
+    let user_data = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap();
+    let exports: String = user_data.lines().filter(|l| l.starts_with("export ")).map(|l| format!("{l}\n")).collect();
+    let script = format!(
+        "set -eu -o pipefail\n{exports}AWS_INSTANCE_ID={iid}\ninstanceid={iid}\nset +u\nsource '{}'\n\
+         send_progress \"installing_system_software\" \"20\"\n",
+        scripts("progress_lines.sh").display(),
+        iid = view.instance_id
+    );
+    let out = tokio::task::spawn_blocking(move || std::process::Command::new("bash").arg("-c").arg(&script).output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = engine.get(&fixtures::member(), &id).await.unwrap();
+    assert!(matches!(r.phase, Phase::Bootstrapping { percent: 20, .. }), "{}", r.phase);
+    let reasons: Vec<String> =
+        engine.events(&fixtures::member(), &id).await.unwrap().into_iter().map(|e| e.reason).collect();
+    for step in ["10% mounting ebs filesystem", "20% installing system software"] {
+        assert!(reasons.iter().any(|r| r.contains(step)), "{step} in {reasons:?}");
+    }
+    engine.shutdown();
+}
+
 #[test]
 fn simulated_mliy_fleets_become_ready_with_every_step_recorded() {
     // Reports an image sends: the older one 10 … 90 and done(100), the newer 20, 30, 40, 60, 90.

@@ -30,9 +30,15 @@ pub(crate) struct ServeArgs {
     pub(crate) run: RunArgs,
 }
 
+/// What `mliy serve` listens with.
+enum Listener {
+    Plain(tokio::net::TcpListener),
+    Tls(mliy::http::tls::TlsListener),
+}
+
 /// The HTTP server `mliy serve` runs beside the engine.
 struct Server {
-    listener: tokio::net::TcpListener,
+    listener: Listener,
     app: axum::Router,
 }
 
@@ -48,9 +54,17 @@ async fn server(args: &ServeArgs, s: &mliy::registry::Services) -> Result<Server
     let listen = args.listen.clone().unwrap_or_else(|| config.http.listen.clone());
     let addr: std::net::SocketAddr =
         listen.parse().map_err(|_| Error::validation("--listen", &listen, "an IP address and port"))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| Error::Unavailable(format!("cannot listen on {addr}: {e}")))?;
+    let listener = match &config.http.tls {
+        Some(tls) => {
+            let tls = mliy::http::tls::server_config(&config.path(&tls.cert_file), &config.path(&tls.key_file))?;
+            Listener::Tls(mliy::http::tls::TlsListener::bind(addr, tls).await?)
+        }
+        None => Listener::Plain(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::Unavailable(format!("cannot listen on {addr}: {e}")))?,
+        ),
+    };
     let app = mliy::http::router(s.engine.clone(), auth, mliy::registry::http_config(&config));
     Ok(Server { listener, app })
 }
@@ -112,11 +126,21 @@ fn drive(args: &RunArgs, serve: Option<&ServeArgs>) -> Result<Output> {
 
 /// Serves `server` until `stop`, saying where.
 fn listen(server: Server, args: &RunArgs, stop: Arc<tokio::sync::Notify>) -> Result<tokio::task::JoinHandle<()>> {
-    let addr = server.listener.local_addr().map_err(|e| Error::Unavailable(format!("no local address: {e}")))?;
-    say(args, &json!({"listening": format!("http://{addr}")}), &format!("mliy serve: listening on http://{addr}"));
+    use axum::serve::Listener as _;
+    let (scheme, addr) = match &server.listener {
+        Listener::Plain(l) => ("http", l.local_addr()),
+        Listener::Tls(l) => ("https", l.local_addr()),
+    };
+    let addr = addr.map_err(|e| Error::Unavailable(format!("no local address: {e}")))?;
+    let url = format!("{scheme}://{addr}");
+    say(args, &json!({"listening": url}), &format!("mliy serve: listening on {url}"));
     Ok(tokio::spawn(async move {
         let shutdown = async move { stop.notified().await };
-        if let Err(e) = axum::serve(server.listener, server.app).with_graceful_shutdown(shutdown).await {
+        let served = match server.listener {
+            Listener::Plain(l) => axum::serve(l, server.app).with_graceful_shutdown(shutdown).await,
+            Listener::Tls(l) => axum::serve(l, server.app).with_graceful_shutdown(shutdown).await,
+        };
+        if let Err(e) = served {
             tracing::error!(target: "mliy::http", error = %e, "the HTTP server stopped");
         }
     }))
