@@ -72,8 +72,10 @@ async fn main() -> Result<()> {
     let address = listener.local_addr()?;
     let folder = tempfile::tempdir()?;
     let store = folder.path().join("portal.sqlite");
+    std::fs::write(folder.path().join("prices.json"), mliy::demo::PRICES)?;
     let yaml = format!(
         "cloud: sim\nstore: {{sqlite: '{}'}}\nsim: {{speed: {speed}}}\n\
+         pricing: {{file: prices.json}}\n\
          engine: {{progress_url: 'http://{address}/mliy/api/v1/progress', activity_url: 'http://{address}/mliy/api/v1/activity'}}\n",
         store.display()
     );

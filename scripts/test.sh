@@ -56,6 +56,10 @@ install_postgres() {
   command -v openssl >/dev/null || apt_install openssl
 }
 
+install_chromium() {
+  { command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || apt_install chromium chromium-driver
+}
+
 install_schemathesis() {
   if ! command -v schemathesis >/dev/null; then
     python3 -m pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
@@ -68,6 +72,7 @@ try_install "moto[server]==$MOTO_VERSION" install_moto
 try_install "slapd and ldap-utils" install_slapd
 try_install "postgresql" install_postgres
 try_install "schemathesis==$SCHEMATHESIS_VERSION" install_schemathesis
+try_install "chromium and chromium-driver" install_chromium
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -93,6 +98,9 @@ cargo test --workspace --all-features --locked
 
 log "the demo: cargo run --example quickstart"
 cargo run -q --example quickstart --locked
+
+log "the portal example: cargo run --example portal, signed in over HTTP"
+bash scripts/portal_smoke.sh
 
 log "the demo on AwsCloud against moto, checked with boto3"
 if command -v moto_server >/dev/null; then

@@ -6,6 +6,8 @@
 mod admin_cli;
 #[cfg(feature = "aws")]
 mod aws;
+#[cfg(all(feature = "http", feature = "sim"))]
+mod browser;
 mod cli;
 mod cluster_cli;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
@@ -34,7 +36,7 @@ mod postgres;
 mod pricing;
 #[cfg(feature = "dns-api")]
 mod rest_dns;
-#[cfg(any(feature = "ldap", feature = "postgres", feature = "aws", feature = "route53"))]
+#[cfg(any(feature = "ldap", feature = "postgres", feature = "aws", feature = "route53", feature = "http"))]
 mod servers;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
 mod sim_stores;

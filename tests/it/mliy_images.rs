@@ -107,6 +107,7 @@ async fn mliy_user_data_reports_to_a_url_the_engine_accepts() {
 /// MLiy's real `send_progress` (verbatim in `progress_lines.sh`) and the older script's first
 /// report, run in bash with the real curl against the router served over HTTPS
 /// (`mliy::http::tls`), reach the resource. The engine runs on SimCloud at 120× real time.
+#[cfg(feature = "http")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mliys_send_progress_reaches_the_resource_over_https() {
     use base64::Engine as _;

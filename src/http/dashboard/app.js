@@ -22,7 +22,7 @@
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(props)) {
       if (k === "text") e.textContent = v;
-      else if (k.startsWith("data-") || k.startsWith("aria-")) e.setAttribute(k, v);
+      else if (k.startsWith("data-") || k.startsWith("aria-") || k === "value" || k === "max") e.setAttribute(k, v);
       else e[k] = v;
     }
     for (const c of children) if (c) e.append(c);
