@@ -102,7 +102,7 @@ async fn until_phase(browser: &Client, phase: &str) -> Vec<String> {
 /// Clicks the first row's `action` button and accepts its confirmation.
 async fn act(browser: &Client, action: &str) {
     let button = format!("#resources tbody tr button[data-action=\"{action}\"]");
-    browser.wait_for_find(Locator::Css(&button)).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css(&button)).await.unwrap().click().await.unwrap();
     browser.accept_alert().await.unwrap();
 }
 
@@ -126,12 +126,12 @@ async fn sign_in_launch_watch_stop_terminate_in_chromium() {
         .expect("a Chromium session");
 
     browser.goto(&format!("{base}/")).await.unwrap();
-    browser.wait_for_find(Locator::Id("username")).await.unwrap().send_keys("alice").await.unwrap();
+    browser.wait().for_element(Locator::Id("username")).await.unwrap().send_keys("alice").await.unwrap();
     browser.find(Locator::Id("password")).await.unwrap().send_keys("alice-pw").await.unwrap();
     browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    let who = browser.wait_for_find(Locator::Css(".who strong")).await.unwrap().text().await.unwrap();
+    let who = browser.wait().for_element(Locator::Css(".who strong")).await.unwrap().text().await.unwrap();
     assert_eq!(who, "Alice Analyst");
-    let price = browser.wait_for_find(Locator::Id("price")).await.unwrap();
+    let price = browser.wait().for_element(Locator::Id("price")).await.unwrap();
     let text = price.text().await.unwrap();
     // t3.large at 0.0832 plus the notebook's 100 GB volume at 0.08 a GB-month.
     assert!(text.starts_with("$0.0942 an hour"), "the launch form says what it costs: {text:?}");

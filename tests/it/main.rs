@@ -21,6 +21,8 @@ mod fault_proxy;
 mod fixtures;
 #[cfg(feature = "http")]
 mod http_api;
+#[cfg(all(feature = "http", feature = "postgres", feature = "sim"))]
+mod http_replicas;
 mod idle_stop;
 #[cfg(feature = "ldap")]
 mod ldap;
