@@ -6,13 +6,9 @@ cd "$(dirname "$0")/.."
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 work=$(mktemp -d)
 cargo build -q --example portal --locked
-"${CARGO_TARGET_DIR:-target}/debug/examples/portal" --listen "127.0.0.1:$port" > "$work/portal.log" 2>&1 &
-portal=$!
-trap 'kill $portal 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  grep -q 'runs at' "$work/portal.log" && break
-  sleep 0.1
-done
+# shellcheck source=scripts/background.sh
+source scripts/background.sh
+start_server "$work/portal.log" 'runs at' "${CARGO_TARGET_DIR:-target}/debug/examples/portal" --listen "127.0.0.1:$port"
 base="http://127.0.0.1:$port/mliy"
 curl -fsS "$base/login" | grep -q '<label for="username">' || { cat "$work/portal.log"; exit 1; }
 curl -fsS -c "$work/cookies" -o /dev/null -d username=alice -d password=alice-demo "$base/login"

@@ -18,13 +18,10 @@ auth:
       - {username: alice, password: {env: MLIY_ALICE_PASSWORD}, groups: ['cn=data-science,ou=groups,dc=example,dc=com']}
 http: {listen: '127.0.0.1:0'}
 YAML
-MLIY_ALICE_PASSWORD=schemathesis-pw "$mliy" serve --config "$work/mliy.yaml" > "$work/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  grep -q 'listening on' "$work/serve.log" && break
-  sleep 0.1
-done
+# shellcheck source=scripts/background.sh
+source scripts/background.sh
+export MLIY_ALICE_PASSWORD=schemathesis-pw
+start_server "$work/serve.log" 'listening on' "$mliy" serve --config "$work/mliy.yaml"
 base=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/serve.log" | head -1)
 [ -n "$base" ] || { cat "$work/serve.log"; echo "error: mliy serve did not start" >&2; exit 1; }
 token=$(curl -fsS -H 'content-type: application/json' -d '{"username":"alice","password":"schemathesis-pw"}' \

@@ -89,7 +89,7 @@ done
 # The AWS features alone, with their dependencies given the full build's features
 # (ci/unify, scripts/unify.py): mliy's code is checked with the feature alone, and the AWS
 # SDK's check from the clippy run above is reused instead of done again.
-for feature in aws route53; do
+for feature in aws route53 s3; do
   cargo check -p mliy --no-default-features --features "$feature,ci-unify" --locked
 done
 

@@ -4,6 +4,7 @@
 //! |------------|------------------------------------------------------|
 //! | `aws`      | [`Cloud`](mliy_core::cloud::Cloud) over the AWS SDK (CloudFormation, EC2, EMR, SSM): `aws::AwsCloud` |
 //! | `route53`  | [`DnsProvider`](mliy_core::dns::DnsProvider) over Route53: `route53::Route53Dns` |
+//! | `s3`       | [`ObjectStore`](mliy_core::objects::ObjectStore) over S3: `s3::S3Objects` (catalog sync, datasets, notebook lineage) |
 //! | `dns-api`  | [`DnsProvider`](mliy_core::dns::DnsProvider) over a REST DNS API: `rest_dns::RestDns` |
 //! | `ldap`     | [`AuthProvider`](mliy_core::auth::AuthProvider) over LDAP / Active Directory: `ldap::LdapAuth` |
 //! | `sqlite`   | `StateStore` over SQLite: `sqlite::SqliteStore`      |
@@ -25,6 +26,8 @@ pub mod postgres;
 pub mod rest_dns;
 #[cfg(feature = "route53")]
 pub mod route53;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "sql")]
 mod sql;
 #[cfg(feature = "sqlite")]

@@ -2,7 +2,7 @@
 
 use super::{
     AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, EngineSection, HttpSection, PricingSection, RefreshSection,
-    StoreConfig,
+    S3Section, StoreConfig,
 };
 use mliy_core::error::{Error, Result};
 use std::time::Duration;
@@ -244,6 +244,16 @@ pub(super) fn http(h: &HttpSection) -> Result<()> {
     }
     if let Some(n) = h.progress_per_minute.filter(|n| !(1..=10_000).contains(n)) {
         return Err(Error::validation("http.progress_per_minute", n.to_string(), "from 1 to 10000"));
+    }
+    Ok(())
+}
+
+pub(super) fn s3(s3: &S3Section) -> Result<()> {
+    for (i, prefix) in s3.datasets.iter().enumerate() {
+        mliy_core::objects::S3Location::parse(&format!("s3.datasets[{i}]"), prefix)?;
+    }
+    if let Some(n) = &s3.notebooks {
+        mliy_core::objects::S3Location::parse("s3.notebooks", n)?;
     }
     Ok(())
 }

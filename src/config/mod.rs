@@ -72,6 +72,9 @@ pub struct DeploymentConfig {
     /// How `mliy serve` serves the HTTP API.
     #[serde(default)]
     pub http: HttpSection,
+    /// Datasets and notebooks in S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Section>,
     /// The folder relative paths start from.
     #[serde(skip)]
     pub base: PathBuf,
@@ -92,6 +95,7 @@ impl DeploymentConfig {
             pricing: None,
             sim: None,
             http: HttpSection::default(),
+            s3: None,
             base: PathBuf::from("."),
         }
     }
@@ -185,6 +189,9 @@ impl DeploymentConfig {
             check::pricing(p)?;
         }
         check::http(&self.http)?;
+        if let Some(s3) = &self.s3 {
+            check::s3(s3)?;
+        }
         check::refresh(&self.refresh)
     }
 }

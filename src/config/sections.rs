@@ -420,6 +420,21 @@ pub struct HttpSection {
     pub tls: Option<TlsSection>,
 }
 
+/// `s3`: where the deployment's datasets and JupyterHub's notebooks are (the HTTP API's
+/// `/api/v1/datasets` and the `mliy datasets` commands), reached with `cloud.aws`'s
+/// connection settings when the cloud is AWS, else the environment's.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    /// The prefixes datasets are listed under (`s3://bucket/prefix`); nothing outside them
+    /// is listed through the API.
+    #[serde(default)]
+    pub datasets: Vec<String>,
+    /// JupyterHub's notebooks (`s3://bucket/jupyter/`), for which notebooks use a dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notebooks: Option<String>,
+}
+
 /// `http.tls`: the server's certificate chain and private key, PEM.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -289,3 +289,14 @@ fn the_http_section_is_checked() {
         refused(&format!("cloud: sim\nstore: memory\nhttp: {http}\n"), field);
     }
 }
+
+#[test]
+fn the_s3_section_is_checked() {
+    let c = parse("cloud: sim\nstore: memory\ns3: {datasets: ['s3://lake/curated', 's3://lake/raw/'], notebooks: 's3://hub/jupyter/'}\n")
+        .unwrap();
+    let s3 = c.s3.unwrap();
+    assert_eq!((s3.datasets.len(), s3.notebooks.as_deref()), (2, Some("s3://hub/jupyter/")));
+    refused("cloud: sim\nstore: memory\ns3: {datasets: ['s3://lake/x', 'lake/y']}\n", "s3.datasets[1]");
+    refused("cloud: sim\nstore: memory\ns3: {notebooks: 's3://UPPER/x'}\n", "s3.notebooks");
+    refused("cloud: sim\nstore: memory\ns3: {buckets: []}\n", "buckets");
+}

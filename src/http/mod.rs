@@ -7,7 +7,7 @@
 //! launches, resources (paged, filtered), their events (also as server-sent events,
 //! resumable with `Last-Event-ID`), actions, cost, budgets; admin listings; the bootstrap's
 //! callbacks authenticated by the launch secret and rate-limited per launch; and the OpenAPI
-//! EMR service's `/api/v1/emr/clusters`. MLiy's images report to
+//! EMR service's `/api/v1/emr/clusters`; datasets in S3 and the notebooks that use them. MLiy's images report to
 //! `/ajax/s/{secret}/ajax/progress/…`; MLiy's bare `/ajax/progress/…` is refused. State
 //! changes only through POST and DELETE. Errors are JSON, `{"error": {"kind", "message",
 //! …}}`, with the status that fits. The dashboard ([`dashboard`]) is served at `/`.
@@ -24,6 +24,7 @@ mod admin;
 mod callbacks;
 mod caller;
 pub mod dashboard;
+mod datasets;
 mod emr_service;
 mod errors;
 mod input;
@@ -35,6 +36,7 @@ mod stream;
 pub mod tls;
 mod views;
 
+pub use datasets::DatasetsSource;
 pub use errors::ApiError;
 
 use axum::Router;
@@ -62,6 +64,8 @@ pub struct HttpConfig {
     pub stream_poll: Duration,
     /// Serve the dashboard at `/`.
     pub dashboard: bool,
+    /// Where `/api/v1/datasets` reads; without it those calls answer 404.
+    pub datasets: Option<DatasetsSource>,
 }
 
 impl Default for HttpConfig {
@@ -73,6 +77,7 @@ impl Default for HttpConfig {
             secure_cookies: None,
             stream_poll: Duration::from_secs(1),
             dashboard: true,
+            datasets: None,
         }
     }
 }
@@ -97,6 +102,7 @@ pub(crate) struct Api {
         (name = "admin", description = "Admins only"),
         (name = "bootstrap", description = "Callbacks of the machines' bootstrap scripts"),
         (name = "emr", description = "The OpenAPI EMR service's shape"),
+        (name = "datasets", description = "Datasets in S3 and the notebooks that use them"),
     )
 )]
 struct Doc;
@@ -126,6 +132,7 @@ fn api_routes() -> OpenApiRouter<Arc<Api>> {
         .merge(admin::routes())
         .merge(callbacks::routes())
         .merge(emr_service::routes())
+        .merge(datasets::routes())
 }
 
 /// The API's OpenAPI 3.1 document.

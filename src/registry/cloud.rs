@@ -32,7 +32,7 @@ pub async fn cloud(
     }
 }
 
-#[cfg(any(feature = "aws", feature = "route53"))]
+#[cfg(any(feature = "aws", feature = "route53", feature = "s3"))]
 pub(super) fn aws_options(aws: &crate::config::AwsSection) -> crate::plugins::aws::AwsOptions {
     let mut options = crate::plugins::aws::AwsOptions::new();
     if let Some(profile) = &aws.profile {

@@ -16,6 +16,7 @@
 mod auth;
 mod cloud;
 mod dns;
+mod objects;
 mod store;
 
 pub use auth::auth;
@@ -23,6 +24,7 @@ pub use auth::auth;
 pub use auth::ldap_auth;
 pub use cloud::cloud;
 pub use dns::dns;
+pub use objects::{locations as s3_locations, objects};
 pub use store::store;
 
 use crate::config::{AuthConfig, CloudConfig, DeploymentConfig, DnsConfig, StoreConfig};
@@ -73,6 +75,19 @@ pub fn http_config(config: &DeploymentConfig) -> crate::http::HttpConfig {
         dashboard: h.dashboard,
         ..d
     }
+}
+
+/// Where the HTTP API reads datasets: S3 and the config's `s3` section, when it has one.
+///
+/// # Errors
+/// As [`objects`] and [`s3_locations`].
+#[cfg(feature = "http")]
+pub async fn http_datasets(config: &DeploymentConfig) -> Result<Option<crate::http::DatasetsSource>> {
+    if config.s3.is_none() {
+        return Ok(None);
+    }
+    let (prefixes, notebooks) = s3_locations(config)?;
+    Ok(Some(crate::http::DatasetsSource { objects: objects(Some(config)).await?, prefixes, notebooks }))
 }
 
 /// Builds [`Services`] from a config.
@@ -153,6 +168,7 @@ pub fn check_features(config: &DeploymentConfig) -> Result<()> {
         ("dns.route53", "route53", matches!(config.dns, DnsConfig::Route53(_)), cfg!(feature = "route53")),
         ("dns.rest", "dns-api", matches!(config.dns, DnsConfig::Rest(_)), cfg!(feature = "dns-api")),
         ("auth.ldap", "ldap", matches!(config.auth, Some(AuthConfig::Ldap(_))), cfg!(feature = "ldap")),
+        ("s3", "s3", config.s3.is_some(), cfg!(feature = "s3")),
     ];
     match wanted.iter().find(|(_, _, used, built)| *used && !*built) {
         Some((field, feature, _, _)) => Err(missing_feature(field, feature)),

@@ -27,6 +27,10 @@ fn user(name: &str) -> Principal {
 }
 
 fn rig() -> Rig {
+    rig_with(mliy::http::HttpConfig::default())
+}
+
+fn rig_with(http: mliy::http::HttpConfig) -> Rig {
     let clock = Arc::new(VirtualClock::starting_at(mliy::clock::Timestamp(1_700_000_000_000)));
     let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
     let config =
@@ -44,7 +48,7 @@ fn rig() -> Rig {
         .with_user(user("alice"), "alice-pw")
         .with_user(user("bob"), "bob-pw")
         .with_user(admin, "root-pw");
-    let app = mliy::http::router(engine.clone(), Arc::new(auth), mliy::http::HttpConfig::default());
+    let app = mliy::http::router(engine.clone(), Arc::new(auth), http);
     Rig { app, engine }
 }
 
@@ -307,4 +311,55 @@ async fn mliy_progress_urls_need_the_secret() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
     let (status, e) = rig.call(Method::GET, "/ajax/s/forged/ajax/progress/i-0abc/done", None, None).await;
     assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("path")), "{e}");
+}
+
+/// `/api/v1/datasets` on objects in memory (the S3 plugin itself is tested on moto in
+/// `s3.rs`): only under the configured prefixes, and users see only their own notebooks.
+#[tokio::test(start_paused = true)]
+async fn datasets_stay_inside_the_configured_prefixes() {
+    use mliy::objects::{MemoryObjects, S3Location};
+    let plain = rig();
+    let (status, _) =
+        plain.call(Method::GET, "/api/v1/datasets", Some(&plain.login("alice", "alice-pw").await), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no s3 section: no datasets");
+    let s3 = MemoryObjects::default();
+    let at = mliy::clock::Timestamp(1_700_000_000_000);
+    s3.put("data-lake", "curated/sales/part-0.snappy.parquet", "x", at);
+    s3.put("data-lake", "private/hr/salaries.csv", "x", at);
+    let code = |path: &str| {
+        format!(
+            "{{\"nbformat\": 4, \"cells\": [{{\"cell_type\": \"code\", \"source\": \"spark.read.parquet('{path}')\"}}]}}"
+        )
+    };
+    s3.put("hub-notebooks", "jupyter/alice/a.ipynb", code("s3://data-lake/curated/sales/"), at);
+    s3.put("hub-notebooks", "jupyter/bob/b.ipynb", code("s3://data-lake/curated/sales/2024"), at);
+    let source = mliy::http::DatasetsSource {
+        objects: Arc::new(s3),
+        prefixes: vec![S3Location::parse("p", "s3://data-lake/curated").unwrap()],
+        notebooks: Some(S3Location::parse("n", "s3://hub-notebooks/jupyter/").unwrap()),
+    };
+    let rig = rig_with(mliy::http::HttpConfig { datasets: Some(source), ..Default::default() });
+    let (alice, root) = (rig.login("alice", "alice-pw").await, rig.login("root", "root-pw").await);
+    assert_eq!(rig.call(Method::GET, "/api/v1/datasets", None, None).await.0, StatusCode::UNAUTHORIZED);
+    let (status, list) = rig.call(Method::GET, "/api/v1/datasets", Some(&alice), None).await;
+    assert_eq!(
+        (status, list["datasets"][0]["uri"].as_str()),
+        (StatusCode::OK, Some("s3://data-lake/curated/sales/")),
+        "{list}"
+    );
+    assert_eq!(list["datasets"][0]["formats"]["parquet.snappy"], 1);
+    let (status, e) = rig.call(Method::GET, "/api/v1/datasets?prefix=s3://data-lake/private", Some(&alice), None).await;
+    assert_eq!((status, e["error"]["kind"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{e}");
+    let (status, e) = rig.call(Method::GET, "/api/v1/datasets?prefix=/etc", Some(&alice), None).await;
+    assert_eq!((status, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("prefix")), "{e}");
+    let used = "/api/v1/datasets/used-by?dataset=s3://data-lake/curated/sales";
+    let owners = |v: &Value| {
+        v["notebooks"].as_array().unwrap().iter().map(|u| u["owner"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    let (status, mine) = rig.call(Method::GET, used, Some(&alice), None).await;
+    assert_eq!((status, owners(&mine)), (StatusCode::OK, vec!["alice".to_string()]), "{mine}");
+    let (_, all) = rig.call(Method::GET, used, Some(&root), None).await;
+    assert_eq!(owners(&all), ["alice", "bob"]);
+    let outside = "/api/v1/datasets/used-by?dataset=s3://data-lake/private/hr";
+    assert_eq!(rig.call(Method::GET, outside, Some(&root), None).await.0, StatusCode::FORBIDDEN);
 }

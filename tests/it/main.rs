@@ -30,7 +30,7 @@ mod ldap;
 mod ldap_stall;
 #[cfg(feature = "sim")]
 mod mliy_images;
-#[cfg(any(feature = "aws", feature = "route53"))]
+#[cfg(any(feature = "aws", feature = "route53", feature = "s3"))]
 mod moto;
 mod plans;
 #[cfg(feature = "postgres")]
@@ -38,7 +38,16 @@ mod postgres;
 mod pricing;
 #[cfg(feature = "dns-api")]
 mod rest_dns;
-#[cfg(any(feature = "ldap", feature = "postgres", feature = "aws", feature = "route53", feature = "http"))]
+#[cfg(all(feature = "s3", feature = "cli"))]
+mod s3;
+#[cfg(any(
+    feature = "ldap",
+    feature = "postgres",
+    feature = "aws",
+    feature = "route53",
+    feature = "http",
+    feature = "s3"
+))]
 mod servers;
 #[cfg(all(feature = "cli", feature = "sqlite"))]
 mod sim_stores;

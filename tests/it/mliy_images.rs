@@ -40,6 +40,12 @@ fn mliy_catalog() -> Catalog {
     catalog
 }
 
+/// An engine over MLiy's catalog, `cloud` and a memory store.
+fn mliy_engine(clock: Arc<dyn Clock>, cloud: Arc<SimCloud>, config: EngineConfig) -> Engine {
+    let store = Arc::new(MemoryStore::new());
+    Engine::builder().catalog(mliy_catalog()).cloud(cloud).store(store).clock(clock).config(config).build().unwrap()
+}
+
 /// What MLiy's progress lines call, run in bash after the rendered user data's exports, with
 /// `curl` printing its URL: the older script's first report, then the newer one's
 /// `send_progress installing_system_software 20`.
@@ -61,18 +67,12 @@ async fn mliy_user_data_reports_to_a_url_the_engine_accepts() {
     use base64::Engine as _;
     let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_700_000_000_000)));
     let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
-    let engine = Engine::builder()
-        .catalog(mliy_catalog())
-        .cloud(cloud.clone())
-        .store(Arc::new(MemoryStore::new()))
-        .clock(clock.clone())
-        .config(EngineConfig {
-            progress_url: Some("https://portal.example/progress".into()),
-            progress_key: Some(Secret::new("a progress key for the test")),
-            ..EngineConfig::default()
-        })
-        .build()
-        .unwrap();
+    let config = EngineConfig {
+        progress_url: Some("https://portal.example/progress".into()),
+        progress_key: Some(Secret::new("a progress key for the test")),
+        ..EngineConfig::default()
+    };
+    let engine = mliy_engine(clock.clone(), cloud.clone(), config);
     let id = LaunchId::parse("00000000abcd").unwrap();
     let request = LaunchRequest::instance("MLiySampleConfig", "MLiyDefault", "c4.xlarge").with_launch_id(id.clone());
     let launched = engine.launch_instance(&fixtures::member(), request).await.unwrap();
@@ -125,14 +125,8 @@ async fn mliys_send_progress_reaches_the_resource_over_https() {
     let addr = axum::serve::Listener::local_addr(&listener).unwrap();
     let clock = Arc::new(ScaledClock::starting_at(Timestamp(1_700_000_000_000), 120));
     let cloud = Arc::new(SimCloud::new(clock.clone(), SimConfig::default()));
-    let engine = Engine::builder()
-        .catalog(mliy_catalog())
-        .cloud(cloud.clone())
-        .store(Arc::new(MemoryStore::new()))
-        .clock(clock.clone())
-        .config(EngineConfig { progress_url: Some(format!("https://{addr}/progress")), ..EngineConfig::default() })
-        .build()
-        .unwrap();
+    let config = EngineConfig { progress_url: Some(format!("https://{addr}/progress")), ..EngineConfig::default() };
+    let engine = mliy_engine(clock.clone(), cloud.clone(), config);
     let auth = Arc::new(mliy::auth::StaticAuth::new());
     let app = mliy::http::router(engine.clone(), auth, mliy::http::HttpConfig::default());
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -25,10 +25,16 @@ pub(crate) struct Account {
 impl Moto {
     /// Starts moto_server, or `None` (after saying so) when it is not installed.
     pub(crate) fn start() -> Option<Moto> {
+        Self::start_with(&[])
+    }
+
+    /// Starts moto_server with these environment variables (`MOTO_ENABLE_RECORDING`, say).
+    pub(crate) fn start_with(env: &[(&str, &str)]) -> Option<Moto> {
         let program = servers::find("moto_server", &["/usr/local/bin/moto_server"])?;
         let port = servers::free_port();
         let child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

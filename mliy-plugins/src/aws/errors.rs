@@ -95,6 +95,7 @@ pub(crate) fn classify(op: &'static str, f: &Failure) -> Error {
 }
 
 /// The mliy error for any failed call.
+#[cfg(any(feature = "aws", feature = "route53"))]
 pub(crate) fn map<E>(op: &'static str, err: SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,

@@ -17,7 +17,7 @@
 //! # Ok(()) }
 //! ```
 
-mod errors;
+pub(crate) mod errors;
 mod options;
 
 #[cfg(feature = "route53")]

@@ -1,5 +1,6 @@
 //! The `mliy` admin command line. Offline tools (templates, user data, MLiy's catalog
-//! import, launch plans, cluster requests, prices, the simulator) and, on a deployment config (`--config` or
+//! import, launch plans, cluster requests, prices, the simulator), S3's (`catalog sync`,
+//! `datasets`) and, on a deployment config (`--config` or
 //! `MLIY_CONFIG`), the admin commands: `config check`, `resources`, `act`, `launch`,
 //! `cost`, `refresh`, `adopt`, `run` and `workflow`. Every subcommand takes `--json`.
 //!
@@ -15,6 +16,7 @@ mod auth;
 mod check;
 mod cluster;
 mod cost;
+mod datasets;
 mod launch;
 mod offline;
 mod pricing;
@@ -46,6 +48,9 @@ enum Command {
     /// The admin catalog.
     #[command(subcommand)]
     Catalog(offline::CatalogCommand),
+    /// Datasets in S3 and the notebooks that use them.
+    #[command(subcommand)]
+    Datasets(datasets::DatasetsCommand),
     /// Plan a launch: the exact CloudFormation request, checked, without calling AWS.
     Plan(offline::PlanArgs),
     /// EMR clusters: render what edX cluster files and Step Functions machines send.
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
         Command::Template(c) => (c.json(), offline::template(&c)),
         Command::Userdata(c) => (c.json(), offline::userdata(&c)),
         Command::Catalog(c) => (c.json(), offline::catalog(&c)),
+        Command::Datasets(c) => (c.json(), datasets::datasets(&c)),
         Command::Plan(args) => (args.json, offline::plan(&args)),
         Command::Pricing(args) => (args.json, pricing::pricing(&args)),
         Command::Cluster(c) => (c.json(), cluster::cluster(&c)),

@@ -44,6 +44,9 @@ pub(crate) enum UserdataCommand {
 pub(crate) enum CatalogCommand {
     /// Import MLiy's Django fixture into a catalog file.
     ImportMliy(ImportArgs),
+    /// Sync templates and user-data scripts from a folder or S3 into the catalog's library
+    /// (MLiy's `manage.py sync_cf`).
+    Sync(crate::datasets::SyncArgs),
 }
 
 #[derive(Args)]
@@ -197,6 +200,7 @@ impl CatalogCommand {
     pub(crate) fn json(&self) -> bool {
         match self {
             CatalogCommand::ImportMliy(args) => args.json,
+            CatalogCommand::Sync(args) => args.json,
         }
     }
 }
@@ -216,6 +220,7 @@ pub(crate) fn userdata(c: &UserdataCommand) -> Result<Output, Error> {
 pub(crate) fn catalog(c: &CatalogCommand) -> Result<Output, Error> {
     match c {
         CatalogCommand::ImportMliy(args) => import(args),
+        CatalogCommand::Sync(args) => crate::datasets::catalog_sync(args),
     }
 }
 

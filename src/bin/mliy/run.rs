@@ -65,7 +65,9 @@ async fn server(args: &ServeArgs, s: &mliy::registry::Services) -> Result<Server
                 .map_err(|e| Error::Unavailable(format!("cannot listen on {addr}: {e}")))?,
         ),
     };
-    let app = mliy::http::router(s.engine.clone(), auth, mliy::registry::http_config(&config));
+    let mut http = mliy::registry::http_config(&config);
+    http.datasets = mliy::registry::http_datasets(&config).await?;
+    let app = mliy::http::router(s.engine.clone(), auth, http);
     Ok(Server { listener, app })
 }
 
