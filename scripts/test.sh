@@ -117,7 +117,7 @@ sims=$(mktemp -d)
 cargo build -q --release --locked --features postgres --bin mliy
 mliy="${CARGO_TARGET_DIR:-target}/release/mliy"
 
-# That binary lacks the aws, route53, dns-api and ldap features: a deployment config naming
+# That binary lacks the aws, route53, dns-api, ldap and s3 features: a deployment config naming
 # one of them is refused, naming the feature (the tests above are built with every feature).
 python3 - "$mliy" <<'PY'
 import json, os, subprocess, sys, tempfile
@@ -127,6 +127,7 @@ cases = {
     "ldap": ("auth.ldap", "cloud: sim\nstore: memory\nauth: {ldap: {url: 'ldap://127.0.0.1', mode: ad, "
              "base_dn: 'dc=x', bind_dn: 'cn=y,dc=x', bind_password: {env: P}}}\n"),
     "dns-api": ("dns.rest", "cloud: sim\nstore: memory\ndns: {rest: {url: 'https://dns.example/api', domain: example.com}}\n"),
+    "s3": ("s3", "cloud: sim\nstore: memory\ns3: {datasets: ['s3://data-lake/curated']}\n"),
 }
 for feature, (field, text) in cases.items():
     path = os.path.join(folder, f"{feature}.yaml")

@@ -263,3 +263,29 @@ fn every_failure_is_json_and_nothing_is_coerced() {
     let text = json.to_string();
     assert!(!text.contains("pw-77c1") && text.contains("admin:****@db.example"), "{text}");
 }
+
+/// `mliy catalog sync --from DIR`: MLiy's fixture folder, recursively, by relative path; the
+/// second run reads nothing new; a bad template is rejected and the library keeps its copy.
+#[test]
+fn catalog_sync_from_a_folder() {
+    let (src, lib) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (sub, name) in [("ec2", EC2), ("emr", EMR)] {
+        std::fs::create_dir_all(src.path().join(sub)).unwrap();
+        std::fs::copy(fixtures::path(name), src.path().join(sub).join("MLiy.json")).unwrap();
+    }
+    std::fs::write(src.path().join("notes.txt"), "not a document").unwrap();
+    let args = ["catalog", "sync", "--from", s(src.path()), "--into", s(lib.path()), "--json"];
+    let (code, first, err) = mliy(&args);
+    assert_eq!(code, 0, "{first} {err}");
+    let added: Vec<&str> = first["added"].as_array().unwrap().iter().map(|e| e["key"].as_str().unwrap()).collect();
+    assert_eq!(added, ["ec2/MLiy.json", "emr/MLiy.json"]);
+    let (_, second, _) = mliy(&args);
+    assert_eq!((second["downloads"].as_u64(), second["unchanged"].as_array().map(Vec::len)), (Some(0), Some(2)));
+    std::fs::write(src.path().join("ec2/MLiy.json"), "{\"Parameters\": {}}").unwrap();
+    let (code, third, _) = mliy(&args);
+    assert_eq!((code, third["rejected"][0]["key"].as_str()), (2, Some("ec2/MLiy.json")), "{third}");
+    let kept = std::fs::read_to_string(lib.path().join("ec2/MLiy.json")).unwrap();
+    assert_eq!(kept, std::fs::read_to_string(fixtures::path(EC2)).unwrap());
+    let (code, refused, _) = mliy(&["catalog", "sync", "--from", "/no/such/folder", "--into", s(lib.path()), "--json"]);
+    assert_eq!((code, refused["error"]["field"].as_str()), (2, Some("--from")), "{refused}");
+}

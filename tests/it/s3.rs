@@ -163,22 +163,9 @@ fn catalog_sync_reads_only_what_changed_and_keeps_what_is_in_use() {
 /// Removed objects: reported, kept without `--prune`, pruned with it, but never one the
 /// software config of a live resource uses.
 fn removal(moto: &Moto, dir: &Path, config: &Path, sync: &[&str]) {
-    let (code, launched) = mliy(
-        moto,
-        &[
-            "launch",
-            "--as",
-            "alice",
-            "--group-config",
-            "data-science",
-            "--software-config",
-            "notebook",
-            "--instance-type",
-            "t3.large",
-            "--json",
-        ],
-        Some(config),
-    );
+    let launch =
+        "launch --as alice --group-config data-science --software-config notebook --instance-type t3.large --json";
+    let (code, launched) = mliy(moto, &launch.split(' ').collect::<Vec<_>>(), Some(config));
     assert_eq!(code, 0, "{launched}");
     moto.boto3(
         "s3 = boto3.client('s3', **kw)\nfor k in ['emr/MLiy.json', 'ec2/instance.yaml']:\n    s3.delete_object(Bucket='mliy-catalog', Key='cloudformation/' + k)\n",

@@ -71,3 +71,28 @@ pub async fn list(store: &dyn ObjectStore, at: &S3Location, depth: usize) -> Res
     .await?;
     Ok(found.into_values().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::MemoryObjects;
+
+    #[tokio::test]
+    async fn a_bucket_of_100000_objects_is_listed_a_page_at_a_time() {
+        let s3 = MemoryObjects::default();
+        for i in 0..100_000u64 {
+            let (dataset, ext) = if i % 4 == 0 { ("clicks", "json.gz") } else { ("sales", "parquet") };
+            s3.put("lake", &format!("raw/{dataset}/day={}/{i:06}.{ext}", i % 30), "12345", Timestamp(i as i64));
+        }
+        s3.put("lake", "raw/sales/_SUCCESS", "", Timestamp(0));
+        let found = list(&s3, &S3Location::parse("prefix", "s3://lake/raw/").unwrap(), 1).await.unwrap();
+        let summary: Vec<_> = found.iter().map(|d| (d.uri.as_str(), d.objects, d.bytes, d.last_modified.0)).collect();
+        assert_eq!(
+            summary,
+            [("s3://lake/raw/clicks/", 25_000, 125_000, 99_996), ("s3://lake/raw/sales/", 75_000, 375_000, 99_999)]
+        );
+        assert_eq!(found[0].formats.get("json.gz"), Some(&25_000));
+        let by_day = list(&s3, &S3Location::parse("prefix", "s3://lake/raw/sales").unwrap(), 1).await.unwrap();
+        assert_eq!(by_day.len(), 30, "one dataset per partition one level below");
+    }
+}
