@@ -109,7 +109,7 @@ mod sqlite {
             )
         };
         let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
-             c.execute('DROP INDEX mliy_billing_one_open')\nc.execute('DELETE FROM mliy_schema WHERE version = 2')\n\
+             c.execute('DROP INDEX mliy_billing_one_open')\nc.execute('DELETE FROM mliy_schema WHERE version >= 2')\n\
              for start, body in [(1000, sys.argv[2]), (2000, sys.argv[3])]:\n    \
              c.execute('INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES (?, ?, NULL, ?)', ('twice', start, body))\n\
              c.commit()\n";
@@ -126,6 +126,32 @@ mod sqlite {
             [(1000, Some(1000)), (2000, None)]
         );
         assert_eq!(store.close_billing(&id, mliy::clock::Timestamp(9000)).await.unwrap(), 1, "one was open");
+    }
+
+    /// A file written before migration 3 gets its indexes on reopening, and SQLite's planner
+    /// takes them: an insert's `MAX(pos)` and one owner's listing no longer read the table.
+    #[tokio::test]
+    async fn migration_3_indexes_positions_and_owners() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mliy.db");
+        drop(SqliteStore::open(&path).await.unwrap());
+        let plan = |sql: &str| {
+            let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
+                 if sys.argv[2] == 'old':\n    c.execute('DROP INDEX mliy_resources_pos')\n    \
+                 c.execute('DROP INDEX mliy_resources_owner_order')\n    c.execute('DELETE FROM mliy_schema WHERE version >= 3')\n    c.commit()\n\
+                 else:\n    print(' '.join(str(r[-1]) for r in c.execute('EXPLAIN QUERY PLAN ' + sys.argv[2], ('alice', 0, 0))))\n";
+            let out = std::process::Command::new("python3").args(["-c", script, path.to_str().unwrap(), sql]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        plan("old");
+        let owner = "SELECT body FROM mliy_resources WHERE owner = ? AND (? = 0 OR needs_driving = 1) AND (1 = ? OR archived = 0) ORDER BY created_ms, pos";
+        assert!(!plan(owner).contains("mliy_resources_owner_order"), "the old file lacks the index");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.insert_resource(&sample_resource("r1", "alice"), None).await.unwrap();
+        assert!(plan(owner).contains("USING INDEX mliy_resources_owner_order"), "{}", plan(owner));
+        let max = "SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources WHERE ? = ? OR ? = 0";
+        assert!(plan(max).contains("mliy_resources_pos"), "{}", plan(max));
     }
 
     /// The writer half of `a_killed_writer_loses_nothing_committed`: runs only in the child

@@ -18,10 +18,10 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
         &token,
         || Mutation::CreateStack(spec.clone()),
         |st, now| {
-            if let Some(existing) = st.stacks.iter().find(|s| s.token == token) {
+            if let Some(existing) = st.stack_by_token(&token) {
                 return Ok(existing.id.clone());
             }
-            if st.stacks.iter().any(|s| s.name == spec.name && s.is_live(now)) {
+            if st.live_stack_named(&spec.name, now).is_some() {
                 return Err(Error::AlreadyExists(format!("AlreadyExistsException: stack {}", spec.name)));
             }
             let template = parsed(st, spec)?;
@@ -58,7 +58,7 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
                 };
                 resources.push((logical.clone(), ty.clone(), physical));
             }
-            st.stacks.push(SimStack {
+            st.push_stack(SimStack {
                 id: id.clone(),
                 name: spec.name.clone(),
                 token: token.clone(),
@@ -238,8 +238,10 @@ pub(super) async fn describe_stack(sim: &SimCloud, name_or_id: &str) -> Result<O
 
 pub(super) async fn list_stacks(sim: &SimCloud, next: Option<String>) -> Result<Page<StackInfo>> {
     sim.read("ListStacks", next.as_deref().unwrap_or(""), |st, now| {
-        let live: Vec<StackInfo> = st.stacks.iter().filter(|s| s.is_live(now)).map(|s| stack_info(s, now)).collect();
-        Ok(page(live, next.clone(), 100))
+        let from = next.as_deref().and_then(|n| n.parse::<usize>().ok()).map_or(0, |i| i + 1);
+        let live = st.stacks.iter().enumerate().skip(from).filter(|(_, s)| s.is_live(now));
+        let (items, last) = page(live.map(|(i, s)| (i, stack_info(s, now))), 100);
+        Ok(Page { items, next: last.map(|i| i.to_string()) })
     })
     .await
 }

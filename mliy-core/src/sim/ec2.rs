@@ -8,6 +8,8 @@ use crate::clock::Timestamp;
 use crate::cloud::{InstanceFilter, InstanceInfo, InstanceState, Page};
 use crate::error::{Error, Result};
 use crate::pricing::Decimal;
+use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::time::Duration;
 
 pub(super) async fn describe_instances(
@@ -17,16 +19,20 @@ pub(super) async fn describe_instances(
 ) -> Result<Page<InstanceInfo>> {
     let key = format!("{}|{:?}|{}", filter.ids.join(","), filter.tag, next.as_deref().unwrap_or(""));
     sim.read("DescribeInstances", &key, |st, now| {
-        let matching: Vec<&SimInstance> = st
-            .instances
-            .values()
-            .filter(|i| i.visible_from <= now)
-            .filter(|i| filter.ids.is_empty() || filter.ids.contains(&i.id))
-            .filter(|i| filter.tag.as_ref().is_none_or(|(k, v)| i.tags.iter().any(|t| t.key == *k && t.value == *v)))
-            .collect();
+        let visible = |i: &&SimInstance| i.visible_from <= now;
+        let tagged = |i: &&SimInstance| filter.tag.as_ref().is_none_or(|(k, v)| i.tags.iter().any(|t| t.key == *k && t.value == *v));
+        // By id: looked up, not scanned; else from the cursor on, in id order.
+        let matching: Box<dyn Iterator<Item = &SimInstance>> = if filter.ids.is_empty() {
+            let from = next.as_deref().map_or(Bound::Unbounded, |n| Bound::Excluded(n.to_string()));
+            Box::new(st.instances.range((from, Bound::Unbounded)).map(|(_, i)| i))
+        } else {
+            let ids: BTreeSet<&String> = filter.ids.iter().collect();
+            let after = next.clone().unwrap_or_default();
+            Box::new(ids.into_iter().filter(move |id| **id > after).filter_map(|id| st.instances.get(id)))
+        };
         // Only the page's instances are built.
-        let Page { items, next } = page(matching, next.clone(), 1000);
-        Ok(Page { items: items.into_iter().map(|i| info(i, now)).collect(), next })
+        let (items, last) = page(matching.filter(visible).filter(tagged).map(|i| (i.id.clone(), i)), 1000);
+        Ok(Page { items: items.into_iter().map(|i| info(i, now)).collect(), next: last })
     })
     .await
 }

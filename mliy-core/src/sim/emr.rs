@@ -9,6 +9,7 @@ use crate::cloud::{ClusterInfo, ClusterState, InstanceGroupInfo, Page, StepInfo,
 use crate::error::{Error, Result};
 use crate::model::emr::Step;
 use crate::model::{ClusterSpec, LAUNCH_ID_TAG, Tag};
+use std::ops::Bound;
 use std::time::Duration;
 
 impl SimCloud {
@@ -156,14 +157,13 @@ pub(super) async fn list_clusters(
     next: Option<String>,
 ) -> Result<Page<ClusterInfo>> {
     sim.read("ListClusters", next.as_deref().unwrap_or(""), |st, now| {
-        let items: Vec<ClusterInfo> = st
-            .clusters
-            .values()
-            // As EMR's ListClusters: summaries, without tags or the master's address.
-            .map(|c| ClusterInfo { tags: Vec::new(), master_private_ip: None, ..sim.cluster_info(c, now) })
-            .filter(|c| states.is_empty() || states.contains(&c.state))
-            .collect();
-        Ok(page(items, next.clone(), 50))
+        let from = next.as_deref().map_or(Bound::Unbounded, |n| Bound::Excluded(n.to_string()));
+        let wanted = |c: &&SimCluster| states.is_empty() || states.contains(&sim.cluster_state(c, now).0);
+        let listed = st.clusters.range((from, Bound::Unbounded)).map(|(_, c)| c).filter(wanted);
+        // As EMR's ListClusters: summaries, without tags or the master's address.
+        let summary = |c: &SimCluster| ClusterInfo { tags: Vec::new(), master_private_ip: None, ..sim.cluster_info(c, now) };
+        let (items, last) = page(listed.map(|c| (c.id.clone(), summary(c))), 50);
+        Ok(Page { items, next: last })
     })
     .await
 }

@@ -83,9 +83,18 @@ impl SimConfig {
     }
 }
 
+/// Where each stack sits in `State::stacks` (which only grows), by id, by token and by name.
+#[derive(Debug, Default)]
+struct StackIndex {
+    by_id: HashMap<String, usize>,
+    by_token: HashMap<String, usize>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     stacks: Vec<SimStack>,
+    stack_index: StackIndex,
     instances: BTreeMap<String, SimInstance>,
     clusters: BTreeMap<String, SimCluster>,
     commands: HashMap<String, (Timestamp, Vec<String>, bool)>,
@@ -105,10 +114,28 @@ impl State {
     }
 
     fn stack_index(&self, name_or_id: &str, now: Timestamp) -> Option<usize> {
-        self.stacks
-            .iter()
-            .rposition(|s| s.id == name_or_id)
-            .or_else(|| self.stacks.iter().rposition(|s| s.name == name_or_id && s.is_live(now)))
+        let ix = &self.stack_index;
+        ix.by_id.get(name_or_id).copied().or_else(|| self.live_stack_named(name_or_id, now))
+    }
+
+    /// The newest live stack called `name`.
+    fn live_stack_named(&self, name: &str, now: Timestamp) -> Option<usize> {
+        let named = self.stack_index.by_name.get(name)?;
+        named.iter().rev().copied().find(|&i| self.stacks[i].is_live(now))
+    }
+
+    /// The stack created with `token`.
+    fn stack_by_token(&self, token: &str) -> Option<&SimStack> {
+        self.stack_index.by_token.get(token).map(|&i| &self.stacks[i])
+    }
+
+    fn push_stack(&mut self, stack: SimStack) {
+        let i = self.stacks.len();
+        let ix = &mut self.stack_index;
+        ix.by_id.insert(stack.id.clone(), i);
+        ix.by_token.entry(stack.token.clone()).or_insert(i);
+        ix.by_name.entry(stack.name.clone()).or_default().push(i);
+        self.stacks.push(stack);
     }
 }
 
@@ -191,7 +218,7 @@ impl SimCloud {
 
     /// The user data sent with the stack created with `token` (base64), if any.
     pub fn user_data_of(&self, token: &str) -> Option<String> {
-        self.lock().stacks.iter().find(|s| s.token == token).and_then(|s| s.user_data.clone())
+        self.lock().stack_by_token(token).and_then(|s| s.user_data.clone())
     }
 
     /// What a bootstrap on the instance of the stack created with `token` knows of itself
@@ -200,7 +227,7 @@ impl SimCloud {
     pub fn bootstrap_view(&self, token: &str) -> Option<BootstrapView> {
         let now = self.clock.now();
         let st = self.lock();
-        let stack = st.stacks.iter().find(|s| s.token == token)?;
+        let stack = st.stack_by_token(token)?;
         let (logical, _, iid) = stack.resources.iter().find(|(_, ty, _)| ty == "AWS::EC2::Instance")?;
         let waiting = stack.status(now) == StackStatus::CreateInProgress;
         let awaited = stack.gate.as_ref().filter(|g| waiting && g.signalled.is_none() && g.logical_id == *logical);
@@ -241,7 +268,7 @@ impl SimCloud {
 
     /// The doom the seed gave the stack created with `token`, if it was created.
     pub fn doom_of(&self, token: &str) -> Option<Doom> {
-        self.lock().stacks.iter().find(|s| s.token == token).and_then(|s| s.doom)
+        self.lock().stack_by_token(token).and_then(|s| s.doom)
     }
 
     /// Whether a stack was ever created for `token`.
@@ -325,11 +352,20 @@ fn ip(n: u64) -> String {
     format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, (n & 0xff).max(4))
 }
 
-fn page<T>(items: Vec<T>, next: Option<String>, size: usize) -> Page<T> {
-    let start = next.and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
-    let end = (start + size).min(items.len());
-    let more = (end < items.len()).then(|| end.to_string());
-    Page { items: items.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next: more }
+/// Up to `size` items from `items` (in key order, from the cursor on), and the cursor of the
+/// next page: the last key taken, when more follow. One call reads only its own page's worth
+/// of matches, so a whole listing is one pass.
+fn page<K: Clone, T>(mut items: impl Iterator<Item = (K, T)>, size: usize) -> (Vec<T>, Option<K>) {
+    let mut out = Vec::with_capacity(size.min(1024));
+    let mut last = None;
+    for (key, item) in items.by_ref() {
+        if out.len() == size {
+            return (out, last);
+        }
+        last = Some(key);
+        out.push(item);
+    }
+    (out, None)
 }
 
 #[async_trait]

@@ -16,6 +16,8 @@ struct Inner {
     order: Vec<LaunchId>,
     events: HashMap<LaunchId, Vec<LifecycleEvent>>,
     billing: Vec<BillingSegment>,
+    /// Where each resource's segments are in `billing`.
+    billing_of: HashMap<LaunchId, Vec<usize>>,
     keys: HashMap<String, String>,
     leases: HashMap<String, (String, Timestamp)>,
     catalog: Option<Catalog>,
@@ -187,7 +189,10 @@ impl StateStore for MemoryStore {
 
     async fn open_billing(&self, segment: &BillingSegment) -> Result<()> {
         let mut inner = self.open()?;
-        if !inner.billing.iter().any(|s| s.resource == segment.resource && s.end.is_none()) {
+        let inner = &mut *inner;
+        let mine = inner.billing_of.entry(segment.resource.clone()).or_default();
+        if !mine.iter().any(|&i| inner.billing[i].end.is_none()) {
+            mine.push(inner.billing.len());
             inner.billing.push(segment.clone());
             inner.writes += 1;
         }
@@ -196,10 +201,14 @@ impl StateStore for MemoryStore {
 
     async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64> {
         let mut inner = self.open()?;
+        let inner = &mut *inner;
         let mut closed = 0;
-        for s in inner.billing.iter_mut().filter(|s| s.resource == *resource && s.end.is_none()) {
-            s.end = Some(end.max(s.start));
-            closed += 1;
+        for &i in inner.billing_of.get(resource).into_iter().flatten() {
+            let s = &mut inner.billing[i];
+            if s.end.is_none() {
+                s.end = Some(end.max(s.start));
+                closed += 1;
+            }
         }
         if closed > 0 {
             inner.writes += 1;
@@ -209,7 +218,10 @@ impl StateStore for MemoryStore {
 
     async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
         let inner = self.open()?;
-        Ok(inner.billing.iter().filter(|s| resource.is_none_or(|r| s.resource == *r)).cloned().collect())
+        Ok(match resource {
+            None => inner.billing.clone(),
+            Some(r) => inner.billing_of.get(r).into_iter().flatten().map(|&i| inner.billing[i].clone()).collect(),
+        })
     }
 
     async fn put_idempotency_key(&self, key: &str, value: &str) -> Result<Option<String>> {

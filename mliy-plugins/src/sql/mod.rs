@@ -312,17 +312,27 @@ impl StateStore for SqlStore {
     }
 
     async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>> {
-        let rows = sqlx::query(
-            "SELECT body FROM mliy_resources
-             WHERE ($1 = '' OR owner = $1) AND ($2 = FALSE OR needs_driving = TRUE) AND ($3 = TRUE OR archived = FALSE)
-             ORDER BY created_ms, pos",
-        )
-        .bind(filter.owner.clone().unwrap_or_default())
-        .bind(filter.needs_driving)
-        .bind(filter.include_archived)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.err())?;
+        // With an owner, a query of its own: `owner = $1` alone lets the planner take the
+        // (owner, created_ms, pos) index; `$1 = '' OR owner = $1` would read the whole table.
+        let rows = match &filter.owner {
+            Some(owner) => sqlx::query(
+                "SELECT body FROM mliy_resources
+                 WHERE owner = $1 AND ($2 = FALSE OR needs_driving = TRUE) AND ($3 = TRUE OR archived = FALSE)
+                 ORDER BY created_ms, pos",
+            )
+            .bind(owner),
+            None => sqlx::query(
+                "SELECT body FROM mliy_resources
+                 WHERE ($1 = FALSE OR needs_driving = TRUE) AND ($2 = TRUE OR archived = FALSE)
+                 ORDER BY created_ms, pos",
+            ),
+        };
+        let rows = rows
+            .bind(filter.needs_driving)
+            .bind(filter.include_archived)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err())?;
         rows.iter().map(resource).collect()
     }
 

@@ -66,5 +66,13 @@ pub(crate) fn migrations(dialect: Dialect) -> Vec<(i64, Vec<String>)> {
             "CREATE UNIQUE INDEX IF NOT EXISTS mliy_billing_one_open ON mliy_billing (resource) WHERE end_ms IS NULL"
                 .to_string(),
         ],
+    ), (
+        3,
+        vec![
+            // An insert takes MAX(pos) + 1: without an index each one read the whole table.
+            "CREATE INDEX IF NOT EXISTS mliy_resources_pos ON mliy_resources (pos)".to_string(),
+            // One owner's resources in listing order, read through the index.
+            "CREATE INDEX IF NOT EXISTS mliy_resources_owner_order ON mliy_resources (owner, created_ms, pos)".to_string(),
+        ],
     )]
 }
