@@ -141,8 +141,8 @@ impl Fleet {
             } else {
                 r.phase = Phase::Waiting;
             }
-            store.insert_resource(r, None).await?;
         }
+        store.insert_resources(&records).await?;
         // Change a share outside mliy: half the instances stopped, half terminated; clusters
         // terminated.
         let every = if config.changed > 0.0 { (1.0 / config.changed).round().max(1.0) as usize } else { usize::MAX };

@@ -18,6 +18,15 @@ fn moto(dir: &Path) -> Option<Moto> {
     Moto::start_with(&[("MOTO_ENABLE_RECORDING", "True"), ("MOTO_RECORDER_FILEPATH", &file)])
 }
 
+/// `S3Objects` on moto, `page` keys a page.
+async fn s3_on(moto: &Moto, page: u16) -> mliy::plugins::s3::S3Objects {
+    let options = mliy::plugins::aws::AwsOptions::new()
+        .region("us-east-1")
+        .endpoint_url(&moto.url)
+        .credentials("testing", mliy::secret::Secret::new("testing"));
+    mliy::plugins::s3::S3Objects::connect(options).await.unwrap().page_size(page)
+}
+
 fn mliy(moto: &Moto, args: &[&str], config: Option<&Path>) -> (i32, Value) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mliy"));
     command
@@ -212,11 +221,7 @@ async fn datasets_are_listed_page_by_page_with_their_formats() {
     let dir = tempfile::tempdir().unwrap();
     let Some(moto) = moto(dir.path()) else { return };
     put_datasets(&moto);
-    let options = mliy::plugins::aws::AwsOptions::new()
-        .region("us-east-1")
-        .endpoint_url(&moto.url)
-        .credentials("testing", mliy::secret::Secret::new("testing"));
-    let s3 = mliy::plugins::s3::S3Objects::connect(options).await.unwrap().page_size(50);
+    let s3 = s3_on(&moto, 50).await;
     let at = S3Location::parse("prefix", "s3://data-lake/curated").unwrap();
     let mut pages = 0;
     mliy::objects::for_each_page(&s3, &at, |_| {
@@ -369,4 +374,19 @@ fn used_by_finds_every_notebook_that_names_the_dataset_and_no_other() {
     assert_eq!(errors, ["s3://hub-notebooks/jupyter/carol/broken.ipynb", "s3://hub-notebooks/jupyter/carol/old.ipynb"]);
     let (_, bobs) = mliy(&moto, &[&args[..], &["--owner", "bob"]].concat(), None);
     assert_eq!(bobs["notebooks"].as_array().map(Vec::len), Some(2), "{bobs}");
+}
+
+/// `S3Objects` passes the `ObjectStore` suite on moto, two keys a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_objects_pass_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(moto) = moto(dir.path()) else { return };
+    let seed: Vec<String> = mliy::testkit::objects::SEED.iter().map(|(k, v)| format!("('{k}', b'{v}')")).collect();
+    moto.boto3(&format!(
+        "s3 = boto3.client('s3', **kw)\ns3.create_bucket(Bucket='suite-bucket')\n\
+         for k, v in [{}]: s3.put_object(Bucket='suite-bucket', Key=k, Body=v)\n",
+        seed.join(", ")
+    ));
+    let s3 = s3_on(&moto, 2).await;
+    mliy::testkit::objects::run_all(&s3, "suite-bucket").await;
 }

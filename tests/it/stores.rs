@@ -140,7 +140,10 @@ mod sqlite {
                  if sys.argv[2] == 'old':\n    c.execute('DROP INDEX mliy_resources_pos')\n    \
                  c.execute('DROP INDEX mliy_resources_owner_order')\n    c.execute('DELETE FROM mliy_schema WHERE version >= 3')\n    c.commit()\n\
                  else:\n    print(' '.join(str(r[-1]) for r in c.execute('EXPLAIN QUERY PLAN ' + sys.argv[2], ('alice', 0, 0))))\n";
-            let out = std::process::Command::new("python3").args(["-c", script, path.to_str().unwrap(), sql]).output().unwrap();
+            let out = std::process::Command::new("python3")
+                .args(["-c", script, path.to_str().unwrap(), sql])
+                .output()
+                .unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8(out.stdout).unwrap()
         };

@@ -109,6 +109,17 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn passes_the_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        for (k, v) in crate::testkit::objects::SEED {
+            let path = dir.path().join(k);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, v).unwrap();
+        }
+        crate::testkit::objects::run_all(&FolderObjects::new(dir.path()), "local-folder").await;
+    }
+
+    #[tokio::test]
     async fn a_folder_lists_recursively_with_content_etags() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("ec2/a")).unwrap();

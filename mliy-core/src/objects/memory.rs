@@ -104,6 +104,15 @@ mod tests {
     use crate::objects::for_each_page;
 
     #[tokio::test]
+    async fn passes_the_suite() {
+        let store = MemoryObjects::with_page_size(2);
+        for (k, v) in crate::testkit::objects::SEED {
+            store.put("suite-bucket", k, v.as_bytes(), Timestamp(0));
+        }
+        crate::testkit::objects::run_all(&store, "suite-bucket").await;
+    }
+
+    #[tokio::test]
     async fn listings_page_and_reads_are_conditional() {
         let store = MemoryObjects::with_page_size(2);
         for k in ["a/1", "a/2", "a/3", "ab/4", "b/5"] {

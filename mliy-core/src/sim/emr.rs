@@ -161,7 +161,8 @@ pub(super) async fn list_clusters(
         let wanted = |c: &&SimCluster| states.is_empty() || states.contains(&sim.cluster_state(c, now).0);
         let listed = st.clusters.range((from, Bound::Unbounded)).map(|(_, c)| c).filter(wanted);
         // As EMR's ListClusters: summaries, without tags or the master's address.
-        let summary = |c: &SimCluster| ClusterInfo { tags: Vec::new(), master_private_ip: None, ..sim.cluster_info(c, now) };
+        let summary =
+            |c: &SimCluster| ClusterInfo { tags: Vec::new(), master_private_ip: None, ..sim.cluster_info(c, now) };
         let (items, last) = page(listed.map(|c| (c.id.clone(), summary(c))), 50);
         Ok(Page { items, next: last })
     })

@@ -7,13 +7,19 @@ use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Resource};
 use crate::model::{BillingSegment, Catalog, LaunchId};
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
 struct Inner {
     resources: HashMap<LaunchId, Resource>,
     order: Vec<LaunchId>,
+    /// Each resource's place in `order`.
+    position: HashMap<LaunchId, usize>,
+    /// Places in `order` by owner, and of those the engine still drives: a listing by owner
+    /// or for the driver reads only its own.
+    by_owner: HashMap<String, BTreeSet<usize>>,
+    driving: BTreeSet<usize>,
     events: HashMap<LaunchId, Vec<LifecycleEvent>>,
     billing: Vec<BillingSegment>,
     /// Where each resource's segments are in `billing`.
@@ -101,6 +107,29 @@ impl MemoryStore {
     }
 }
 
+impl Inner {
+    /// Files the resource at place `at` under its owner and, if driven, as driven
+    /// (taking `old`, its previous record, out first).
+    fn index(&mut self, at: usize, old: Option<&Resource>, new: &Resource) {
+        if let Some(old) = old.filter(|o| o.owner != new.owner) {
+            self.by_owner.entry(old.owner.clone()).or_default().remove(&at);
+        }
+        self.by_owner.entry(new.owner.clone()).or_default().insert(at);
+        if new.needs_driving() {
+            self.driving.insert(at)
+        } else {
+            self.driving.remove(&at)
+        };
+    }
+
+    /// Stores a new version of a known resource.
+    fn replace(&mut self, resource: &Resource) {
+        let Some(&at) = self.position.get(&resource.id) else { return };
+        let old = self.resources.insert(resource.id.clone(), resource.clone());
+        self.index(at, old.as_ref(), resource);
+    }
+}
+
 fn check_event(resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
     match event {
         Some(e) if e.resource != resource.id => {
@@ -118,8 +147,11 @@ impl StateStore for MemoryStore {
         if inner.resources.contains_key(&resource.id) {
             return Err(Error::AlreadyExists(format!("resource {}", resource.id)));
         }
-        inner.resources.insert(resource.id.clone(), resource.clone());
+        let at = inner.order.len();
         inner.order.push(resource.id.clone());
+        inner.position.insert(resource.id.clone(), at);
+        inner.index(at, None, resource);
+        inner.resources.insert(resource.id.clone(), resource.clone());
         inner.events.insert(resource.id.clone(), event.into_iter().cloned().collect());
         self.wrote_resource(&mut inner);
         Ok(())
@@ -141,7 +173,7 @@ impl StateStore for MemoryStore {
         if resource.version != expected + 1 {
             return Err(Error::validation("version", resource.version.to_string(), "must be the expected version + 1"));
         }
-        inner.resources.insert(resource.id.clone(), resource.clone());
+        inner.replace(resource);
         if let Some(e) = event {
             inner.events.entry(resource.id.clone()).or_default().push(e.clone());
         }
@@ -165,7 +197,7 @@ impl StateStore for MemoryStore {
             }
         }
         for c in changes {
-            inner.resources.insert(c.resource.id.clone(), c.resource.clone());
+            inner.replace(&c.resource);
             if let Some(e) = &c.event {
                 inner.events.entry(c.resource.id.clone()).or_default().push(e.clone());
             }
@@ -180,7 +212,13 @@ impl StateStore for MemoryStore {
 
     async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>> {
         let inner = self.open()?;
-        Ok(inner.order.iter().filter_map(|id| inner.resources.get(id)).filter(|r| filter.matches(r)).cloned().collect())
+        let places: Box<dyn Iterator<Item = usize>> = match (&filter.owner, filter.needs_driving) {
+            (Some(owner), _) => Box::new(inner.by_owner.get(owner).into_iter().flatten().copied()),
+            (None, true) => Box::new(inner.driving.iter().copied()),
+            (None, false) => Box::new(0..inner.order.len()),
+        };
+        let found = places.filter_map(|i| inner.resources.get(&inner.order[i]));
+        Ok(found.filter(|r| filter.matches(r)).cloned().collect())
     }
 
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {

@@ -67,6 +67,19 @@ pub struct ResourceChange {
 pub trait StateStore: Debug + Send + Sync + 'static {
     /// Stores a new resource (and its first event).
     async fn insert_resource(&self, resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()>;
+    /// Stores new resources without events: a standing fleet, an import. By default one
+    /// [`insert_resource`](StateStore::insert_resource) each; the SQL stores write batches of
+    /// 1,000 in one transaction each.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`](crate::Error::AlreadyExists) for the first id stored already;
+    /// the batches before it stay stored.
+    async fn insert_resources(&self, resources: &[Resource]) -> Result<()> {
+        for r in resources {
+            self.insert_resource(r, None).await?;
+        }
+        Ok(())
+    }
     /// Compare-and-set update (and event).
     async fn update_resource(
         &self,

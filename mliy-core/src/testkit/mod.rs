@@ -12,6 +12,7 @@ pub mod auth;
 pub mod cloud;
 pub mod dns;
 mod logs;
+pub mod objects;
 pub mod store;
 
 pub use logs::CapturedLogs;

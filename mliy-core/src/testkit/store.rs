@@ -3,7 +3,7 @@
 use super::sample_resource;
 use crate::Error;
 use crate::clock::Timestamp;
-use crate::lifecycle::{Actor, LifecycleEvent, Phase};
+use crate::lifecycle::{Actor, LifecycleEvent, Phase, Resource};
 use crate::model::{BillingSegment, Catalog, LaunchId};
 use crate::store::{ResourceFilter, StateStore};
 
@@ -23,6 +23,7 @@ fn event(r: &crate::lifecycle::Resource, seq: u64, from: Phase, to: Phase) -> Li
 /// of those ids.
 pub async fn run_all(store: &dyn StateStore) {
     insert_get_and_duplicates(store).await;
+    many_inserted_at_once(store).await;
     compare_and_set(store).await;
     concurrent_writers_never_both_win(store).await;
     events_are_appended_in_order(store).await;
@@ -43,6 +44,19 @@ pub async fn insert_get_and_duplicates(store: &dyn StateStore) {
     let again = store.insert_resource(&r, None).await;
     assert!(matches!(again, Err(Error::AlreadyExists(_))), "a second insert must conflict: {again:?}");
     assert_eq!(store.events(&r.id).await.unwrap().len(), 1);
+}
+
+pub async fn many_inserted_at_once(store: &dyn StateStore) {
+    let many: Vec<Resource> = (0..2_500).map(|i| sample_resource(&format!("conf-many-{i:04}"), "many-owner")).collect();
+    store.insert_resources(&many).await.unwrap();
+    let mine = ResourceFilter { owner: Some("many-owner".into()), ..ResourceFilter::default() };
+    let listed = store.list_resources(&mine).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        many.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    );
+    let again = store.insert_resources(&many[..1]).await;
+    assert!(matches!(again, Err(Error::AlreadyExists(_))), "a stored id conflicts: {again:?}");
 }
 
 pub async fn compare_and_set(store: &dyn StateStore) {

@@ -143,6 +143,22 @@ impl SqlStore {
     /// Transactions run detached (see [`detached`]).
     async fn insert_tx(&self, r: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(self.err())?;
+        self.insert_in(&mut tx, r).await?;
+        if let Some(e) = event {
+            self.append_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn insert_many_tx(&self, batch: &[Resource]) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        for r in batch {
+            self.insert_in(&mut tx, r).await?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
+    async fn insert_in(&self, tx: &mut Transaction<'_, Any>, r: &Resource) -> Result<()> {
         let inserted = sqlx::query(
             "INSERT INTO mliy_resources (id, owner, version, needs_driving, archived, created_ms, body, pos)
              VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources))
@@ -155,16 +171,13 @@ impl SqlStore {
         .bind(r.archived)
         .bind(r.created_at.0)
         .bind(to_json(r)?)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(self.err())?;
         if inserted.rows_affected() != 1 {
             return Err(Error::AlreadyExists(format!("resource {}", r.id)));
         }
-        if let Some(e) = event {
-            self.append_event(&mut tx, e).await?;
-        }
-        tx.commit().await.map_err(self.err())
+        Ok(())
     }
 
     async fn update_tx(&self, r: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
@@ -280,6 +293,14 @@ impl StateStore for SqlStore {
         check_event(r, event)?;
         let (this, r, event) = (self.clone(), r.clone(), event.cloned());
         detached(async move { this.insert_tx(&r, event.as_ref()).await }).await
+    }
+
+    async fn insert_resources(&self, resources: &[Resource]) -> Result<()> {
+        for batch in resources.chunks(1_000) {
+            let (this, batch) = (self.clone(), batch.to_vec());
+            detached(async move { this.insert_many_tx(&batch).await }).await?;
+        }
+        Ok(())
     }
 
     async fn update_resource(&self, r: &Resource, expected: u64, event: Option<&LifecycleEvent>) -> Result<()> {
@@ -457,6 +478,9 @@ macro_rules! delegate_store {
                 e: Option<&mliy_core::lifecycle::LifecycleEvent>,
             ) -> mliy_core::Result<()> {
                 self.0.insert_resource(r, e).await
+            }
+            async fn insert_resources(&self, rs: &[mliy_core::lifecycle::Resource]) -> mliy_core::Result<()> {
+                self.0.insert_resources(rs).await
             }
             async fn update_resource(
                 &self,
