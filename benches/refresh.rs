@@ -1,6 +1,7 @@
-//! One refresh pass over 10,000 instances and 1,000 clusters on SimCloud, 1% of them changed
-//! outside mliy (stopped, terminated). Targets: ≤ ⌈10,000/1,000⌉ + ⌈1,000/50⌉ + 110 + 10 = 150
-//! cloud calls, ≤ 150 ms, store writes only for what changed.
+//! One refresh pass over 10,000 instances and 1,000 clusters, and over 100,000 and 10,000, on
+//! SimCloud, 1% of them changed outside mliy (stopped, terminated). Bounds: ⌈instances/1,000⌉ +
+//! ⌈clusters/50⌉ + changes + 10 cloud calls, store writes only for what changed, and the large
+//! pass at most 11× the small one.
 //!
 //! Run: `cargo bench --bench refresh`.
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
@@ -8,39 +9,55 @@
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use mliy::sim::fleet::{Fleet, FleetConfig};
 
-const FLEET: FleetConfig = FleetConfig { instances: 10_000, clusters: 1_000, changed: 0.01, seed: 1 };
+const FLEETS: [FleetConfig; 2] = [
+    FleetConfig { instances: 10_000, clusters: 1_000, changed: 0.01, seed: 1 },
+    FleetConfig { instances: 100_000, clusters: 10_000, changed: 0.01, seed: 1 },
+];
 
-fn bench_refresh(c: &mut Criterion) {
-    let mut group = c.benchmark_group("refresh");
-    group.sample_size(10);
-    let build = || {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("runtime");
-        let catalog = mliy::demo::catalog().expect("catalog");
-        let fleet = runtime.block_on(Fleet::build(catalog, &FLEET)).expect("fleet");
-        (runtime, fleet)
-    };
-    // Once outside the timing, to check the figures the targets are about.
-    let (runtime, fleet) = build();
+fn build(config: &FleetConfig) -> (tokio::runtime::Runtime, Fleet) {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("runtime");
+    let catalog = mliy::demo::catalog().expect("catalog");
+    let fleet = runtime.block_on(Fleet::build(catalog, config)).expect("fleet");
+    (runtime, fleet)
+}
+
+/// Once outside the timing, to check the figures the bounds are about.
+fn check(config: &FleetConfig) {
+    let (runtime, fleet) = build(config);
     let writes = fleet.store.writes();
     let report = runtime.block_on(fleet.refresh_once()).expect("pass");
-    let bound = 10 + 20 + fleet.changed_outside as u64 + 10;
+    let bound = config.instances.div_ceil(1000) as u64
+        + config.clusters.div_ceil(50) as u64
+        + fleet.changed_outside as u64
+        + 10;
     assert!(report.cloud_calls <= bound, "{} cloud calls, bound {bound}", report.cloud_calls);
     assert_eq!(report.changes, fleet.changed_outside);
     eprintln!(
-        "refresh: {} cloud calls (bound {bound}), {} changes, {} store writes",
+        "refresh of {}/{}: {} cloud calls (bound {bound}), {} changes, {} store writes",
+        config.instances,
+        config.clusters,
         report.cloud_calls,
         report.changes,
         fleet.store.writes() - writes
     );
-    group.bench_function("pass_10000_instances_1000_clusters_1pct_changed", |b| {
-        // By reference: dropping the fleet and its runtime is not part of the pass.
-        b.iter_batched_ref(
-            build,
-            |(runtime, fleet)| runtime.block_on(fleet.refresh_once()).expect("pass"),
-            BatchSize::PerIteration,
-        )
-    });
+}
+
+fn bench_refresh(c: &mut Criterion) {
+    let mut group = c.benchmark_group("refresh");
+    group.sample_size(10);
+    for config in &FLEETS {
+        check(config);
+        let name = format!("pass_{}_instances_{}_clusters_1pct_changed", config.instances, config.clusters);
+        group.bench_function(name, |b| {
+            // By reference: dropping the fleet and its runtime is not part of the pass.
+            b.iter_batched_ref(
+                || build(config),
+                |(runtime, fleet)| runtime.block_on(fleet.refresh_once()).expect("pass"),
+                BatchSize::PerIteration,
+            )
+        });
+    }
     group.finish();
 }
 
