@@ -30,7 +30,7 @@ pub struct SyncOptions {
 /// What a sync did (or, in a dry run, would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
-    /// The source, as given.
+    /// The source, as its store names it (`s3://…`, or `folder …`).
     pub source: String,
     /// New documents.
     pub added: Vec<LibraryEntry>,
@@ -75,7 +75,7 @@ pub async fn sync(
     options: SyncOptions,
 ) -> Result<SyncReport> {
     let listed = list_documents(source, from).await?;
-    let report = SyncReport { source: from.to_string(), dry_run: options.dry_run, ..SyncReport::default() };
+    let report = SyncReport { source: source.name_of(from), dry_run: options.dry_run, ..SyncReport::default() };
     let mut run = Run { source, from, options, report };
     for (key, object) in &listed {
         run.fetch_one(library, key, object).await?;

@@ -111,3 +111,19 @@ fn documents_in_use_are_the_live_configs_library_files() {
     let used = in_use(&catalog, ["notebook"], Path::new("library"));
     assert_eq!(used.into_iter().collect::<Vec<_>>(), ["ec2/notebook.yaml", "scripts/userdata.sh"]);
 }
+
+#[tokio::test]
+async fn two_folders_are_two_sources() {
+    let (a, b, lib) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(a.path().join("a.yaml"), TEMPLATE).unwrap();
+    std::fs::write(b.path().join("b.yaml"), TEMPLATE).unwrap();
+    let mut library = Library::open(lib.path()).unwrap();
+    let prune = SyncOptions { dry_run: false, prune: true };
+    for dir in [&a, &b] {
+        let folder = crate::objects::FolderObjects::new(dir.path());
+        let report = sync(&folder, &folder.location(), &mut library, &Default::default(), prune).await.unwrap();
+        assert!(report.removed.is_empty(), "another folder's documents are not missing from this one: {report:?}");
+        assert!(report.source.starts_with("folder "), "{}", report.source);
+    }
+    assert!(library.entry("a.yaml").is_some() && library.entry("b.yaml").is_some());
+}

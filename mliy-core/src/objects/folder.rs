@@ -18,9 +18,10 @@ pub struct FolderObjects {
 }
 
 impl FolderObjects {
-    /// The folder at `root`.
+    /// The folder at `root` (made absolute when it exists, so that one folder has one name).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        FolderObjects { root: root.into() }
+        let root = root.into();
+        FolderObjects { root: std::fs::canonicalize(&root).unwrap_or(root) }
     }
 
     /// The location to list: the whole folder.
@@ -101,6 +102,10 @@ impl ObjectStore for FolderObjects {
             return Ok(Fetched::NotModified);
         }
         Ok(Fetched::Body { etag, bytes })
+    }
+
+    fn name_of(&self, at: &S3Location) -> String {
+        format!("folder {}", self.root.join(&at.prefix).display())
     }
 }
 

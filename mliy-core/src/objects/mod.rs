@@ -70,6 +70,12 @@ pub trait ObjectStore: std::fmt::Debug + Send + Sync + 'static {
     /// [`Error::NotFound`](crate::Error::NotFound) for a missing object,
     /// [`Error::Validation`](crate::Error::Validation) for one over [`MAX_OBJECT_BYTES`].
     async fn get(&self, bucket: &str, key: &str, if_none_match: Option<&str>) -> Result<Fetched>;
+
+    /// How `at` is named in reports and records (`s3://bucket/prefix` by default), so that
+    /// what came from one source is never taken for another's.
+    fn name_of(&self, at: &S3Location) -> String {
+        at.to_string()
+    }
 }
 
 /// Calls `each` with every page under `at`, one page at a time (nothing held beyond a page).
