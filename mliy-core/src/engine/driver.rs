@@ -37,10 +37,12 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
     let mut lease = None;
     // A process that died between a transition and its bill left the bill behind.
     if let Ok(Some(r)) = inner.store.get_resource(&id).await {
-        let _ = inner.settle_bill(&r).await;
+        let _ = Box::pin(inner.settle_bill(&r)).await;
     }
+    // The step's future is large (every phase's calls): boxed, it takes its memory only while
+    // it runs, and a driver that waits (most of them, most of the time) stays small.
     loop {
-        let flow = match inner.step(&id, &mut lease).await {
+        let flow = match Box::pin(inner.step(&id, &mut lease)).await {
             Ok(flow) => {
                 failures = 0;
                 flow
@@ -59,7 +61,7 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
             }
             // A record that has ended already (its cleanup was refused) is tried again later,
             // not at once: a refusal that lasts (a termination-protected cluster) must not spin.
-            Err(e) => match inner.fail_by_id(&id, &e).await {
+            Err(e) => match Box::pin(inner.fail_by_id(&id, &e)).await {
                 Ok(true) => Flow::Again,
                 Ok(false) | Err(_) => Flow::Wait(inner.config.retry_max),
             },
