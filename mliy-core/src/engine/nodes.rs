@@ -70,7 +70,7 @@ fn fleet_lots(f: &InstanceFleet) -> Vec<Lot> {
 /// MLiy's template: a master, `paramCoreInstanceCount` and `paramTaskInstanceCount` nodes of
 /// `paramInstanceType` (the resource's type), on `paramMarketType` at `paramBidPrice`.
 fn template_lots(r: &Resource) -> Vec<Lot> {
-    let param = |k: &str| r.stack.parameters.iter().find(|x| x.key == k).map(|x| x.value.as_str());
+    let param = |k: &str| r.stack.parameters.iter().find(|x| x.key == k).map(|x| &*x.value);
     let count = |k: &str| param(k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
     let spot = (param("paramMarketType") == Some("SPOT")).then(|| price_cap(param("paramBidPrice")));
     let nodes = 1 + count("paramCoreInstanceCount") + count("paramTaskInstanceCount");

@@ -17,9 +17,9 @@ impl Shared {
         let mut spec = StackSpec::clone(&r.stack);
         for p in &mut spec.parameters {
             if let Some(from) = &p.from {
-                p.value = self.catalog_value(from)?;
+                p.value = self.catalog_value(from)?.into();
             } else if p.key == USER_DATA_KEY && r.progress_bar {
-                p.value = self.with_secret(r, &p.value)?;
+                p.value = self.with_secret(r, &p.value)?.into();
             }
         }
         Ok(spec)

@@ -461,13 +461,13 @@ async fn progress_tokens_are_checked() {
     let db = stored.stack.parameters.iter().find(|p| p.key == "DbPassword").unwrap();
     assert!(db.value.is_empty() && db.from.as_ref().is_some_and(|f| f.token == "DbPassword"), "{db:?}");
     let outgoing = engine.inner.outgoing_stack(&stored).unwrap();
-    assert!(outgoing.parameters.iter().any(|p| p.key == "DbPassword" && p.value == "db-pass-9f3e1c"));
+    assert!(outgoing.parameters.iter().any(|p| p.key == "DbPassword" && &*p.value == "db-pass-9f3e1c"));
     for shown in [a.resource.clone(), engine.get(&alice(), &ida).await.unwrap()] {
         let ud = shown.stack.parameters.iter().find(|p| p.key == "UserData").unwrap();
         assert!(ud.value.is_empty(), "callers never get the user data");
     }
     let debug = format!("{:?}", stored);
-    assert!(!debug.contains(&stored_ud.value), "Debug hides the user data: {debug}");
+    assert!(!debug.contains(&*stored_ud.value), "Debug hides the user data: {debug}");
     assert!(debug.contains("UserData=<"), "{debug}");
     // An action stores the full record, never the redacted view callers get.
     engine.act(&alice(), &ida, Action::Stop).await.unwrap();

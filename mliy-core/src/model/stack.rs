@@ -15,8 +15,9 @@ pub const USER_DATA_KEY: &str = "UserData";
 pub struct StackParameter {
     /// The key.
     pub key: String,
-    /// The value (empty when it is read from `from`).
-    pub value: String,
+    /// The value (empty when it is read from `from`); shared, as one plan's user data is
+    /// by every record and call made from it.
+    pub value: std::sync::Arc<str>,
     /// Whether the template marks it NoEcho.
     #[serde(default)]
     pub no_echo: bool,
@@ -27,8 +28,8 @@ pub struct StackParameter {
 
 impl StackParameter {
     /// A parameter whose value is sent as it is.
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        StackParameter { key: key.into(), value: value.into(), no_echo: false, from: None }
+    pub fn new(key: impl Into<String>, value: impl AsRef<str>) -> Self {
+        StackParameter { key: key.into(), value: value.as_ref().into(), no_echo: false, from: None }
     }
 }
 
@@ -99,7 +100,7 @@ impl StackSpec {
             .iter()
             .map(|p| {
                 let hidden = p.no_echo || p.key == USER_DATA_KEY;
-                StackParameter { value: if hidden { String::new() } else { p.value.clone() }, ..p.clone() }
+                StackParameter { value: if hidden { "".into() } else { p.value.clone() }, ..p.clone() }
             })
             .collect();
         StackSpec { parameters, ..self.clone() }

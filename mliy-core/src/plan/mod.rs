@@ -303,7 +303,7 @@ impl From<&LaunchPlan> for StackSpec {
                 match config {
                     Some((config, name)) if p.no_echo => StackParameter {
                         key: p.key.clone(),
-                        value: String::new(),
+                        value: "".into(),
                         no_echo: true,
                         from: Some(ParamRef { config, name: name.clone(), token: p.key.clone() }),
                     },

@@ -33,7 +33,7 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
             let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{n:08x}-sim", spec.name);
             let t = &sim.config.timings;
             let ready_after = if has_cluster { t.cluster_ready } else { t.stack_create };
-            let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.clone());
+            let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.to_string());
             let mut stack_tags = spec.tags.clone();
             stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
             let gate = signal_gate(&template, spec);
@@ -69,7 +69,7 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
                 deleted: None,
                 delete_takes: t.stack_delete,
                 resources,
-                user_data: param("UserData"),
+                user_data: spec.parameters.iter().find(|p| p.key == "UserData").map(|p| p.value.clone()),
                 gate,
             });
             *st.created_per_token.entry(token.clone()).or_default() += 1;
@@ -152,7 +152,7 @@ fn parsed(st: &mut State, spec: &StackSpec) -> Result<Arc<Template>> {
 /// The instance's signal policy, its timeout from the stack's parameters.
 fn signal_gate(template: &Template, spec: &StackSpec) -> Option<SignalGate> {
     let policy = template.signals.iter().find(|s| s.resource_type == "AWS::EC2::Instance")?;
-    let given: Vec<(String, String)> = spec.parameters.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+    let given: Vec<(String, String)> = spec.parameters.iter().map(|p| (p.key.clone(), p.value.to_string())).collect();
     let timeout = policy
         .timeout(&given, |p| template.parameter(p).and_then(|d| d.default.clone()))
         .unwrap_or(Duration::from_secs(300));

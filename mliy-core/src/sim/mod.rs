@@ -218,7 +218,7 @@ impl SimCloud {
 
     /// The user data sent with the stack created with `token` (base64), if any.
     pub fn user_data_of(&self, token: &str) -> Option<String> {
-        self.lock().stack_by_token(token).and_then(|s| s.user_data.clone())
+        self.lock().stack_by_token(token).and_then(|s| s.user_data.as_deref().map(str::to_string))
     }
 
     /// What a bootstrap on the instance of the stack created with `token` knows of itself

@@ -81,7 +81,7 @@ pub(crate) struct SimStack {
     /// (logical id, type, physical id).
     pub(crate) resources: Vec<(String, String, String)>,
     /// The `UserData` parameter, as sent.
-    pub(crate) user_data: Option<String>,
+    pub(crate) user_data: Option<std::sync::Arc<str>>,
     /// The instance's `ResourceSignal` policy: the stack completes when it is signalled, and
     /// fails when its timeout passes first.
     pub(crate) gate: Option<SignalGate>,

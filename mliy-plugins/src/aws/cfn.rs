@@ -11,7 +11,7 @@ pub(crate) async fn create_stack(client: &Client, spec: &StackSpec) -> Result<St
     let parameters = spec
         .parameters
         .iter()
-        .map(|p| Parameter::builder().parameter_key(&p.key).parameter_value(&p.value).build())
+        .map(|p| Parameter::builder().parameter_key(&p.key).parameter_value(&*p.value).build())
         .collect();
     let tags = spec.tags.iter().map(|t| Tag::builder().key(&t.key).value(&t.value).build()).collect();
     let sent = client
