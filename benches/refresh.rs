@@ -25,7 +25,7 @@ fn build(config: &FleetConfig) -> (tokio::runtime::Runtime, Fleet) {
 /// Once outside the timing, to check the figures the bounds are about.
 fn check(config: &FleetConfig) {
     let (runtime, fleet) = build(config);
-    let writes = fleet.store.writes();
+    let writes = fleet.writes();
     let report = runtime.block_on(fleet.refresh_once()).expect("pass");
     let bound = config.instances.div_ceil(1000) as u64
         + config.clusters.div_ceil(50) as u64
@@ -39,7 +39,7 @@ fn check(config: &FleetConfig) {
         config.clusters,
         report.cloud_calls,
         report.changes,
-        fleet.store.writes() - writes
+        fleet.writes() - writes
     );
 }
 

@@ -1,7 +1,10 @@
 //! `mliy sim --refresh-only`: a standing fleet (instances ready, clusters waiting) put
-//! straight into the simulated cloud and the store, a share of it changed outside mliy, then
-//! one refresh pass, measured.
+//! straight into the simulated cloud and the store (in memory, or a real database through
+//! [`Backing::External`], stored in batches), a share of it changed outside mliy, then one
+//! refresh pass, measured.
 
+use super::replica::{Life, ReplicaStore};
+use super::scenario::{Backing, keep_time};
 use mliy_core::clock::{Clock, Timestamp, VirtualClock};
 use mliy_core::cloud::{Cloud, CloudExt, InstanceFilter};
 use mliy_core::engine::{Engine, RefreshConfig, RefreshReport};
@@ -14,6 +17,7 @@ use mliy_core::store::{MemoryStore, StateStore};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The fleet to refresh.
@@ -53,7 +57,7 @@ pub struct FleetReport {
     pub refresh: RefreshFigures,
     /// ⌈instances / 1,000⌉ + ⌈clusters / 50⌉ + changed + 10: the most calls a pass may make.
     pub call_bound: u64,
-    /// Store writes of the pass.
+    /// Resource writes of the pass.
     pub store_writes: u64,
 }
 
@@ -64,21 +68,50 @@ pub struct Fleet {
     /// The cloud.
     pub cloud: Arc<SimCloud>,
     /// The store.
-    pub store: Arc<MemoryStore>,
+    pub store: Arc<dyn StateStore>,
     /// Resources changed outside mliy.
     pub changed_outside: usize,
+    writes: Arc<AtomicU64>,
+    /// Holds tokio's paused clock while a real database answers (see `keep_time`).
+    keeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Fleet {
-    /// Builds the fleet (call inside a runtime with paused time).
+    /// Builds the fleet in memory (call inside a runtime with paused time).
     ///
     /// # Errors
-    /// [`Error::Validation`] when the catalog has no instance config; the planner's.
+    /// As [`Fleet::build_on`].
     pub async fn build(catalog: Catalog, config: &FleetConfig) -> Result<Fleet> {
+        Self::build_on(catalog, config, Backing::Memory).await
+    }
+
+    /// Store writes since the fleet's store was opened.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Builds the fleet on `backing`'s store (its journal is not used).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when the catalog has no instance config; the planner's and the
+    /// store's.
+    pub async fn build_on(catalog: Catalog, config: &FleetConfig, backing: Backing) -> Result<Fleet> {
         let clock = Arc::new(VirtualClock::starting_at(Timestamp(1_700_000_000_000)));
         let sim = SimConfig { seed: config.seed, consistency_delay: Duration::ZERO, ..SimConfig::default() };
         let cloud = Arc::new(SimCloud::new(clock.clone(), sim));
-        let store = Arc::new(MemoryStore::new());
+        let (writes, in_flight) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicUsize::new(0)));
+        let (inner, keeper): (Arc<dyn StateStore>, _) = match backing {
+            Backing::Memory => (Arc::new(MemoryStore::new()), None),
+            Backing::External { open, .. } => {
+                in_flight.fetch_add(1, Ordering::SeqCst);
+                let keeper = keep_time(in_flight.clone());
+                let opened = open().await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                (opened?, Some(keeper))
+            }
+        };
+        let life = Life::new(None, writes.clone(), in_flight);
+        let store: Arc<dyn StateStore> = Arc::new(ReplicaStore { inner, life });
         let (gc, sc, ty) = catalog
             .group_configs
             .iter()
@@ -162,7 +195,7 @@ impl Fleet {
         clock.sleep(Duration::from_secs(3600)).await;
         let engine =
             Engine::builder().catalog(catalog).cloud(cloud.clone()).store(store.clone()).clock(clock).build()?;
-        Ok(Fleet { engine, cloud, store, changed_outside })
+        Ok(Fleet { engine, cloud, store, changed_outside, writes, keeper })
     }
 
     /// One pass that ends what is gone at once (absent once, then confirmed).
@@ -175,23 +208,32 @@ impl Fleet {
     }
 }
 
-/// Builds a fleet, changes a share of it outside mliy, and measures one refresh pass.
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Some(keeper) = &self.keeper {
+            keeper.abort();
+        }
+    }
+}
+
+/// Builds a fleet on `backing`, changes a share of it outside mliy, and measures one
+/// refresh pass.
 ///
 /// # Errors
-/// As [`Fleet::build`].
-pub fn refresh_only(catalog: Catalog, config: &FleetConfig) -> Result<FleetReport> {
+/// As [`Fleet::build_on`].
+pub fn refresh_only(catalog: Catalog, config: &FleetConfig, backing: Backing) -> Result<FleetReport> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .start_paused(true)
         .build()
         .map_err(|e| Error::Backend { backend: "tokio", source: Box::new(e) })?;
     runtime.block_on(async {
-        let fleet = Fleet::build(catalog, config).await?;
-        let writes = fleet.store.writes();
+        let fleet = Fleet::build_on(catalog, config, backing).await?;
+        let writes = fleet.writes();
         let started = std::time::Instant::now();
         let report = fleet.refresh_once().await?;
         let wall_ms = started.elapsed().as_millis();
-        let store_writes = fleet.store.writes() - writes;
+        let store_writes = fleet.writes() - writes;
         fleet.engine.shutdown();
         let call_bound = config.instances.div_ceil(1000) as u64
             + config.clusters.div_ceil(50) as u64
@@ -216,7 +258,7 @@ mod tests {
     fn a_pass_over_a_fleet_stays_within_its_call_bound() {
         let catalog = crate::sim::scenario::tests::catalog();
         let config = FleetConfig { instances: 2_000, clusters: 120, changed: 0.01, seed: 3 };
-        let r = refresh_only(catalog, &config).unwrap();
+        let r = refresh_only(catalog, &config, Backing::Memory).unwrap();
         assert_eq!(r.changed_outside, 21, "{r:?}");
         assert_eq!(r.refresh.changes, r.changed_outside, "every change found: {r:?}");
         assert!(r.refresh.cloud_calls <= r.call_bound, "{r:?}");

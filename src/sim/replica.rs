@@ -97,6 +97,14 @@ impl StateStore for ReplicaStore {
         self.life.wrote();
         Ok(())
     }
+    async fn insert_resources(&self, rs: &[Resource]) -> Result<()> {
+        let _busy = self.life.enter("store")?;
+        self.inner.insert_resources(rs).await?;
+        for _ in rs {
+            self.life.wrote();
+        }
+        Ok(())
+    }
     async fn update_resource(&self, r: &Resource, expected: u64, e: Option<&LifecycleEvent>) -> Result<()> {
         let _busy = self.life.enter("store")?;
         self.inner.update_resource(r, expected, e).await?;

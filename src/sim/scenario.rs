@@ -395,7 +395,7 @@ fn supervise(world: Arc<World>, slots: Slots, k: usize, life: Arc<Life>, restart
 /// answers on other threads, and tokio's paused clock would otherwise jump ahead while it
 /// waits. A call stuck for a real second (a driver's own timeout, say a pool's acquire
 /// timeout, is then what ends it) lets time go on regardless.
-fn keep_time(in_flight: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
+pub(crate) fn keep_time(in_flight: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = std::time::Instant::now();
         loop {

@@ -223,16 +223,24 @@ fn sim_with_faults_and_crashes_loses_nothing() {
     assert_eq!((code, json["error"]["field"].as_str()), (2, Some("--faults")));
 }
 
-/// `mliy sim --refresh-only`: one pass over a standing fleet within the call bound.
+/// `mliy sim --refresh-only`: one pass over a standing fleet within the call bound, on the
+/// default SQLite store and in memory alike.
 #[test]
 fn sim_refresh_only_stays_within_its_bound() {
-    let (code, json, stderr) = mliy(&["sim", "--refresh-only", "--instances", "3000", "--clusters", "300", "--json"]);
+    let fleet = ["sim", "--refresh-only", "--instances", "3000", "--clusters", "300", "--json"];
+    let (code, json, stderr) = mliy(&fleet);
     assert_eq!(code, 0, "{stderr}");
     let calls = json["refresh"]["cloud_calls"].as_u64().unwrap();
     assert!(calls <= json["call_bound"].as_u64().unwrap(), "{json}");
     assert_eq!(json["call_bound"], 3 + 6 + 33 + 10, "{json}");
     assert_eq!(json["refresh"]["changes"], json["changed_outside"], "{json}");
     assert!(json["refresh"]["wall_ms"].is_u64());
+    let (code, memory, stderr) = mliy(&[&fleet[..], &["--store", "memory"]].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        (&memory["refresh"]["cloud_calls"], &memory["store_writes"]),
+        (&json["refresh"]["cloud_calls"], &json["store_writes"])
+    );
 }
 
 /// `--json` holds for every failure, argument errors included; zeros are refused, not
@@ -254,7 +262,7 @@ fn every_failure_is_json_and_nothing_is_coerced() {
     }
     let (code, _, stderr) = mliy(&["sim", "--users", "0"]);
     assert_eq!(code, 2, "without --json clap's own message: {stderr}");
-    for (flag, value) in [("--store", "memory"), ("--faults", "0.1"), ("--crash-every", "5"), ("--replicas", "2")] {
+    for (flag, value) in [("--faults", "0.1"), ("--crash-every", "5"), ("--replicas", "2")] {
         let (code, json, _) = mliy(&["sim", "--refresh-only", flag, value, "--json"]);
         assert_eq!((code, json["error"]["field"].as_str()), (2, Some(flag)), "{json}");
     }

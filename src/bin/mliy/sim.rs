@@ -56,9 +56,9 @@ pub(crate) struct SimArgs {
     /// Continue a run that was killed, from its store and the cloud's journal.
     #[arg(long)]
     resume: bool,
-    /// Put a standing fleet (instances ready, clusters waiting) in the simulated cloud, change
-    /// 1% of it outside mliy, and report one refresh pass (in memory, without faults or
-    /// crashes: `--store`, `--faults`, `--crash-every`, `--replicas` and `--resume` are refused).
+    /// Put a standing fleet (instances ready, clusters waiting) in the simulated cloud and the
+    /// store, change 1% of it outside mliy, and report one refresh pass (without faults or
+    /// crashes: `--faults`, `--crash-every`, `--replicas` and `--resume` are refused).
     #[arg(long)]
     refresh_only: bool,
     /// Print JSON.
@@ -74,7 +74,25 @@ fn parse_bootstrap(s: &str) -> Result<Bootstrap, String> {
 fn refresh_only(catalog: Catalog, args: &SimArgs) -> Result<Output, Error> {
     use mliy::sim::fleet::{FleetConfig, refresh_only};
     let config = FleetConfig { instances: args.instances, clusters: args.clusters, changed: 0.01, seed: args.seed };
-    let report = refresh_only(catalog, &config)?;
+    let spec = store_spec(args)?;
+    let store = StoreConfig::from_spec("--store", &spec)?;
+    let file = match (&store, &args.store) {
+        (StoreConfig::Sqlite(path), None) => Some(path.clone()),
+        _ => None,
+    };
+    let backing = match store {
+        StoreConfig::Memory => scenario::Backing::Memory,
+        other => scenario::Backing::External { open: opener(other), journal: None },
+    };
+    let report = refresh_only(catalog, &config, backing);
+    // The default store is a file of this run alone.
+    for suffix in ["", "-wal", "-shm"].iter().filter(|_| file.is_some()) {
+        let _ = std::fs::remove_file(format!(
+            "{}{suffix}",
+            file.as_ref().map(|f| f.display().to_string()).unwrap_or_default()
+        ));
+    }
+    let report = report?;
     let json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
     let human = format!(
         "refresh of {} instances and {} clusters, {} changed outside mliy: {} cloud calls (bound {}), \
@@ -91,11 +109,9 @@ fn refresh_only(catalog: Catalog, args: &SimArgs) -> Result<Output, Error> {
     Ok(Output::new(json, human))
 }
 
-/// `--refresh-only` runs in memory without faults or crashes: the flags it would ignore are
-/// refused.
+/// `--refresh-only` runs without faults or crashes: the flags it would ignore are refused.
 fn refresh_only_alone(args: &SimArgs) -> Result<(), Error> {
     let given = [
-        ("--store", args.store.is_some()),
         ("--faults", args.faults != 0.0),
         ("--crash-every", args.crash_every.is_some()),
         ("--replicas", args.replicas != 1),
@@ -108,7 +124,7 @@ fn refresh_only_alone(args: &SimArgs) -> Result<(), Error> {
         Some((flag, _)) => Err(Error::validation(
             *flag,
             "given",
-            "--refresh-only measures one pass over a standing fleet in memory, without faults or crashes",
+            "--refresh-only measures one pass over a standing fleet, without faults or crashes",
         )),
         None => Ok(()),
     }
@@ -140,9 +156,12 @@ fn backing(args: &SimArgs) -> Result<scenario::Backing, Error> {
         }
         StoreConfig::Postgres(_) => args.journal.clone(),
     };
-    let open: scenario::OpenStore =
-        Box::new(move || Box::pin(async move { mliy::registry::store(&store, std::path::Path::new(".")).await }));
-    Ok(scenario::Backing::External { open, journal })
+    Ok(scenario::Backing::External { open: opener(store), journal })
+}
+
+/// Opens `store` through the registry, when the run asks.
+fn opener(store: StoreConfig) -> scenario::OpenStore {
+    Box::new(move || Box::pin(async move { mliy::registry::store(&store, std::path::Path::new(".")).await }))
 }
 
 pub(crate) fn sim(args: &SimArgs) -> Result<Output, Error> {
