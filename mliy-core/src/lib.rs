@@ -3,12 +3,14 @@
 //!
 //! It holds the [`model`] (the admin [catalog](model::Catalog) and every shared type),
 //! CloudFormation [template](template::Template) inspection, [user-data](userdata) rendering,
-//! the [launch planner](plan::Planner), the [lifecycle], the four plugin traits
+//! the [launch planner](plan::Planner), the [lifecycle], the engine's four plugin traits
 //! ([`Cloud`](cloud::Cloud), [`StateStore`](store::StateStore),
 //! [`DnsProvider`](dns::DnsProvider), [`AuthProvider`](auth::AuthProvider)), the
 //! [engine](engine::Engine), and in-memory implementations of each trait (the simulated cloud
-//! is [`sim::SimCloud`]); `testkit` (feature) holds a conformance suite per trait. Nothing
-//! here opens a socket: the AWS, DNS, LDAP and SQL backends live in `mliy-plugins`. The
+//! is [`sim::SimCloud`]); S3 as [`ObjectStore`](objects::ObjectStore), with the catalog's
+//! [library] sync and [datasets] on top; `testkit` (feature) holds a conformance suite per
+//! trait. Nothing here opens a socket: the AWS, DNS, LDAP, S3 and SQL backends live in
+//! `mliy-plugins`. The
 //! repository's `ARCHITECTURE.md` shows the floors and where to add what.
 //!
 //! ```
