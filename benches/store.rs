@@ -1,5 +1,6 @@
-//! The SQL stores: transitions per second (one writer, and 4 or 8 concurrent tasks), and a
-//! refresh write-back: 100 changed records in one transaction.
+//! The SQL stores: transitions per second (one writer, and 4 or 8 concurrent tasks), a
+//! refresh write-back (100 changed records in one transaction), and one user's 10 records
+//! listed from a store of 10,000 and of 100,000 (stored with `insert_resources`).
 //!
 //! Run: `cargo bench --bench store --features sqlite,postgres`. SQLite runs in a temporary
 //! file; PostgreSQL runs when `MLIY_POSTGRES_URL` names a database to use (its tables are
@@ -7,7 +8,7 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mliy::store::{ResourceChange, StateStore};
+use mliy::store::{ResourceChange, ResourceFilter, StateStore};
 use mliy_core::testkit::sample_resource;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +77,32 @@ fn bench_backend(c: &mut Criterion, runtime: &Runtime, name: &str, open: &dyn Fn
     group.bench_function("write_back_100_in_one_transaction", |b| {
         b.iter(|| runtime.block_on(write_back(store.as_ref(), &ids, &round)))
     });
+    group.finish();
+    bench_listing(c, runtime, name, open, &run.to_string());
+}
+
+/// One user's 10 records listed from a store of `n`, 10 records per user.
+fn bench_listing(
+    c: &mut Criterion,
+    runtime: &Runtime,
+    name: &str,
+    open: &dyn Fn(&str) -> Arc<dyn StateStore>,
+    run: &str,
+) {
+    let mut group = c.benchmark_group(format!("{name}_listing"));
+    group.sample_size(50);
+    for n in [10_000usize, 100_000] {
+        let store = open(&format!("listing-{n}"));
+        let owner = |i: usize| format!("{run}-user{}", i / 10);
+        let all: Vec<_> = (0..n).map(|i| sample_resource(&format!("{run}-l{n}-{i:06}"), &owner(i))).collect();
+        let started = std::time::Instant::now();
+        runtime.block_on(store.insert_resources(&all)).expect("insert");
+        eprintln!("{name}: {n} records stored in batches in {:.1} s", started.elapsed().as_secs_f64());
+        let mine = ResourceFilter { owner: Some(owner(n / 2)), ..ResourceFilter::default() };
+        group.bench_function(format!("one_users_10_of_{n}"), |b| {
+            b.iter(|| assert_eq!(runtime.block_on(store.list_resources(&mine)).expect("list").len(), 10))
+        });
+    }
     group.finish();
 }
 
