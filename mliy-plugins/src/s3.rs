@@ -108,7 +108,7 @@ impl ObjectStore for S3Objects {
                 };
             }
         };
-        let too_large = || Error::validation("object", uri(), format!("at most {MAX_OBJECT_BYTES} bytes"));
+        let too_large = || mliy_core::objects::too_large(bucket, key);
         if answer.content_length().is_some_and(|n| n > MAX_OBJECT_BYTES as i64) {
             return Err(too_large());
         }

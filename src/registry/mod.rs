@@ -181,11 +181,19 @@ pub fn check_features(config: &DeploymentConfig) -> Result<()> {
 /// # Errors
 /// [`Error::Validation`] when the config names none; the catalog's errors.
 pub fn catalog(config: &DeploymentConfig) -> Result<Catalog> {
+    Catalog::from_path(catalog_file(config)?)
+}
+
+/// Where the config's catalog file is.
+///
+/// # Errors
+/// [`Error::Validation`] when the config names none.
+pub fn catalog_file(config: &DeploymentConfig) -> Result<std::path::PathBuf> {
     let path = config
         .catalog
         .as_deref()
         .ok_or_else(|| Error::validation("catalog", "", "name the catalog file: `catalog: catalog.yaml`"))?;
-    Catalog::from_path(config.path(path))
+    Ok(config.path(path))
 }
 
 /// What the config's `pricing` section prices bills with: its file streamed once, keeping

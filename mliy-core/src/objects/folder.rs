@@ -1,8 +1,9 @@
 //! A local folder as an [`ObjectStore`]: keys are paths relative to it (with `/`), ETags
 //! hashes of the content, so a folder syncs by the same rules as a bucket.
 
-use super::memory::too_large;
-use super::{Fetched, MAX_OBJECT_BYTES, ObjectInfo, ObjectPage, ObjectStore, S3Location, content_etag as etag_of};
+use super::{
+    Fetched, MAX_OBJECT_BYTES, ObjectInfo, ObjectPage, ObjectStore, S3Location, content_etag as etag_of, too_large,
+};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use async_trait::async_trait;

@@ -1,6 +1,6 @@
 //! An in-memory [`ObjectStore`] for tests and examples, counting its reads.
 
-use super::{Fetched, MAX_OBJECT_BYTES, ObjectInfo, ObjectPage, ObjectStore, S3Location};
+use super::{Fetched, MAX_OBJECT_BYTES, ObjectInfo, ObjectPage, ObjectStore, S3Location, too_large};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use async_trait::async_trait;
@@ -91,11 +91,6 @@ impl ObjectStore for MemoryObjects {
         self.downloads.fetch_add(1, Ordering::Relaxed);
         Ok(Fetched::Body { etag: info.etag.clone(), bytes: bytes.clone() })
     }
-}
-
-/// The error for an object over [`MAX_OBJECT_BYTES`].
-pub(crate) fn too_large(bucket: &str, key: &str) -> Error {
-    Error::validation("object", format!("s3://{bucket}/{key}"), format!("at most {MAX_OBJECT_BYTES} bytes"))
 }
 
 #[cfg(test)]

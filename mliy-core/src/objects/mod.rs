@@ -99,6 +99,11 @@ pub async fn for_each_page(
     }
 }
 
+/// The error for an object over [`MAX_OBJECT_BYTES`], for every store's reads.
+pub fn too_large(bucket: &str, key: &str) -> crate::Error {
+    crate::Error::validation("object", format!("s3://{bucket}/{key}"), format!("at most {MAX_OBJECT_BYTES} bytes"))
+}
+
 /// A quoted hash of `bytes`, the ETag of the stores here that have none of their own.
 pub(crate) fn content_etag(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

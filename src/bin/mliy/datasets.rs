@@ -142,18 +142,15 @@ fn library_dir(args: &SyncArgs, config: Option<&DeploymentConfig>) -> Result<Pat
     if let Some(into) = &args.into {
         return Ok(into.clone());
     }
-    let catalog = config.and_then(|c| c.catalog.as_deref().map(|p| c.path(p)));
-    let catalog = catalog
-        .ok_or_else(|| Error::validation("--into", "", "name the library folder, or a deployment with a catalog"))?;
+    let no_library = || Error::validation("--into", "", "name the library folder, or a deployment with a catalog");
+    let catalog = config.and_then(|c| mliy::registry::catalog_file(c).ok()).ok_or_else(no_library)?;
     Ok(catalog.parent().unwrap_or(Path::new(".")).join(LIBRARY_DIR))
 }
 
 /// The library documents that the software configs of the deployment's live resources use.
 async fn live_documents(config: &DeploymentConfig) -> Result<std::collections::BTreeSet<String>> {
     // The catalog's paths only: its documents may be the very ones being synced.
-    let path = config.catalog.as_deref().map(|p| config.path(p));
-    let path =
-        path.ok_or_else(|| Error::validation("catalog", "", "name the catalog file: `catalog: catalog.yaml`"))?;
+    let path = mliy::registry::catalog_file(config)?;
     let catalog = mliy::model::Catalog::from_yaml_str(&mliy::files::read_bounded(&path, mliy::files::MAX_FILE_BYTES)?)?;
     let store = mliy::registry::store(&config.store, &config.base).await?;
     let all = ResourceFilter { include_archived: true, ..ResourceFilter::default() };
