@@ -15,7 +15,7 @@ use mliy_core::lifecycle::{LifecycleEvent, Resource};
 use mliy_core::model::emr::Step;
 use mliy_core::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec};
 use mliy_core::pricing::Decimal;
-use mliy_core::store::{ResourceChange, ResourceFilter, StateStore};
+use mliy_core::store::{BillingSettlement, ResourceChange, ResourceFilter, StateStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -138,6 +138,10 @@ impl StateStore for ReplicaStore {
     async fn close_billing(&self, r: &LaunchId, end: Timestamp) -> Result<u64> {
         let _busy = self.life.enter("store")?;
         self.inner.close_billing(r, end).await
+    }
+    async fn settle_billing(&self, s: &BillingSettlement) -> Result<()> {
+        let _busy = self.life.enter("store")?;
+        self.inner.settle_billing(s).await
     }
     async fn billing(&self, r: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
         let _busy = self.life.enter("store")?;

@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::lifecycle::{Phase, Resource, ResourceKind};
 use crate::model::{BillState, BillingSegment};
 use crate::pricing::{Decimal, LINUX, Pricing};
+use crate::store::BillingSettlement;
 use std::collections::BTreeMap;
 
 /// What the resource is billed for in this phase: running from the end of provisioning until
@@ -27,64 +28,66 @@ fn state_of(phase: &Phase, kind: ResourceKind) -> Option<BillState> {
     }
 }
 
+/// How many times a settlement is decided again when another writer moved the record on.
+const SETTLE_ATTEMPTS: usize = 8;
+
 impl Shared {
     /// Makes the billing match the phase: the open segment closes when the state it bills
-    /// ends, and the next one opens. Idempotent (the store keeps one open segment per
-    /// resource), so the driver and refresh may both call it, and after a crash. One caller
-    /// at a time per resource (a store lease), deciding on the record as stored, so a caller
-    /// holding an older copy never bills a state the resource has left.
+    /// ends, and the next one opens. Idempotent, so the driver and refresh may both call it,
+    /// and after a crash. Decided on the record as stored and written with
+    /// [`StateStore::settle_billing`](crate::store::StateStore::settle_billing), which applies
+    /// only while that record and its bill are unchanged: a caller holding an older copy never
+    /// bills a state the resource has left, and no lease is needed.
     pub(crate) async fn settle_bill(&self, r: &Resource) -> Result<()> {
-        // Most calls find the bill right: one read, no lease.
-        let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
-        if open.map(|s| s.state) == bill_state(r) {
+        // Most calls find the bill right: one read.
+        if self.open_bill_state(&r.id).await? == bill_state(r) {
             return Ok(());
         }
-        self.under_bill_lease(r, async {
-            let current = self.store.get_resource(&r.id).await?;
-            self.settle_as_stored(current.as_ref().unwrap_or(r)).await
-        })
-        .await
-    }
-
-    /// Runs `work` holding the lease on `r`'s bill (one settler at a time per resource).
-    async fn under_bill_lease(&self, r: &Resource, work: impl std::future::Future<Output = Result<()>>) -> Result<()> {
-        let lease = format!("bill:{}", r.id);
-        let holder = crate::model::LaunchId::new_random().to_string();
-        self.wait_for_lease(&lease, &holder, || format!("the bill of {} is being settled", r.id)).await?;
-        let done = work.await;
-        let _ = self.store.release_lease(&lease, &holder).await;
-        done
+        self.settle_retrying(r, false).await
     }
 
     /// Closes the open running segment now and opens one at the resource's new price (a
-    /// resized cluster), under the same lease as [`Shared::settle_bill`].
+    /// resized cluster).
     pub(crate) async fn reprice_bill(&self, r: &Resource) -> Result<()> {
-        self.under_bill_lease(r, async {
-            let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
-            if open.is_some_and(|s| s.state == BillState::Running) {
-                let now = self.clock.now();
-                self.store.close_billing(&r.id, now).await?;
-                self.open_bill(r, BillState::Running, now).await?;
-            }
-            Ok(())
-        })
-        .await
+        self.settle_retrying(r, true).await
     }
 
-    async fn settle_as_stored(&self, r: &Resource) -> Result<()> {
+    async fn open_bill_state(&self, id: &crate::model::LaunchId) -> Result<Option<BillState>> {
+        Ok(self.store.billing(Some(id)).await?.into_iter().find(|s| s.end.is_none()).map(|s| s.state))
+    }
+
+    /// Settles on the stored record, deciding again (a few times) when it moves on meanwhile.
+    async fn settle_retrying(&self, r: &Resource, reprice: bool) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let Some(stored) = self.store.get_resource(&r.id).await? else { return Ok(()) };
+            match self.settle_as_stored(&stored, reprice).await {
+                Err(crate::Error::Stale(_)) if attempt + 1 < SETTLE_ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn settle_as_stored(&self, r: &Resource, reprice: bool) -> Result<()> {
         let want = bill_state(r);
-        let open = self.store.billing(Some(&r.id)).await?.into_iter().find(|s| s.end.is_none());
-        if open.as_ref().map(|s| s.state) == want {
+        let open = self.open_bill_state(&r.id).await?;
+        let repriced = reprice && open == Some(BillState::Running) && want == open;
+        if open == want && !repriced {
             return Ok(());
         }
-        let at = self.state_since(r).await?;
-        if open.is_some() {
-            self.store.close_billing(&r.id, at).await?;
-        }
-        match want {
-            Some(state) => self.open_bill(r, state, at).await,
-            None => Ok(()),
-        }
+        let at = if repriced { self.clock.now() } else { self.state_since(r).await? };
+        let segment = match want {
+            Some(state) => Some(self.new_bill(r, state, at).await),
+            None => None,
+        };
+        let settlement = BillingSettlement {
+            resource: r.id.clone(),
+            version: r.version,
+            expect_open: open,
+            close_at: at,
+            open: segment,
+        };
+        self.store.settle_billing(&settlement).await
     }
 
     /// When the resource entered the bill state it is in, by its events: a bill settled late
@@ -101,13 +104,12 @@ impl Shared {
         Ok(since)
     }
 
-    async fn open_bill(&self, r: &Resource, state: BillState, start: Timestamp) -> Result<()> {
+    async fn new_bill(&self, r: &Resource, state: BillState, start: Timestamp) -> BillingSegment {
         let (hourly, description) = match &self.pricing {
             Some(p) => rate(p, r, state, &self.spot_market(r, state).await),
             None => (None, r.instance_type.clone()),
         };
-        let segment = BillingSegment { resource: r.id.clone(), state, hourly, description, start, end: None };
-        self.store.open_billing(&segment).await
+        BillingSegment { resource: r.id.clone(), state, hourly, description, start, end: None }
     }
 }
 

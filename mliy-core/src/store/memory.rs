@@ -1,7 +1,7 @@
 //! An in-memory [`StateStore`]: for tests, the simulator and a single process that needs no
 //! persistence.
 
-use super::{ResourceChange, ResourceFilter, StateStore};
+use super::{BillingSettlement, ResourceChange, ResourceFilter, StateStore};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::lifecycle::{LifecycleEvent, Resource};
@@ -252,6 +252,28 @@ impl StateStore for MemoryStore {
             inner.writes += 1;
         }
         Ok(closed)
+    }
+
+    async fn settle_billing(&self, s: &BillingSettlement) -> Result<()> {
+        let mut inner = self.open()?;
+        let inner = &mut *inner;
+        let stored = inner.resources.get(&s.resource);
+        let stored = stored.ok_or_else(|| Error::NotFound { kind: "resource", name: s.resource.to_string() })?;
+        let mine = inner.billing_of.entry(s.resource.clone()).or_default();
+        let open = mine.iter().copied().find(|&i| inner.billing[i].end.is_none());
+        if stored.version != s.version || open.map(|i| inner.billing[i].state) != s.expect_open {
+            return Err(Error::Stale(format!("the bill of {} moved on", s.resource)));
+        }
+        if let Some(i) = open {
+            let segment = &mut inner.billing[i];
+            segment.end = Some(s.close_at.max(segment.start));
+        }
+        if let Some(segment) = &s.open {
+            mine.push(inner.billing.len());
+            inner.billing.push(segment.clone());
+        }
+        inner.writes += 1;
+        Ok(())
     }
 
     async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {

@@ -43,6 +43,22 @@ pub struct ResourceChange {
     pub event: Option<LifecycleEvent>,
 }
 
+/// A change of one resource's bill, decided on its record at `version` with the open
+/// segment in state `expect_open` (see [`StateStore::settle_billing`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillingSettlement {
+    /// The resource.
+    pub resource: LaunchId,
+    /// The record's version the change was decided on.
+    pub version: u64,
+    /// The state of the open segment the change was decided on (`None`: none was open).
+    pub expect_open: Option<model::BillState>,
+    /// When the open segment closes.
+    pub close_at: Timestamp,
+    /// The segment to open, if any.
+    pub open: Option<model::BillingSegment>,
+}
+
 /// Where the engine keeps its state.
 ///
 /// # Contract
@@ -105,6 +121,30 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     async fn open_billing(&self, segment: &model::BillingSegment) -> Result<()>;
     /// Closes the resource's open segments at `end`; returns how many were closed.
     async fn close_billing(&self, resource: &LaunchId, end: Timestamp) -> Result<u64>;
+    /// Closes the resource's open segment at `close_at` and opens `s.open`, in one step and
+    /// only while the stored record is at `s.version` and its open segment in `s.expect_open`:
+    /// a bill changes only as the record it was decided on says, without a lease. The SQL
+    /// stores and [`MemoryStore`] do it in one transaction; by default it checks, then closes
+    /// and opens (not atomically: a store that can should override it).
+    ///
+    /// # Errors
+    /// [`Error::Stale`](crate::Error::Stale) when the record or its bill moved on (nothing
+    /// changes then); [`Error::NotFound`](crate::Error::NotFound) for an unknown resource.
+    async fn settle_billing(&self, s: &BillingSettlement) -> Result<()> {
+        let stored = self.get_resource(&s.resource).await?;
+        let stored = stored.ok_or_else(|| crate::Error::NotFound { kind: "resource", name: s.resource.to_string() })?;
+        let open = self.billing(Some(&s.resource)).await?.into_iter().find(|b| b.end.is_none());
+        if stored.version != s.version || open.map(|b| b.state) != s.expect_open {
+            return Err(crate::Error::Stale(format!("the bill of {} moved on", s.resource)));
+        }
+        if s.expect_open.is_some() {
+            self.close_billing(&s.resource, s.close_at).await?;
+        }
+        match &s.open {
+            Some(segment) => self.open_billing(segment).await,
+            None => Ok(()),
+        }
+    }
     /// Billing segments, of one resource or all.
     async fn billing(&self, resource: Option<&LaunchId>) -> Result<Vec<model::BillingSegment>>;
     /// Stores `key → value` unless the key exists; returns the earlier value if it does.

@@ -4,8 +4,8 @@ use super::sample_resource;
 use crate::Error;
 use crate::clock::Timestamp;
 use crate::lifecycle::{Actor, LifecycleEvent, Phase, Resource};
-use crate::model::{BillingSegment, Catalog, LaunchId};
-use crate::store::{ResourceFilter, StateStore};
+use crate::model::{BillState, BillingSegment, Catalog, LaunchId};
+use crate::store::{BillingSettlement, ResourceFilter, StateStore};
 
 fn event(r: &crate::lifecycle::Resource, seq: u64, from: Phase, to: Phase) -> LifecycleEvent {
     LifecycleEvent {
@@ -29,6 +29,7 @@ pub async fn run_all(store: &dyn StateStore) {
     events_are_appended_in_order(store).await;
     listing_filters(store).await;
     billing_segments(store).await;
+    billing_settled_on_a_version(store).await;
     idempotency_keys(store).await;
     leases(store).await;
     catalog_round_trip(store).await;
@@ -186,6 +187,43 @@ pub async fn billing_segments(store: &dyn StateStore) {
     assert_eq!(segs[0].end, Some(Timestamp(5_000)));
     assert_eq!(segs[1].end, None);
     assert_eq!(segs[0].hourly.map(|h| h.to_string()).as_deref(), Some("0.504"), "the price as written");
+}
+
+/// A bill changes only as the record and the open segment it was decided on say.
+pub async fn billing_settled_on_a_version(store: &dyn StateStore) {
+    let mut r = sample_resource("conf-settle", "alice");
+    store.insert_resource(&r, None).await.unwrap();
+    let seg = |state, start| BillingSegment {
+        resource: r.id.clone(),
+        state,
+        hourly: None,
+        description: "t3.large".into(),
+        start: Timestamp(start),
+        end: None,
+    };
+    let settle = |version, expect_open, close_at, open| BillingSettlement {
+        resource: r.id.clone(),
+        version,
+        expect_open,
+        close_at: Timestamp(close_at),
+        open,
+    };
+    let running = settle(1, None, 1_000, Some(seg(BillState::Running, 1_000)));
+    store.settle_billing(&running).await.unwrap();
+    // The same decision again (a second settler): its open segment is no longer what it saw.
+    assert!(matches!(store.settle_billing(&running).await, Err(Error::Stale(_))), "decided on no open segment");
+    r.version = 2;
+    store.update_resource(&r, 1, None).await.unwrap();
+    let stopped = settle(1, Some(BillState::Running), 5_000, Some(seg(BillState::Stopped, 5_000)));
+    assert!(matches!(store.settle_billing(&stopped).await, Err(Error::Stale(_))), "decided on version 1");
+    store.settle_billing(&BillingSettlement { version: 2, ..stopped }).await.unwrap();
+    store.settle_billing(&settle(2, Some(BillState::Stopped), 9_000, None)).await.unwrap();
+    let segs = store.billing(Some(&r.id)).await.unwrap();
+    let got: Vec<_> = segs.iter().map(|s| (s.state, s.start.0, s.end.map(|e| e.0))).collect();
+    assert_eq!(got, [(BillState::Running, 1_000, Some(5_000)), (BillState::Stopped, 5_000, Some(9_000))]);
+    let unknown =
+        BillingSettlement { resource: LaunchId::parse("conf-settle-none").unwrap(), ..settle(1, None, 0, None) };
+    assert!(matches!(store.settle_billing(&unknown).await, Err(Error::NotFound { .. })));
 }
 
 pub async fn idempotency_keys(store: &dyn StateStore) {

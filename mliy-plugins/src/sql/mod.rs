@@ -11,7 +11,7 @@ use mliy_core::clock::Timestamp;
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{LifecycleEvent, Resource};
 use mliy_core::model::{BillingSegment, Catalog, LaunchId};
-use mliy_core::store::{ResourceChange, ResourceFilter, StateStore};
+use mliy_core::store::{BillingSettlement, ResourceChange, ResourceFilter, StateStore};
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -257,6 +257,59 @@ impl SqlStore {
         Ok(open.len() as u64)
     }
 
+    async fn settle_billing_tx(&self, s: &BillingSettlement) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(self.err())?;
+        // Touching the row locks it (PostgreSQL) or the database (SQLite) for the transaction.
+        let held = sqlx::query("UPDATE mliy_resources SET version = version WHERE id = $1 AND version = $2")
+            .bind(s.resource.as_str())
+            .bind(version(s.version))
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        let open = sqlx::query("SELECT pos, body FROM mliy_billing WHERE resource = $1 AND end_ms IS NULL")
+            .bind(s.resource.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.err())?;
+        let open = match open {
+            Some(row) => {
+                let pos: i64 = row.try_get("pos").map_err(self.err())?;
+                let body: String = row.try_get("body").map_err(self.err())?;
+                Some((pos, from_json::<BillingSegment>(&body)?))
+            }
+            None => None,
+        };
+        if held.rows_affected() != 1 || open.as_ref().map(|(_, b)| b.state) != s.expect_open {
+            drop(tx);
+            return Err(match self.get_resource(&s.resource).await? {
+                None => Error::NotFound { kind: "resource", name: s.resource.to_string() },
+                Some(_) => Error::Stale(format!("the bill of {} moved on", s.resource)),
+            });
+        }
+        if let Some((pos, mut segment)) = open {
+            let end = s.close_at.max(segment.start);
+            segment.end = Some(end);
+            sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3")
+                .bind(end.0)
+                .bind(to_json(&segment)?)
+                .bind(pos)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        if let Some(segment) = &s.open {
+            sqlx::query("INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES ($1, $2, $3, $4)")
+                .bind(segment.resource.as_str())
+                .bind(segment.start.0)
+                .bind(segment.end.map(|t| t.0))
+                .bind(to_json(segment)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+        }
+        tx.commit().await.map_err(self.err())
+    }
+
     async fn append_event(&self, tx: &mut Transaction<'_, Any>, event: &LifecycleEvent) -> Result<()> {
         sqlx::query("INSERT INTO mliy_events (resource, seq, body) VALUES ($1, $2, $3)")
             .bind(event.resource.as_str())
@@ -386,6 +439,10 @@ impl StateStore for SqlStore {
     async fn close_billing(&self, id: &LaunchId, end: Timestamp) -> Result<u64> {
         let (this, id) = (self.clone(), id.clone());
         detached(async move { this.close_billing_tx(&id, end).await }).await
+    }
+    async fn settle_billing(&self, s: &BillingSettlement) -> Result<()> {
+        let (this, s) = (self.clone(), s.clone());
+        detached(async move { this.settle_billing_tx(&s).await }).await
     }
     async fn billing(&self, id: Option<&LaunchId>) -> Result<Vec<BillingSegment>> {
         let rows = sqlx::query("SELECT body, end_ms FROM mliy_billing WHERE ($1 = '' OR resource = $1) ORDER BY pos")
@@ -520,6 +577,9 @@ macro_rules! delegate_store {
                 end: mliy_core::clock::Timestamp,
             ) -> mliy_core::Result<u64> {
                 self.0.close_billing(id, end).await
+            }
+            async fn settle_billing(&self, s: &mliy_core::store::BillingSettlement) -> mliy_core::Result<()> {
+                self.0.settle_billing(s).await
             }
             async fn billing(
                 &self,
