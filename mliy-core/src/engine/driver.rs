@@ -24,6 +24,29 @@ pub(super) enum Flow {
     Idle,
 }
 
+/// What a driver knows between its steps beyond the record.
+#[derive(Default)]
+pub(super) struct Memory {
+    /// Until when this driver holds the resource's lease, as far as it knows.
+    lease: Option<Timestamp>,
+    /// What it knows of the stack before the record holds its id.
+    stack: StackKnown,
+}
+
+/// The stack's id is stored with the transition that finds it complete (one write fewer per
+/// launch); until then the driver that created it remembers it. A driver that takes over
+/// (after a crash) looks the stack up by its name first.
+#[derive(Default)]
+enum StackKnown {
+    /// Maybe created by an earlier driver.
+    #[default]
+    Unknown,
+    /// This driver moved the record to CreatingStack: nobody has created it.
+    NotCreated,
+    /// Created, with this id.
+    Created(String),
+}
+
 /// Phases in which a resource waits for a user rather than for the cloud.
 fn idle(r: &Resource) -> bool {
     !r.needs_driving() || matches!(r.phase, Phase::Ready | Phase::Stopped | Phase::Waiting)
@@ -33,8 +56,7 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
     let span = tracing::info_span!(target: "mliy::launch", "resource", %id);
     let _enter = span.enter();
     let mut failures = 0u32;
-    // Until when this driver holds the resource's lease, as far as it knows.
-    let mut lease = None;
+    let mut memory = Memory::default();
     // A process that died between a transition and its bill left the bill behind.
     if let Ok(Some(r)) = inner.store.get_resource(&id).await {
         let _ = Box::pin(inner.settle_bill(&r)).await;
@@ -42,7 +64,7 @@ pub(crate) async fn drive(inner: Arc<Shared>, id: LaunchId, notify: Arc<Notify>)
     // The step's future is large (every phase's calls): boxed, it takes its memory only while
     // it runs, and a driver that waits (most of them, most of the time) stays small.
     loop {
-        let flow = match Box::pin(inner.step(&id, &mut lease)).await {
+        let flow = match Box::pin(inner.step(&id, &mut memory)).await {
             Ok(flow) => {
                 failures = 0;
                 flow
@@ -116,9 +138,9 @@ impl Shared {
         Ok(held)
     }
 
-    async fn step(&self, id: &LaunchId, lease: &mut Option<Timestamp>) -> Result<Flow> {
+    async fn step(&self, id: &LaunchId, memory: &mut Memory) -> Result<Flow> {
         let Some(r) = self.store.get_resource(id).await? else { return Ok(Flow::Idle) };
-        if !idle(&r) && !self.claim(id, lease).await? {
+        if !idle(&r) && !self.claim(id, &mut memory.lease).await? {
             // Another replica drives it; look again when its lease could have run out.
             return Ok(Flow::Wait(self.config.lease_ttl / 2));
         }
@@ -152,16 +174,19 @@ impl Shared {
                 let deadline = now.plus(self.stack_wait(&r));
                 let what = if r.job_flow.is_some() { "submitting the job flow" } else { "creating the stack" };
                 self.transition(&r, Event::CreateStack, Actor::Engine, what, |n| n.deadline = Some(deadline)).await?;
+                memory.stack = StackKnown::NotCreated;
                 Ok(Flow::Again)
             }
             (Phase::CreatingStack, ResourceKind::Cluster) if r.job_flow.is_some() => self.submitting_job_flow(&r).await,
-            (Phase::CreatingStack, _) => self.creating_stack(&r, until_deadline(self.config.stack_poll)).await,
+            (Phase::CreatingStack, _) => {
+                self.creating_stack(&r, until_deadline(self.config.stack_poll), &mut memory.stack).await
+            }
             (Phase::Bootstrapping { percent, stack_creating: true, .. }, ResourceKind::Instance) => {
                 let poll = until_deadline(self.config.stack_poll);
                 if r.ready_when.met(*percent, true) && r.instance_id.is_some() {
                     return self.ready_when_met(&r, poll).await;
                 }
-                self.creating_stack(&r, poll).await
+                self.creating_stack(&r, poll, &mut memory.stack).await
             }
             (Phase::Provisioning, ResourceKind::Instance) => {
                 self.provisioning(&r, until_deadline(self.config.instance_poll)).await
@@ -222,33 +247,45 @@ impl Shared {
         Ok(Flow::Again)
     }
 
-    async fn creating_stack(&self, r: &Resource, poll: Duration) -> Result<Flow> {
-        let Some(stack_id) = &r.stack_id else {
-            let spec = match self.outgoing_stack(r) {
-                Ok(spec) => spec,
-                Err(e) => {
-                    self.fail(r, format!("CreateStack not sent: {e}")).await?;
-                    return Ok(Flow::Again);
-                }
-            };
-            let id = match self.cloud.create_stack(&spec).await {
-                Ok(id) => id,
-                Err(e) if e.is_retryable() => return Err(e),
-                Err(e) => {
-                    self.fail(r, format!("CreateStack refused: {e}")).await?;
-                    return Ok(Flow::Again);
-                }
-            };
-            self.update(r, |n| n.stack_id = Some(id)).await?;
-            return Ok(Flow::Again);
+    /// Sends CreateStack unless the stack exists; its id once it does.
+    async fn stack_created(&self, r: &Resource, known: &mut StackKnown) -> Result<Option<String>> {
+        if let Some(id) = &r.stack_id {
+            return Ok(Some(id.clone()));
+        }
+        if let StackKnown::Unknown = known
+            && let Some(info) = self.cloud.describe_stack(&r.stack.name).await?
+        {
+            *known = StackKnown::Created(info.id);
+        }
+        if let StackKnown::Created(id) = known {
+            return Ok(Some(id.clone()));
+        }
+        let spec = match self.outgoing_stack(r) {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.fail(r, format!("CreateStack not sent: {e}")).await?;
+                return Ok(None);
+            }
         };
-        let Some(info) = self.cloud.describe_stack(stack_id).await? else {
+        match self.cloud.create_stack(&spec).await {
+            Ok(id) => *known = StackKnown::Created(id),
+            Err(e) if e.is_retryable() => return Err(e),
+            Err(e) => {
+                self.fail(r, format!("CreateStack refused: {e}")).await?;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn creating_stack(&self, r: &Resource, poll: Duration, known: &mut StackKnown) -> Result<Flow> {
+        let Some(stack_id) = self.stack_created(r, known).await? else { return Ok(Flow::Again) };
+        let Some(info) = self.cloud.describe_stack(&stack_id).await? else {
             self.fail(r, format!("stack {stack_id} disappeared")).await?;
             return Ok(Flow::Again);
         };
         match info.status {
             StackStatus::CreateComplete => {
-                let resources = self.cloud.stack_resources(stack_id).await?;
+                let resources = self.cloud.stack_resources(&stack_id).await?;
                 let find =
                     |ty: &str| resources.iter().find(|x| x.resource_type == ty).and_then(|x| x.physical_id.clone());
                 let (instance, cluster) = (find("AWS::EC2::Instance"), find("AWS::EMR::Cluster"));
@@ -267,13 +304,14 @@ impl Shared {
                 self.transition(r, Event::StackCreated, Actor::Engine, format!("stack {} created", info.name), |n| {
                     n.instance_id = instance.or(n.instance_id.take());
                     n.cluster_id = cluster;
+                    n.stack_id = Some(stack_id.clone());
                     n.deadline = Some(deadline);
                 })
                 .await?;
                 Ok(Flow::Again)
             }
             _ if info.status.is_failed_creation() => {
-                let why = self.failure_reason(stack_id, info).await;
+                let why = self.failure_reason(&stack_id, info).await;
                 self.fail(r, format!("stack creation failed: {why}")).await?;
                 Ok(Flow::Again)
             }

@@ -1448,7 +1448,15 @@ mod mliy_reports_under_faults {
         let launched = engine.launch_instance(&alice(), instance()).await.unwrap();
         let (_, iid) = super::mliy_images::running_instance(&rig, &launched.resource).await;
         let path = super::mliy_images::path(&rig, &launched.resource, &iid, "step(10)");
-        let checks = || rig.cloud.calls().get("DescribeStackResources").copied().unwrap_or(0);
+        // Until the stack completes the record holds no stack id: the check looks the stack
+        // up by name, then lists its resources.
+        let checks = || {
+            let calls = rig.cloud.calls();
+            ["DescribeStacks", "DescribeStackResources"]
+                .iter()
+                .map(|c| calls.get(*c).copied().unwrap_or(0))
+                .sum::<u64>()
+        };
         let before = checks();
         rig.cloud.set_fault_rate(1.0);
         let kept = engine.report_mliy_path(&path).await.unwrap();
