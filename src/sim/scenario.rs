@@ -391,6 +391,11 @@ fn supervise(world: Arc<World>, slots: Slots, k: usize, life: Arc<Life>, restart
     });
 }
 
+/// Set in the count of calls under way while the cloud's journal is replayed: nothing else
+/// runs then, so the keeper only sleeps and tokio's paused clock, idle, goes straight to each
+/// replayed call's recorded time (spinning, it would let time pass 5 s per real second).
+const REPLAYING: usize = 1 << (usize::BITS - 1);
+
 /// Lets virtual time pass only while no store or cloud call is under way: a real database
 /// answers on other threads, and tokio's paused clock would otherwise jump ahead while it
 /// waits. A call stuck for a real second (a driver's own timeout, say a pool's acquire
@@ -399,6 +404,10 @@ pub(crate) fn keep_time(in_flight: Arc<AtomicUsize>) -> tokio::task::JoinHandle<
     tokio::spawn(async move {
         let mut last = std::time::Instant::now();
         loop {
+            if in_flight.load(Ordering::SeqCst) & REPLAYING != 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             for _ in 0..32 {
                 tokio::task::yield_now().await;
             }
@@ -436,10 +445,10 @@ async fn open_world(
     };
     let cloud = match (&journal, config.resume) {
         (Some(path), true) => {
-            // Replayed calls keep their recorded times: the keeper waits meanwhile.
-            in_flight.fetch_add(1, Ordering::SeqCst);
+            // Replayed calls keep their recorded times (see REPLAYING).
+            in_flight.fetch_add(REPLAYING, Ordering::SeqCst);
             let cloud = SimCloud::replay(clock.clone(), sim, path).await;
-            in_flight.fetch_sub(1, Ordering::SeqCst);
+            in_flight.fetch_sub(REPLAYING, Ordering::SeqCst);
             cloud?
         }
         (None, true) => return Err(Error::validation("resume", "true", "needs the simulated cloud's journal")),
