@@ -50,7 +50,8 @@ pub struct EngineConfig {
     /// again on start).
     pub keep_dns_when_stopped: bool,
     /// How long a driver's lease on a resource lasts without renewal; a dead replica's
-    /// resources are taken over after it.
+    /// resources are taken over after it. Five minutes by default: a launch that reaches
+    /// Ready within 3½ minutes never renews it (a renewal is a store write).
     pub lease_ttl: Duration,
 }
 
@@ -75,7 +76,7 @@ impl Default for EngineConfig {
             manager_group: None,
             replica_id: format!("replica-{}", crate::model::LaunchId::new_random()),
             keep_dns_when_stopped: false,
-            lease_ttl: Duration::from_secs(120),
+            lease_ttl: Duration::from_secs(300),
         }
     }
 }

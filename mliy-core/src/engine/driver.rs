@@ -14,6 +14,12 @@ use tokio::sync::Notify;
 /// How long after a missed signal's timeout the engine still waits for the stack to say so.
 const SIGNAL_ROLLBACK_MARGIN: Duration = Duration::from_secs(15 * 60);
 
+/// How often a bootstrapping instance is looked at (its reports wake the driver sooner).
+const BOOTSTRAP_LOOK: Duration = Duration::from_secs(60);
+
+/// What a lease keeps beyond a driver's longest wait between two looks.
+const LEASE_SPARE: Duration = Duration::from_secs(30);
+
 /// What to do after a step.
 pub(super) enum Flow {
     /// Look at the resource again now.
@@ -124,12 +130,18 @@ impl Shared {
     }
 
     /// Takes or renews this replica's lease on the resource; `false` when another replica
-    /// drives it. A lease with three quarters of its time left is not renewed (one store
-    /// write per quarter of the TTL instead of one per poll).
+    /// drives it. A lease is renewed only when less than the driver's longest wait between
+    /// two looks and `LEASE_SPARE` (or three quarters of the TTL, if shorter) is left: it
+    /// never runs out while held, and a launch shorter than the rest never renews it.
     async fn claim(&self, id: &LaunchId, held_until: &mut Option<Timestamp>) -> Result<bool> {
         let now = self.clock.now();
         let ttl = self.config.lease_ttl;
-        if held_until.is_some_and(|until| until > now && until.since(now) >= ttl * 3 / 4) {
+        let c = &self.config;
+        let longest = [c.retry_max, c.stack_poll, c.instance_poll, c.cluster_poll, c.command_poll, BOOTSTRAP_LOOK]
+            .into_iter()
+            .max();
+        let renew_below = (longest.unwrap_or_default() + LEASE_SPARE).min(ttl * 3 / 4);
+        if held_until.is_some_and(|until| until > now && until.since(now) >= renew_below) {
             return Ok(true);
         }
         let until = now.plus(ttl);
@@ -195,7 +207,7 @@ impl Shared {
                 self.starting(&r, until_deadline(self.config.instance_poll)).await
             }
             (Phase::Bootstrapping { .. }, ResourceKind::Instance) => {
-                self.bootstrapping(&r, until_deadline(Duration::from_secs(60))).await
+                self.bootstrapping(&r, until_deadline(BOOTSTRAP_LOOK)).await
             }
             (Phase::Stopping, ResourceKind::Instance) => {
                 self.stopping(&r, until_deadline(self.config.instance_poll)).await
