@@ -59,6 +59,27 @@ impl Shared {
         }
     }
 
+    /// `r` after `event` and `edit`, with the event to store: a transition not yet written
+    /// (refresh writes a pass's changes in batches, then calls [`Shared::written`] for each).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTransition`] when the event is not legal in `r`'s phase.
+    pub(crate) fn planned(
+        &self,
+        r: &Resource,
+        event: Option<Event>,
+        reason: String,
+        edit: impl FnOnce(&mut Resource),
+    ) -> Result<(Resource, LifecycleEvent)> {
+        let to = match event {
+            Some(event) => Some(
+                lifecycle::transition(r.kind, &r.phase, &event).map_err(|e| Error::InvalidTransition(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(self.next_of(r, to, Actor::Engine, reason, edit))
+    }
+
     async fn write(
         &self,
         r: &Resource,
@@ -67,6 +88,31 @@ impl Shared {
         reason: String,
         edit: impl FnOnce(&mut Resource),
     ) -> Result<Resource> {
+        let (next, event) = self.next_of(r, to, actor, reason, edit);
+        self.store.update_resource(&next, r.version, Some(&event)).await?;
+        self.written(r, &next, event).await;
+        Ok(next)
+    }
+
+    /// What follows a stored change of `r` to `next`: the bill settled when the state it
+    /// bills changed, the log line, the broadcast.
+    pub(crate) async fn written(&self, r: &Resource, next: &Resource, event: LifecycleEvent) {
+        if bill_state(r) != bill_state(next) {
+            // The change is recorded; should this fail, the driver settles the bill later.
+            let _ = self.settle_bill(next).await;
+        }
+        tracing::info!(target: "mliy::launch", id = %r.id, from = %event.from, to = %event.to, reason = %event.reason);
+        self.publish(next, event);
+    }
+
+    fn next_of(
+        &self,
+        r: &Resource,
+        to: Option<Phase>,
+        actor: Actor,
+        reason: String,
+        edit: impl FnOnce(&mut Resource),
+    ) -> (Resource, LifecycleEvent) {
         let now = self.clock.now();
         let mut next = r.clone();
         if let Some(to) = to {
@@ -89,14 +135,7 @@ impl Shared {
             to: next.phase.clone(),
             reason,
         };
-        self.store.update_resource(&next, r.version, Some(&event)).await?;
-        if bill_state(r) != bill_state(&next) {
-            // The change is recorded; should this fail, the driver settles the bill later.
-            let _ = self.settle_bill(&next).await;
-        }
-        tracing::info!(target: "mliy::launch", id = %r.id, from = %event.from, to = %event.to, reason = %event.reason);
-        self.publish(&next, event);
-        Ok(next)
+        (next, event)
     }
 
     /// Fails `r` for `reason`: Failed, with cleanup of whatever may have been created.

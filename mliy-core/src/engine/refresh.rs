@@ -12,11 +12,12 @@
 use super::{Engine, Shared};
 use crate::cloud::{CloudExt, ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
 use crate::error::Result;
-use crate::lifecycle::{Actor, Event, Phase, Resource, ResourceKind};
+use crate::lifecycle::{Event, LifecycleEvent, Phase, Resource, ResourceKind};
 use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
-use crate::store::ResourceFilter;
+use crate::store::{ResourceChange, ResourceFilter};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -179,101 +180,148 @@ impl Shared {
 
     /// Ends `r` as gone outside mliy: Terminated, bill closed, DNS record deleted, and
     /// whatever its stack still holds cleaned up by the driver.
-    async fn vanished(&self, r: &Resource, what: String) -> Result<()> {
+    fn vanished(&self, r: &Resource, what: String) -> Result<Planned> {
         let reason = format!("{what}: ended outside mliy");
-        let done = self
-            .transition(r, Event::Vanished { reason: reason.clone() }, Actor::Engine, reason, |n| {
-                n.cleanup_pending = n.stack_id.is_some() || n.job_flow.is_some();
-                n.deadline = None;
-                n.progress_open = false;
-            })
-            .await?;
-        self.follow_dns(done, false).await?;
-        Ok(())
+        let event = Event::Vanished { reason: reason.clone() };
+        let (next, event) = self.planned(r, Some(event), reason, |n| {
+            n.cleanup_pending = n.stack_id.is_some() || n.job_flow.is_some();
+            n.deadline = None;
+            n.progress_open = false;
+        })?;
+        Ok(Planned::Write { next, event, dns: Some(false) })
     }
 
-    /// Applies what the instance listing says; `true` when the record changed.
-    async fn refresh_instance(&self, r: &Resource, info: &InstanceInfo) -> Result<bool> {
+    /// What the instance listing says to change; `None` when nothing.
+    fn refresh_instance(&self, r: &Resource, info: &InstanceInfo) -> Result<Option<Planned>> {
         let outside = |what: &str| format!("instance {} {what} outside mliy", info.id);
-        match (&r.phase, info.state) {
+        let write = |(next, event), dns| Some(Planned::Write { next, event, dns: Some(dns) });
+        Ok(match (&r.phase, info.state) {
             (Phase::Ready, InstanceState::Stopping | InstanceState::Stopped) => {
-                let stopped = self
-                    .transition(r, Event::Stopped, Actor::Engine, outside("stopped"), |n| n.deadline = None)
-                    .await?;
-                self.follow_dns(stopped, false).await?;
+                write(self.planned(r, Some(Event::Stopped), outside("stopped"), |n| n.deadline = None)?, false)
             }
             (Phase::Stopped, InstanceState::Running) => {
                 let ip = info.private_ip.clone();
-                let next = self
-                    .transition(
-                        r,
-                        Event::InstanceRunning { progress_bar: false },
-                        Actor::Engine,
-                        outside("started"),
-                        |n| {
-                            n.private_ip = ip.or(n.private_ip.take());
-                        },
-                    )
-                    .await?;
-                self.follow_dns(next, true).await?;
+                let event = Event::InstanceRunning { progress_bar: false };
+                let planned = self.planned(r, Some(event), outside("started"), |n| {
+                    n.private_ip = ip.or(n.private_ip.take());
+                })?;
+                write(planned, true)
             }
             (_, InstanceState::ShuttingDown | InstanceState::Terminated) => {
-                self.vanished(r, format!("instance {} terminated", info.id)).await?;
+                Some(self.vanished(r, format!("instance {} terminated", info.id))?)
             }
             (Phase::Ready, InstanceState::Running) if info.private_ip.is_some() && info.private_ip != r.private_ip => {
                 let ip = info.private_ip.clone();
                 let why = format!("instance {} moved to {}", info.id, ip.as_deref().unwrap_or("-"));
-                let next = self.note(r, Actor::Engine, why, |n| n.private_ip = ip).await?;
-                self.follow_dns(next, true).await?;
+                write(self.planned(r, None, why, |n| n.private_ip = ip)?, true)
             }
             // A DNS change that failed before is tried again.
             (Phase::Ready, InstanceState::Running) if r.dns_name.is_none() && r.private_ip.is_some() => {
-                let next = self.follow_dns(r.clone(), false).await?;
-                return Ok(next.dns_name.is_some());
+                Some(Planned::Dns)
             }
-            _ => return Ok(false),
-        }
-        Ok(true)
+            _ => None,
+        })
     }
 
-    /// Follows EMR between RUNNING (steps under way) and WAITING; `true` when the record
-    /// changed.
-    async fn refresh_cluster(&self, r: &Resource, info: &ClusterInfo) -> Result<bool> {
+    /// Follows EMR between RUNNING (steps under way) and WAITING.
+    fn refresh_cluster(&self, r: &Resource, info: &ClusterInfo) -> Result<Option<Planned>> {
         let event = match (&r.phase, info.state) {
             (Phase::Waiting, ClusterState::Running) => Event::ClusterRunning,
             (Phase::Running, ClusterState::Waiting) => Event::ClusterWaiting,
-            _ => return Ok(false),
+            _ => return Ok(None),
         };
         let why = format!("cluster {} is {:?}", info.id, info.state).to_lowercase();
-        self.transition(r, event, Actor::Engine, why, |_| {}).await?;
-        Ok(true)
+        let (next, event) = self.planned(r, Some(event), why, |_| {})?;
+        Ok(Some(Planned::Write { next, event, dns: None }))
     }
 
-    /// Confirms with one direct look that an absent resource is gone, and ends it.
-    async fn confirm_gone(&self, r: &Resource, calls: &AtomicU64) -> Result<bool> {
+    /// Confirms with one direct look that an absent resource is gone.
+    async fn confirm_gone(&self, r: &Resource, calls: &AtomicU64) -> Result<Option<Planned>> {
         calls.fetch_add(1, Ordering::Relaxed);
         match r.kind {
             ResourceKind::Instance => {
-                let Some(id) = &r.instance_id else { return Ok(false) };
-                let found = self.cloud.describe_instance(id).await?;
-                match found {
-                    Some(info) => self.refresh_instance(r, &info).await,
-                    None => self.vanished(r, format!("instance {id} no longer exists")).await.map(|()| true),
+                let Some(id) = &r.instance_id else { return Ok(None) };
+                match self.cloud.describe_instance(id).await? {
+                    Some(info) => self.refresh_instance(r, &info),
+                    None => self.vanished(r, format!("instance {id} no longer exists")).map(Some),
                 }
             }
             ResourceKind::Cluster => {
-                let Some(id) = &r.cluster_id else { return Ok(false) };
+                let Some(id) = &r.cluster_id else { return Ok(None) };
                 match self.cloud.describe_cluster(id).await? {
-                    Some(info) if !info.state.is_terminated() => Ok(false),
+                    Some(info) if !info.state.is_terminated() => Ok(None),
                     Some(info) => {
                         let why = info.state_reason.unwrap_or_else(|| format!("{:?}", info.state));
-                        self.vanished(r, format!("cluster {id} terminated ({why})")).await.map(|()| true)
+                        self.vanished(r, format!("cluster {id} terminated ({why})")).map(Some)
                     }
-                    None => self.vanished(r, format!("cluster {id} no longer exists")).await.map(|()| true),
+                    None => self.vanished(r, format!("cluster {id} no longer exists")).map(Some),
                 }
             }
         }
     }
+
+    /// Stores a pass's changes in batches (one by one for a batch another writer got into
+    /// first), then follows each up; returns how many records changed, and how many could
+    /// not be written this pass.
+    async fn apply(self: &Arc<Self>, plans: Vec<(&Resource, Planned)>) -> Result<(usize, usize)> {
+        let (mut changed, mut missed) = (0, 0);
+        for batch in plans.chunks(BATCH) {
+            let changes: Vec<ResourceChange> = batch
+                .iter()
+                .filter_map(|(r, p)| match p {
+                    Planned::Write { next, event, .. } => Some(ResourceChange {
+                        resource: next.clone(),
+                        expected_version: r.version,
+                        event: Some(event.clone()),
+                    }),
+                    Planned::Dns => None,
+                })
+                .collect();
+            let together = self.store.update_resources(&changes).await;
+            for (r, plan) in batch {
+                match self.follow_up(r, plan, together.is_ok()).await {
+                    Ok(true) => {
+                        changed += 1;
+                        Shared::ensure_driver(self, &r.id);
+                    }
+                    Ok(false) => {}
+                    // Another writer got there first, or the cloud did not answer: next pass.
+                    Err(e) if e.is_retryable() || e.is_conflict() => missed += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok((changed, missed))
+    }
+
+    /// Writes `plan` unless its batch was `stored`, then settles, logs, broadcasts and
+    /// follows DNS; `true` when the record changed.
+    async fn follow_up(&self, r: &Resource, plan: &Planned, stored: bool) -> Result<bool> {
+        match plan {
+            Planned::Write { next, event, dns } => {
+                if !stored {
+                    self.store.update_resource(next, r.version, Some(event)).await?;
+                }
+                self.written(r, next, event.clone()).await;
+                if let Some(again) = dns {
+                    self.follow_dns(next.clone(), *again).await?;
+                }
+                Ok(true)
+            }
+            Planned::Dns => Ok(self.follow_dns(r.clone(), false).await?.dns_name.is_some()),
+        }
+    }
+}
+
+/// How many changes one store transaction takes.
+const BATCH: usize = 500;
+
+/// A change a refresh pass found, not yet written.
+enum Planned {
+    /// A new record with its event; then DNS followed (`Some(again)`) or not.
+    Write { next: Resource, event: LifecycleEvent, dns: Option<bool> },
+    /// Only the DNS change that failed before, tried again.
+    Dns,
 }
 
 impl Engine {
@@ -311,20 +359,21 @@ impl Engine {
         let records =
             inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
         let mut report = RefreshReport { unmanaged: listings.unmanaged(&records), ..RefreshReport::default() };
+        let mut plans = Vec::new();
         for r in records.iter().filter(|r| waiting_for_users(r)) {
             report.checked += 1;
-            let changed = match listings.seen(r) {
+            let planned = match listings.seen(r) {
                 Seen::Unknown => {
                     report.unknown += 1;
                     continue;
                 }
                 Seen::Present(Listed::Instance(info)) => {
                     state.absent.remove(&r.id);
-                    inner.refresh_instance(r, info).await
+                    inner.refresh_instance(r, info)
                 }
                 Seen::Present(Listed::Cluster(info)) => {
                     state.absent.remove(&r.id);
-                    inner.refresh_cluster(r, info).await
+                    inner.refresh_cluster(r, info)
                 }
                 Seen::Absent => {
                     let count = state.absent.entry(r.id.clone()).or_default();
@@ -337,17 +386,16 @@ impl Engine {
                     inner.confirm_gone(r, &calls).await
                 }
             };
-            match changed {
-                Ok(true) => {
-                    report.changes += 1;
-                    Shared::ensure_driver(&self.inner, &r.id);
-                }
-                Ok(false) => {}
-                // Another writer got there first, or the cloud did not answer: next pass.
+            match planned {
+                Ok(Some(plan)) => plans.push((r, plan)),
+                Ok(None) => {}
+                // Not a legal change now, or the cloud did not answer: next pass.
                 Err(e) if e.is_retryable() || e.is_conflict() => report.unknown += 1,
                 Err(e) => return Err(e),
             }
         }
+        let (changed, missed) = self.inner.apply(plans).await?;
+        (report.changes, report.unknown) = (changed, report.unknown + missed);
         report.changes += inner.retry_dns(&records).await?;
         let swept = self.enforce_limits(&records).await?;
         (report.idle_stops, report.lifetime_ends) = (swept.idle_stops, swept.lifetime_ends);
