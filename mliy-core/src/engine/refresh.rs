@@ -188,13 +188,13 @@ impl Shared {
             n.deadline = None;
             n.progress_open = false;
         })?;
-        Ok(Planned::Write { next, event, dns: Some(false) })
+        Ok(Planned::Write { next: Box::new(next), event, dns: Some(false) })
     }
 
     /// What the instance listing says to change; `None` when nothing.
     fn refresh_instance(&self, r: &Resource, info: &InstanceInfo) -> Result<Option<Planned>> {
         let outside = |what: &str| format!("instance {} {what} outside mliy", info.id);
-        let write = |(next, event), dns| Some(Planned::Write { next, event, dns: Some(dns) });
+        let write = |(next, event), dns| Some(Planned::Write { next: Box::new(next), event, dns: Some(dns) });
         Ok(match (&r.phase, info.state) {
             (Phase::Ready, InstanceState::Stopping | InstanceState::Stopped) => {
                 write(self.planned(r, Some(Event::Stopped), outside("stopped"), |n| n.deadline = None)?, false)
@@ -232,7 +232,7 @@ impl Shared {
         };
         let why = format!("cluster {} is {:?}", info.id, info.state).to_lowercase();
         let (next, event) = self.planned(r, Some(event), why, |_| {})?;
-        Ok(Some(Planned::Write { next, event, dns: None }))
+        Ok(Some(Planned::Write { next: Box::new(next), event, dns: None }))
     }
 
     /// Confirms with one direct look that an absent resource is gone.
@@ -270,7 +270,7 @@ impl Shared {
                 .iter()
                 .filter_map(|(r, p)| match p {
                     Planned::Write { next, event, .. } => Some(ResourceChange {
-                        resource: next.clone(),
+                        resource: (**next).clone(),
                         expected_version: r.version,
                         event: Some(event.clone()),
                     }),
@@ -304,7 +304,7 @@ impl Shared {
                 }
                 self.written(r, next, event.clone()).await;
                 if let Some(again) = dns {
-                    self.follow_dns(next.clone(), *again).await?;
+                    self.follow_dns((**next).clone(), *again).await?;
                 }
                 Ok(true)
             }
@@ -319,7 +319,7 @@ const BATCH: usize = 500;
 /// A change a refresh pass found, not yet written.
 enum Planned {
     /// A new record with its event; then DNS followed (`Some(again)`) or not.
-    Write { next: Resource, event: LifecycleEvent, dns: Option<bool> },
+    Write { next: Box<Resource>, event: LifecycleEvent, dns: Option<bool> },
     /// Only the DNS change that failed before, tried again.
     Dns,
 }
