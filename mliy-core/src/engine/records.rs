@@ -77,7 +77,7 @@ impl Shared {
             ),
             None => None,
         };
-        Ok(self.next_of(r, to, Actor::Engine, reason, edit))
+        Ok(self.next_of(r, to, (Actor::Engine, reason), edit))
     }
 
     async fn write(
@@ -88,7 +88,7 @@ impl Shared {
         reason: String,
         edit: impl FnOnce(&mut Resource),
     ) -> Result<Resource> {
-        let (next, event) = self.next_of(r, to, actor, reason, edit);
+        let (next, event) = self.next_of(r, to, (actor, reason), edit);
         self.store.update_resource(&next, r.version, Some(&event)).await?;
         self.written(r, &next, event).await;
         Ok(next)
@@ -105,12 +105,12 @@ impl Shared {
         self.publish(next, event);
     }
 
+    /// `r` moved to `to` (when given) and edited, with its event by `actor` for `reason`.
     fn next_of(
         &self,
         r: &Resource,
         to: Option<Phase>,
-        actor: Actor,
-        reason: String,
+        (actor, reason): (Actor, String),
         edit: impl FnOnce(&mut Resource),
     ) -> (Resource, LifecycleEvent) {
         let now = self.clock.now();

@@ -242,19 +242,31 @@ impl SqlStore {
             .map_err(self.err())?;
         for row in &open {
             let pos: i64 = row.try_get("pos").map_err(self.err())?;
-            let mut segment: BillingSegment = from_json(&row.try_get::<String, _>("body").map_err(self.err())?)?;
-            let end = end.max(segment.start);
-            segment.end = Some(end);
-            sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3 AND end_ms IS NULL")
-                .bind(end.0)
-                .bind(to_json(&segment)?)
-                .bind(pos)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err())?;
+            let segment: BillingSegment = from_json(&row.try_get::<String, _>("body").map_err(self.err())?)?;
+            self.close_segment(&mut tx, pos, segment, end).await?;
         }
         tx.commit().await.map_err(self.err())?;
         Ok(open.len() as u64)
+    }
+
+    /// Closes the open segment at `pos` at `end` (not before it started).
+    async fn close_segment(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        pos: i64,
+        mut segment: BillingSegment,
+        end: Timestamp,
+    ) -> Result<()> {
+        let end = end.max(segment.start);
+        segment.end = Some(end);
+        sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3 AND end_ms IS NULL")
+            .bind(end.0)
+            .bind(to_json(&segment)?)
+            .bind(pos)
+            .execute(&mut **tx)
+            .await
+            .map_err(self.err())?;
+        Ok(())
     }
 
     async fn settle_billing_tx(&self, s: &BillingSettlement) -> Result<()> {
@@ -286,16 +298,8 @@ impl SqlStore {
                 Some(_) => Error::Stale(format!("the bill of {} moved on", s.resource)),
             });
         }
-        if let Some((pos, mut segment)) = open {
-            let end = s.close_at.max(segment.start);
-            segment.end = Some(end);
-            sqlx::query("UPDATE mliy_billing SET end_ms = $1, body = $2 WHERE pos = $3")
-                .bind(end.0)
-                .bind(to_json(&segment)?)
-                .bind(pos)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err())?;
+        if let Some((pos, segment)) = open {
+            self.close_segment(&mut tx, pos, segment, s.close_at).await?;
         }
         if let Some(segment) = &s.open {
             sqlx::query("INSERT INTO mliy_billing (resource, start_ms, end_ms, body) VALUES ($1, $2, $3, $4)")
