@@ -63,10 +63,20 @@ impl Life {
     }
 
     /// Counts a resource write that succeeded; the process dies right after the last one.
-    fn wrote(&self) {
-        self.writes.fetch_add(1, Ordering::Relaxed);
+    /// Runs a store call of `n` resource writes (see `enter`), counting them once it succeeds.
+    async fn writing(&self, n: usize, call: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+        let _busy = self.enter("store")?;
+        call.await?;
+        self.wrote(n);
+        Ok(())
+    }
+
+    /// Counts `n` writes taken together; the process dies when its countdown ends among them.
+    fn wrote(&self, n: usize) {
+        let n = n as u64;
+        self.writes.fetch_add(n, Ordering::Relaxed);
         if let Some(left) = &self.writes_left
-            && left.fetch_sub(1, Ordering::SeqCst) == 1
+            && (1..=n).contains(&left.fetch_sub(n, Ordering::SeqCst))
         {
             self.dead.store(true, Ordering::SeqCst);
             self.died.notify_waiters();
@@ -92,32 +102,16 @@ pub(crate) struct ReplicaStore {
 #[async_trait]
 impl StateStore for ReplicaStore {
     async fn insert_resource(&self, r: &Resource, e: Option<&LifecycleEvent>) -> Result<()> {
-        let _busy = self.life.enter("store")?;
-        self.inner.insert_resource(r, e).await?;
-        self.life.wrote();
-        Ok(())
+        self.life.writing(1, self.inner.insert_resource(r, e)).await
     }
     async fn insert_resources(&self, rs: &[Resource]) -> Result<()> {
-        let _busy = self.life.enter("store")?;
-        self.inner.insert_resources(rs).await?;
-        for _ in rs {
-            self.life.wrote();
-        }
-        Ok(())
+        self.life.writing(rs.len(), self.inner.insert_resources(rs)).await
     }
     async fn update_resource(&self, r: &Resource, expected: u64, e: Option<&LifecycleEvent>) -> Result<()> {
-        let _busy = self.life.enter("store")?;
-        self.inner.update_resource(r, expected, e).await?;
-        self.life.wrote();
-        Ok(())
+        self.life.writing(1, self.inner.update_resource(r, expected, e)).await
     }
     async fn update_resources(&self, changes: &[ResourceChange]) -> Result<()> {
-        let _busy = self.life.enter("store")?;
-        self.inner.update_resources(changes).await?;
-        for _ in changes {
-            self.life.wrote();
-        }
-        Ok(())
+        self.life.writing(changes.len(), self.inner.update_resources(changes)).await
     }
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
         let _busy = self.life.enter("store")?;

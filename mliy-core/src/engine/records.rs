@@ -20,9 +20,7 @@ impl Shared {
         reason: impl Into<String>,
         edit: impl FnOnce(&mut Resource),
     ) -> Result<Resource> {
-        let to =
-            lifecycle::transition(r.kind, &r.phase, &event).map_err(|e| Error::InvalidTransition(e.to_string()))?;
-        self.write(r, Some(to), actor, reason.into(), edit).await
+        self.write(r, Some(phase_after(r, &event)?), actor, reason.into(), edit).await
     }
 
     /// Stores a change of fields, without an event.
@@ -71,12 +69,7 @@ impl Shared {
         reason: String,
         edit: impl FnOnce(&mut Resource),
     ) -> Result<(Resource, LifecycleEvent)> {
-        let to = match event {
-            Some(event) => Some(
-                lifecycle::transition(r.kind, &r.phase, &event).map_err(|e| Error::InvalidTransition(e.to_string()))?,
-            ),
-            None => None,
-        };
+        let to = event.map(|e| phase_after(r, &e)).transpose()?;
         Ok(self.next_of(r, to, (Actor::Engine, reason), edit))
     }
 
@@ -149,4 +142,9 @@ impl Shared {
         })
         .await
     }
+}
+
+/// The phase `event` takes `r` to.
+fn phase_after(r: &Resource, event: &Event) -> Result<Phase> {
+    lifecycle::transition(r.kind, &r.phase, event).map_err(|e| Error::InvalidTransition(e.to_string()))
 }

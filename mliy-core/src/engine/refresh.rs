@@ -183,18 +183,18 @@ impl Shared {
     fn vanished(&self, r: &Resource, what: String) -> Result<Planned> {
         let reason = format!("{what}: ended outside mliy");
         let event = Event::Vanished { reason: reason.clone() };
-        let (next, event) = self.planned(r, Some(event), reason, |n| {
+        let planned = self.planned(r, Some(event), reason, |n| {
             n.cleanup_pending = n.stack_id.is_some() || n.job_flow.is_some();
             n.deadline = None;
             n.progress_open = false;
         })?;
-        Ok(Planned::Write { next: Box::new(next), event, dns: Some(false) })
+        Ok(Planned::write(planned, Some(false)))
     }
 
     /// What the instance listing says to change; `None` when nothing.
     fn refresh_instance(&self, r: &Resource, info: &InstanceInfo) -> Result<Option<Planned>> {
         let outside = |what: &str| format!("instance {} {what} outside mliy", info.id);
-        let write = |(next, event), dns| Some(Planned::Write { next: Box::new(next), event, dns: Some(dns) });
+        let write = |planned, dns| Some(Planned::write(planned, Some(dns)));
         Ok(match (&r.phase, info.state) {
             (Phase::Ready, InstanceState::Stopping | InstanceState::Stopped) => {
                 write(self.planned(r, Some(Event::Stopped), outside("stopped"), |n| n.deadline = None)?, false)
@@ -231,8 +231,7 @@ impl Shared {
             _ => return Ok(None),
         };
         let why = format!("cluster {} is {:?}", info.id, info.state).to_lowercase();
-        let (next, event) = self.planned(r, Some(event), why, |_| {})?;
-        Ok(Some(Planned::Write { next: Box::new(next), event, dns: None }))
+        Ok(Some(Planned::write(self.planned(r, Some(event), why, |_| {})?, None)))
     }
 
     /// Confirms with one direct look that an absent resource is gone.
@@ -310,6 +309,12 @@ impl Shared {
             }
             Planned::Dns => Ok(self.follow_dns(r.clone(), false).await?.dns_name.is_some()),
         }
+    }
+}
+
+impl Planned {
+    fn write((next, event): (Resource, LifecycleEvent), dns: Option<bool>) -> Planned {
+        Planned::Write { next: Box::new(next), event, dns }
     }
 }
 
