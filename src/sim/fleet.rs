@@ -6,7 +6,7 @@
 use super::replica::{Life, ReplicaStore};
 use super::scenario::{Backing, keep_time};
 use mliy_core::clock::{Clock, Timestamp, VirtualClock};
-use mliy_core::cloud::{Cloud, CloudExt, InstanceFilter};
+use mliy_core::cloud::{Cloud, InstanceFilter};
 use mliy_core::engine::{Engine, RefreshConfig, RefreshReport};
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{Phase, Resource, ResourceKind};
@@ -59,6 +59,27 @@ pub struct FleetReport {
     pub call_bound: u64,
     /// Resource writes of the pass.
     pub store_writes: u64,
+    /// The process's memory (Linux only): before the fleet, at its peak, and the difference
+    /// per resource.
+    pub memory: Option<MemoryFigures>,
+}
+
+/// Resident memory, from `/proc/self/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryFigures {
+    /// Before the fleet was built (VmRSS), in KB.
+    pub base_kb: u64,
+    /// The peak so far (VmHWM), in KB.
+    pub peak_kb: u64,
+    /// (peak − base) / resources, in bytes.
+    pub bytes_per_resource: u64,
+}
+
+/// One `/proc/self/status` figure, in KB.
+fn status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// A standing fleet on a simulated cloud, ready to be refreshed.
@@ -126,71 +147,48 @@ impl Fleet {
         let owner = Principal::new("fleet-owner", [gc.group.clone()]);
         let planner = Planner::new(catalog.clone())?;
         let template = planner.plan(&owner, &LaunchRequest::instance(&gc.name, &sc, &ty))?;
-        let base = StackSpec::from(&template);
-        let now = clock.now();
-        let mut records = Vec::new();
+        let plan =
+            FleetPlan { base: StackSpec::from(&template), owner, group_config: gc.name, sc, ty, now: clock.now() };
+        // The cloud first, then the records a batch at a time, each looked up in the cloud
+        // as the engine would have: the fleet is never held in memory twice.
+        let launch = |kind: &str, i: usize| LaunchId::parse(&format!("f{}-{kind}{i:06}", config.seed));
         for i in 0..config.instances {
-            let id = LaunchId::parse(&format!("f{}-i{i:06}", config.seed))?;
-            let mut spec = base.clone();
-            spec.name = format!("fleet-{id}");
-            spec.client_request_token = id.to_string();
-            spec.tags.retain(|t| t.key != LAUNCH_ID_TAG);
-            spec.tags.push(Tag::new(LAUNCH_ID_TAG, id.as_str()));
-            let stack_id = cloud.create_stack(&spec).await?;
-            let mut r = Resource::requested(id, ResourceKind::Instance, spec, now);
-            r.stack_id = Some(stack_id);
-            records.push(r);
+            cloud.create_stack(&plan.stack(&launch("i", i)?)).await?;
         }
+        let mut cluster_ids = Vec::with_capacity(config.clusters);
         for i in 0..config.clusters {
-            let id = LaunchId::parse(&format!("f{}-c{i:06}", config.seed))?;
-            let tags = vec![Tag::new(MANAGED_TAG.0, MANAGED_TAG.1), Tag::new(LAUNCH_ID_TAG, id.as_str())];
-            let spec = ClusterSpec::spark(format!("fleet-{id}"), tags);
-            let cluster_id = cloud.run_job_flow(&spec).await?;
-            let mut r = Resource::requested(id, ResourceKind::Cluster, base.clone(), now);
-            r.cluster_id = Some(cluster_id);
-            r.job_flow = Some(spec);
-            records.push(r);
+            cluster_ids.push(cloud.run_job_flow(&FleetPlan::cluster(&launch("c", i)?)).await?);
         }
-        // Let everything come up, then record it as the engine would have.
+        // Let everything come up, then record it.
         clock.sleep(Duration::from_secs(3600)).await;
-        let mut by_launch = HashMap::new();
-        let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.into(), MANAGED_TAG.1.into())) };
-        for i in cloud.all_instances(&filter).await?.0 {
-            if let Some(t) = i.tags.iter().find(|t| t.key == LAUNCH_ID_TAG) {
-                by_launch.insert(t.value.clone(), (i.id.clone(), i.private_ip.clone()));
-            }
-        }
-        for r in &mut records {
-            r.owner = owner.username.clone();
-            r.owner_groups = owner.groups.clone();
-            r.group_config = gc.name.clone();
-            r.software_config = sc.clone();
-            r.instance_type = ty.clone();
-            if r.kind == ResourceKind::Instance {
-                let (iid, ip) = by_launch.get(r.id.as_str()).cloned().unwrap_or_default();
-                r.instance_id = Some(iid);
-                r.private_ip = ip;
-                r.phase = Phase::Ready;
-            } else {
-                r.phase = Phase::Waiting;
-            }
-        }
-        store.insert_resources(&records).await?;
-        // Change a share outside mliy: half the instances stopped, half terminated; clusters
+        // A share changed outside mliy: half the instances stopped, half terminated; clusters
         // terminated.
         let every = if config.changed > 0.0 { (1.0 / config.changed).round().max(1.0) as usize } else { usize::MAX };
-        let mut changed_outside = 0;
-        for (n, r) in records.iter().enumerate().filter(|(n, _)| n % every == every / 2) {
-            match (r.kind, n / every % 2) {
-                (ResourceKind::Instance, 0) => {
-                    cloud.stop_instances(&[r.instance_id.clone().unwrap_or_default()]).await?
+        let changed = |n: usize| n % every == every / 2;
+        let mut outside = Vec::new();
+        let all = config.instances + config.clusters;
+        for start in (0..all).step_by(BATCH) {
+            let mut records = Vec::with_capacity(BATCH);
+            for n in start..(start + BATCH).min(all) {
+                let r = match n.checked_sub(config.instances) {
+                    None => plan.instance_record(&cloud, launch("i", n)?).await?,
+                    Some(c) => plan.cluster_record(launch("c", c)?, &cluster_ids[c]),
+                };
+                if changed(n) {
+                    outside.push((n, r.clone()));
                 }
-                (ResourceKind::Instance, _) => cloud.delete_stack(r.stack_id.as_deref().unwrap_or_default()).await?,
-                (ResourceKind::Cluster, _) => {
-                    cloud.terminate_clusters(&[r.cluster_id.clone().unwrap_or_default()]).await?
-                }
+                records.push(r);
             }
-            changed_outside += 1;
+            plan.address(&cloud, &mut records).await?;
+            store.insert_resources(&records).await?;
+        }
+        let changed_outside = outside.len();
+        for (n, r) in outside {
+            match (r.kind, n / every % 2) {
+                (ResourceKind::Instance, 0) => cloud.stop_instances(&[r.instance_id.unwrap_or_default()]).await?,
+                (ResourceKind::Instance, _) => cloud.delete_stack(&r.stack_id.unwrap_or_default()).await?,
+                (ResourceKind::Cluster, _) => cloud.terminate_clusters(&[r.cluster_id.unwrap_or_default()]).await?,
+            }
         }
         clock.sleep(Duration::from_secs(3600)).await;
         let engine =
@@ -216,6 +214,81 @@ impl Drop for Fleet {
     }
 }
 
+/// How many records the fleet stores at a time.
+const BATCH: usize = 250;
+
+/// What every launch of the fleet shares.
+struct FleetPlan {
+    base: StackSpec,
+    owner: Principal,
+    group_config: String,
+    sc: String,
+    ty: String,
+    now: Timestamp,
+}
+
+impl FleetPlan {
+    /// Launch `id`'s stack: the shared one under its own name, token and launch id tag.
+    fn stack(&self, id: &LaunchId) -> StackSpec {
+        let mut spec = self.base.clone();
+        spec.name = format!("fleet-{id}");
+        spec.client_request_token = id.to_string();
+        spec.tags.retain(|t| t.key != LAUNCH_ID_TAG);
+        spec.tags.push(Tag::new(LAUNCH_ID_TAG, id.as_str()));
+        spec
+    }
+
+    /// Launch `id`'s cluster.
+    fn cluster(id: &LaunchId) -> ClusterSpec {
+        let tags = vec![Tag::new(MANAGED_TAG.0, MANAGED_TAG.1), Tag::new(LAUNCH_ID_TAG, id.as_str())];
+        ClusterSpec::spark(format!("fleet-{id}"), tags)
+    }
+
+    /// A record of the fleet's, before its cloud ids.
+    fn record(&self, id: LaunchId, kind: ResourceKind, stack: StackSpec) -> Resource {
+        let mut r = Resource::requested(id, kind, stack, self.now);
+        r.owner = self.owner.username.clone();
+        r.owner_groups = self.owner.groups.clone();
+        r.group_config = self.group_config.clone();
+        r.software_config = self.sc.clone();
+        r.instance_type = self.ty.clone();
+        r
+    }
+
+    /// Launch `id`'s instance, ready, on the stack and instance the cloud knows by its name.
+    async fn instance_record(&self, cloud: &SimCloud, id: LaunchId) -> Result<Resource> {
+        let stack = self.stack(&id);
+        let found = cloud.describe_stack(&stack.name).await?;
+        let found = found.ok_or_else(|| Error::NotFound { kind: "stack", name: stack.name.clone() })?;
+        let mut r = self.record(id, ResourceKind::Instance, stack);
+        r.instance_id = found.outputs.into_iter().find(|(k, _)| k == "InstanceId").map(|(_, v)| v);
+        (r.stack_id, r.phase) = (Some(found.id), Phase::Ready);
+        Ok(r)
+    }
+
+    /// Launch `id`'s cluster, waiting.
+    fn cluster_record(&self, id: LaunchId, cluster_id: &str) -> Resource {
+        let job_flow = Self::cluster(&id);
+        let mut r = self.record(id, ResourceKind::Cluster, self.base.clone());
+        (r.cluster_id, r.job_flow, r.phase) = (Some(cluster_id.into()), Some(job_flow), Phase::Waiting);
+        r
+    }
+
+    /// The instances' addresses, in one DescribeInstances by id.
+    async fn address(&self, cloud: &SimCloud, records: &mut [Resource]) -> Result<()> {
+        let ids: Vec<String> = records.iter().filter_map(|r| r.instance_id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let listed = cloud.describe_instances(&InstanceFilter { ids, tag: None }, None).await?;
+        let ips: HashMap<String, Option<String>> = listed.items.into_iter().map(|i| (i.id, i.private_ip)).collect();
+        for r in records.iter_mut() {
+            r.private_ip = r.instance_id.as_ref().and_then(|i| ips.get(i).cloned().flatten());
+        }
+        Ok(())
+    }
+}
+
 /// Builds a fleet on `backing`, changes a share of it outside mliy, and measures one
 /// refresh pass.
 ///
@@ -227,6 +300,7 @@ pub fn refresh_only(catalog: Catalog, config: &FleetConfig, backing: Backing) ->
         .start_paused(true)
         .build()
         .map_err(|e| Error::Backend { backend: "tokio", source: Box::new(e) })?;
+    let base_kb = status_kb("VmRSS:");
     runtime.block_on(async {
         let fleet = Fleet::build_on(catalog, config, backing).await?;
         let writes = fleet.writes();
@@ -246,8 +320,16 @@ pub fn refresh_only(catalog: Catalog, config: &FleetConfig, backing: Backing) ->
             refresh: RefreshFigures { cloud_calls: report.cloud_calls, wall_ms, changes: report.changes },
             call_bound,
             store_writes,
+            memory: memory(base_kb, config.instances + config.clusters),
         })
     })
+}
+
+/// The peak above `base_kb`, per resource of `resources`.
+fn memory(base_kb: Option<u64>, resources: usize) -> Option<MemoryFigures> {
+    let (base_kb, peak_kb) = (base_kb?, status_kb("VmHWM:")?);
+    let bytes_per_resource = peak_kb.saturating_sub(base_kb) * 1024 / resources.max(1) as u64;
+    Some(MemoryFigures { base_kb, peak_kb, bytes_per_resource })
 }
 
 #[cfg(test)]

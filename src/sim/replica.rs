@@ -15,7 +15,7 @@ use mliy_core::lifecycle::{LifecycleEvent, Resource};
 use mliy_core::model::emr::Step;
 use mliy_core::model::{BillingSegment, Catalog, ClusterSpec, LaunchId, StackSpec};
 use mliy_core::pricing::Decimal;
-use mliy_core::store::{BillingSettlement, ResourceChange, ResourceFilter, StateStore};
+use mliy_core::store::{BillingSettlement, PageQuery, ResourceChange, ResourceFilter, StateStore};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -120,6 +120,10 @@ impl StateStore for ReplicaStore {
     async fn list_resources(&self, f: &ResourceFilter) -> Result<Vec<Resource>> {
         let _busy = self.life.enter("store")?;
         self.inner.list_resources(f).await
+    }
+    async fn list_page(&self, q: &PageQuery) -> Result<Vec<Resource>> {
+        let _busy = self.life.enter("store")?;
+        self.inner.list_page(q).await
     }
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
         let _busy = self.life.enter("store")?;

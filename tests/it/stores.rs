@@ -157,6 +157,42 @@ mod sqlite {
         assert!(plan(max).contains("mliy_resources_pos"), "{}", plan(max));
     }
 
+    /// A file written before migration 4 (its records without kind and phase columns)
+    /// gets them filled from the records on reopening, and a page of one phase is read
+    /// through the (phase, kind, id) index.
+    #[tokio::test]
+    async fn migration_4_fills_phase_columns_and_pages_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mliy.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let mut ready = sample_resource("m4-ready", "alice");
+        ready.phase = mliy::lifecycle::Phase::Ready;
+        store.insert_resource(&ready, None).await.unwrap();
+        drop(store);
+        let sql = |what: &str, query: &str| {
+            let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
+                 if sys.argv[2] == 'old':\n    c.execute('DROP INDEX mliy_resources_phase')\n    \
+                 c.execute(\"UPDATE mliy_resources SET kind = '', phase = ''\")\n    \
+                 c.execute('DELETE FROM mliy_schema WHERE version >= 4')\n    c.commit()\n\
+                 else:\n    print(' '.join(str(r[-1]) for r in c.execute('EXPLAIN QUERY PLAN ' + sys.argv[3], ('ready', 'instance', ''))))\n";
+            let out = std::process::Command::new("python3")
+                .args(["-c", script, path.to_str().unwrap(), what, query])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        sql("old", "");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let page = mliy::store::PageQuery::new(mliy::lifecycle::ResourceKind::Instance, "ready", 10);
+        let found = store.list_page(&page).await.unwrap();
+        assert_eq!(found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["m4-ready"]);
+        let query = "SELECT body FROM mliy_resources WHERE phase = ? AND kind = ? AND id > ? ORDER BY id LIMIT 10";
+        let plan = sql("plan", query);
+        assert!(plan.contains("USING INDEX mliy_resources_phase"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "read in index order, not sorted: {plan}");
+    }
+
     /// The writer half of `a_killed_writer_loses_nothing_committed`: runs only in the child
     /// process that test starts, writing and announcing each committed write.
     #[tokio::test]

@@ -6,7 +6,7 @@ use super::{Engine, Shared};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Actor, Resource};
-use crate::model::{BudgetEnforcement, GroupConfig, Principal};
+use crate::model::{BudgetEnforcement, GroupConfig, LaunchId, Principal};
 use crate::pricing::Decimal;
 use crate::store::ResourceFilter;
 use serde::Serialize;
@@ -114,7 +114,7 @@ impl Shared {
 
     /// Records the budget warnings reached and not yet given this month, each on the group
     /// config's most recent unfinished resource. Returns how many were recorded.
-    pub(crate) async fn budget_warnings(&self, records: &[Resource]) -> Result<usize> {
+    pub(crate) async fn budget_warnings(&self, newest: &Newest) -> Result<usize> {
         let budgeted: Vec<&GroupConfig> =
             self.planner.catalog().group_configs.iter().filter(|g| g.settings.monthly_budget.is_some()).collect();
         if budgeted.is_empty() {
@@ -122,17 +122,41 @@ impl Shared {
         }
         let (spent, now, mut given) = (self.month_spend().await?, self.clock.now(), 0);
         for group in budgeted {
-            let live = records.iter().filter(|r| r.group_config == group.name && !r.phase.is_terminal());
-            let (Some(on), Some(b)) = (live.max_by_key(|r| r.created_at), status(group, &spent, now)) else { continue };
+            let (Some((_, on)), Some(b)) = (newest.0.get(&group.name), status(group, &spent, now)) else { continue };
             for share in BUDGET_WARNINGS.into_iter().filter(|s| b.percent >= *s) {
                 let key = format!("budget:{}:{}:{share}", b.group_config, b.month);
-                if self.store.put_idempotency_key(&key, on.id.as_str()).await?.is_none() {
-                    self.note_latest(&on.id, Actor::Engine, &warning(&b, share)).await?;
+                if self.store.put_idempotency_key(&key, on.as_str()).await?.is_none() {
+                    self.note_latest(on, Actor::Engine, &warning(&b, share)).await?;
                     given += 1;
                 }
             }
         }
         Ok(given)
+    }
+}
+
+/// Each group config's most recent unfinished resource (when requested, its id), gathered
+/// page by page: a budget warning is recorded on it.
+#[derive(Debug, Default)]
+pub(crate) struct Newest(HashMap<String, (Timestamp, LaunchId)>);
+
+impl Newest {
+    /// `r` alone.
+    pub(crate) fn of(r: &Resource) -> Newest {
+        let mut newest = Newest::default();
+        newest.note(r);
+        newest
+    }
+
+    /// Takes `r` into account.
+    pub(crate) fn note(&mut self, r: &Resource) {
+        if r.phase.is_terminal() {
+            return;
+        }
+        let entry = self.0.entry(r.group_config.clone()).or_insert_with(|| (r.created_at, r.id.clone()));
+        if r.created_at > entry.0 || (r.created_at == entry.0 && r.id > entry.1) {
+            *entry = (r.created_at, r.id.clone());
+        }
     }
 }
 

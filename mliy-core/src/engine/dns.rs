@@ -9,7 +9,7 @@ use crate::lifecycle::{Actor, Phase, Resource, ResourceKind};
 impl Shared {
     /// Whether `r` should have a DNS name now. A cluster gets its name once it is waiting
     /// for work and keeps it until it is gone.
-    fn wants_name(&self, r: &Resource) -> bool {
+    pub(super) fn wants_name(&self, r: &Resource) -> bool {
         if r.private_ip.is_none() || r.phase.is_terminal() {
             return false;
         }

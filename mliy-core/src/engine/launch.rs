@@ -117,7 +117,7 @@ impl Engine {
         };
         inner.insert_within_quota(group, &resource, &event).await?;
         inner.publish(&resource, event);
-        if let Err(e) = inner.budget_warnings(std::slice::from_ref(&resource)).await {
+        if let Err(e) = inner.budget_warnings(&super::budget::Newest::of(&resource)).await {
             tracing::warn!(target: "mliy::budget", id = %resource.id, error = %e, "budget warnings not recorded");
         }
         Shared::ensure_driver(&self.inner, &resource.id);

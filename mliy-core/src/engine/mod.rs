@@ -59,6 +59,7 @@ mod driver;
 mod jupyter;
 mod launch;
 mod limits;
+mod listing;
 mod mliy_fleet;
 mod nodes;
 mod offerings;

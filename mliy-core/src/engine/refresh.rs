@@ -9,12 +9,14 @@
 //! others have a driver watching them. One pass at a time, a minimum interval between passes,
 //! and across replicas sharing a store one refresher at a time (the store lease `refresh`).
 
+use super::budget::Newest;
+use super::listing::{Listed, ListedInstance, Listings, Seen};
 use super::{Engine, Shared};
-use crate::cloud::{CloudExt, ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
+use crate::cloud::{CloudExt, ClusterInfo, ClusterState, InstanceInfo, InstanceState};
 use crate::error::Result;
 use crate::lifecycle::{Event, LifecycleEvent, Phase, Resource, ResourceKind};
-use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG, Tag};
-use crate::store::{ResourceChange, ResourceFilter};
+use crate::model::{LAUNCH_ID_TAG, LaunchId, Tag};
+use crate::store::{PageQuery, ResourceChange};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,51 +97,6 @@ pub(crate) struct RefreshState {
     absent: HashMap<LaunchId, u32>,
 }
 
-/// What the listings said of one resource.
-enum Seen<'a> {
-    Present(Listed<'a>),
-    Absent,
-    Unknown,
-}
-
-/// A resource as its listing shows it.
-enum Listed<'a> {
-    Instance(&'a InstanceInfo),
-    Cluster(&'a ClusterInfo),
-}
-
-/// This pass's listings by id; `None` where the listing failed.
-struct Listings {
-    instances: Option<HashMap<String, InstanceInfo>>,
-    clusters: Option<HashMap<String, ClusterInfo>>,
-}
-
-impl Listings {
-    fn seen(&self, r: &Resource) -> Seen<'_> {
-        fn look<'a, T>(
-            listing: &'a Option<HashMap<String, T>>,
-            id: Option<&String>,
-            as_listed: fn(&'a T) -> Listed<'a>,
-        ) -> Seen<'a> {
-            match (listing, id) {
-                (None, _) | (_, None) => Seen::Unknown,
-                (Some(map), Some(id)) => map.get(id).map_or(Seen::Absent, |info| Seen::Present(as_listed(info))),
-            }
-        }
-        match r.kind {
-            ResourceKind::Instance => look(&self.instances, r.instance_id.as_ref(), Listed::Instance),
-            ResourceKind::Cluster => look(&self.clusters, r.cluster_id.as_ref(), Listed::Cluster),
-        }
-    }
-
-    /// Listed machines with the managed tag that no record knows (and that are not gone).
-    fn unmanaged(&self, records: &[Resource]) -> Vec<Unmanaged> {
-        let Some(listed) = &self.instances else { return Vec::new() };
-        let known = super::mliy_fleet::Known::new(records);
-        listed.values().filter(|i| known.unmanaged_instance(i)).map(Unmanaged::instance).collect()
-    }
-}
-
 /// Only resources waiting for a user are refreshed: the others have a driver watching them.
 fn waiting_for_users(r: &Resource) -> bool {
     !r.phase.is_terminal()
@@ -148,31 +105,31 @@ fn waiting_for_users(r: &Resource) -> bool {
 }
 
 impl Shared {
-    async fn list_managed_instances(&self, calls: &AtomicU64) -> Result<HashMap<String, InstanceInfo>> {
-        let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.to_string(), MANAGED_TAG.1.to_string())) };
-        let (items, pages) = self.cloud.all_instances(&filter).await?;
-        calls.fetch_add(pages, Ordering::Relaxed);
-        Ok(items.into_iter().map(|i| (i.id.clone(), i)).collect())
-    }
-
-    async fn list_live_clusters(&self, calls: &AtomicU64) -> Result<HashMap<String, ClusterInfo>> {
-        use ClusterState as S;
-        let live = [S::Starting, S::Bootstrapping, S::Running, S::Waiting, S::Terminating];
-        let (items, pages) = self.cloud.all_clusters(&live).await?;
-        calls.fetch_add(pages, Ordering::Relaxed);
-        Ok(items.into_iter().map(|c| (c.id.clone(), c)).collect())
-    }
-
-    /// DNS changes that failed before are tried again, on each named record as it is now;
-    /// returns how many names went.
+    /// DNS changes that failed before are tried again: a name still held where none is
+    /// wanted (stopped, ended) is deleted, on the record as it is now; returns how many went.
     async fn retry_dns(&self, records: &[Resource]) -> Result<usize> {
         let mut changes = 0;
-        for id in records.iter().filter(|r| r.dns_name.is_some()).map(|r| &r.id) {
+        for id in records.iter().filter(|r| r.dns_name.is_some() && !self.wants_name(r)).map(|r| &r.id) {
             let Some(r) = self.store.get_resource(id).await? else { continue };
             if r.dns_name.is_some()
                 && let Ok(done) = self.follow_dns(r, false).await
             {
                 changes += usize::from(done.dns_name.is_none());
+            }
+        }
+        Ok(changes)
+    }
+
+    /// [`retry_dns`](Self::retry_dns) for ended records still holding a name, page by page.
+    async fn retry_dns_of_ended(&self) -> Result<usize> {
+        let mut changes = 0;
+        for mut q in pages(&TERMINAL) {
+            q.dns_named = true;
+            loop {
+                let page = self.store.list_page(&q).await?;
+                changes += self.retry_dns(&page).await?;
+                let Some(next) = next_page(&page, q.limit) else { break };
+                q.after = Some(next);
             }
         }
         Ok(changes)
@@ -192,8 +149,8 @@ impl Shared {
     }
 
     /// What the instance listing says to change; `None` when nothing.
-    fn refresh_instance(&self, r: &Resource, info: &InstanceInfo) -> Result<Option<Planned>> {
-        let outside = |what: &str| format!("instance {} {what} outside mliy", info.id);
+    fn refresh_instance(&self, r: &Resource, id: &str, info: &ListedInstance) -> Result<Option<Planned>> {
+        let outside = |what: &str| format!("instance {id} {what} outside mliy");
         let write = |planned, dns| Some(Planned::write(planned, Some(dns)));
         Ok(match (&r.phase, info.state) {
             (Phase::Ready, InstanceState::Stopping | InstanceState::Stopped) => {
@@ -208,11 +165,11 @@ impl Shared {
                 write(planned, true)
             }
             (_, InstanceState::ShuttingDown | InstanceState::Terminated) => {
-                Some(self.vanished(r, format!("instance {} terminated", info.id))?)
+                Some(self.vanished(r, format!("instance {id} terminated"))?)
             }
             (Phase::Ready, InstanceState::Running) if info.private_ip.is_some() && info.private_ip != r.private_ip => {
                 let ip = info.private_ip.clone();
-                let why = format!("instance {} moved to {}", info.id, ip.as_deref().unwrap_or("-"));
+                let why = format!("instance {id} moved to {}", ip.as_deref().unwrap_or("-"));
                 write(self.planned(r, None, why, |n| n.private_ip = ip)?, true)
             }
             // A DNS change that failed before is tried again.
@@ -241,7 +198,7 @@ impl Shared {
             ResourceKind::Instance => {
                 let Some(id) = &r.instance_id else { return Ok(None) };
                 match self.cloud.describe_instance(id).await? {
-                    Some(info) => self.refresh_instance(r, &info),
+                    Some(info) => self.refresh_instance(r, id, &ListedInstance::of(info).1),
                     None => self.vanished(r, format!("instance {id} no longer exists")).map(Some),
                 }
             }
@@ -321,6 +278,48 @@ impl Planned {
 /// How many changes one store transaction takes.
 const BATCH: usize = 500;
 
+/// How many records a pass reads at a time.
+const PAGE: usize = 250;
+
+/// The phases a pass reads (every one but the ended), and those it reads only for DNS names
+/// still held.
+const LIVE: [&str; 12] = [
+    "requested",
+    "creating_stack",
+    "provisioning",
+    "starting",
+    "bootstrapping",
+    "ready",
+    "running",
+    "waiting",
+    "stopping",
+    "stopped",
+    "rebooting",
+    "terminating",
+];
+const TERMINAL: [&str; 3] = ["terminated", "terminated_with_errors", "failed"];
+
+/// The first page of each kind in each of `phases`.
+fn pages(phases: &'static [&'static str]) -> impl Iterator<Item = PageQuery> {
+    [ResourceKind::Instance, ResourceKind::Cluster]
+        .into_iter()
+        .flat_map(move |kind| phases.iter().map(move |phase| PageQuery::new(kind, phase, PAGE)))
+}
+
+/// Where the page after `page` starts; `None` when `page` was the last.
+fn next_page(page: &[Resource], limit: usize) -> Option<LaunchId> {
+    page.last().filter(|_| page.len() >= limit).map(|r| r.id.clone())
+}
+
+/// One pass under way: its settings, what it found so far.
+struct Pass<'a> {
+    config: &'a RefreshConfig,
+    state: &'a mut RefreshState,
+    calls: AtomicU64,
+    report: RefreshReport,
+    newest: Newest,
+}
+
 /// A change a refresh pass found, not yet written.
 enum Planned {
     /// A new record with its event; then DNS followed (`Some(again)`) or not.
@@ -357,56 +356,85 @@ impl Engine {
     async fn pass(&self, config: &RefreshConfig, state: &mut RefreshState) -> Result<RefreshReport> {
         let inner = &self.inner;
         let calls = AtomicU64::new(0);
-        let listings = Listings {
-            instances: inner.list_managed_instances(&calls).await.ok(),
-            clusters: inner.list_live_clusters(&calls).await.ok(),
-        };
-        let records =
-            inner.store.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
-        let mut report = RefreshReport { unmanaged: listings.unmanaged(&records), ..RefreshReport::default() };
+        let mut listings = Listings::list(inner, &calls).await;
+        let mut pass = Pass { config, state, calls, report: RefreshReport::default(), newest: Newest::default() };
+        for mut q in pages(&LIVE) {
+            loop {
+                let page = inner.store.list_page(&q).await?;
+                let next = next_page(&page, q.limit);
+                let fresh: Vec<Resource> = page.into_iter().filter(|r| listings.read(r)).collect();
+                self.refresh_page(&fresh, &mut listings, &mut pass).await?;
+                let Some(next) = next else { break };
+                q.after = Some(next);
+            }
+        }
+        let mut report = pass.report;
+        report.unmanaged = inner.unmanaged(&listings, &pass.calls).await?;
+        report.changes += inner.retry_dns_of_ended().await?;
+        report.warnings += inner.budget_warnings(&pass.newest).await?;
+        report.cloud_calls = pass.calls.load(Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// Diffs one page of records against the listings, stores what changed, retries DNS and
+    /// enforces idle stop and lifetimes on it.
+    async fn refresh_page(&self, page: &[Resource], listings: &mut Listings, pass: &mut Pass<'_>) -> Result<()> {
+        let inner = &self.inner;
         let mut plans = Vec::new();
-        for r in records.iter().filter(|r| waiting_for_users(r)) {
-            report.checked += 1;
-            let planned = match listings.seen(r) {
-                Seen::Unknown => {
-                    report.unknown += 1;
-                    continue;
-                }
-                Seen::Present(Listed::Instance(info)) => {
-                    state.absent.remove(&r.id);
-                    inner.refresh_instance(r, info)
-                }
-                Seen::Present(Listed::Cluster(info)) => {
-                    state.absent.remove(&r.id);
-                    inner.refresh_cluster(r, info)
-                }
-                Seen::Absent => {
-                    let count = state.absent.entry(r.id.clone()).or_default();
-                    *count += 1;
-                    if *count < config.absent_passes {
-                        report.absent += 1;
-                        continue;
-                    }
-                    state.absent.remove(&r.id);
-                    inner.confirm_gone(r, &calls).await
-                }
-            };
-            match planned {
+        for r in page {
+            pass.newest.note(r);
+            if !waiting_for_users(r) {
+                continue;
+            }
+            pass.report.checked += 1;
+            match self.look(r, listings, pass).await {
                 Ok(Some(plan)) => plans.push((r, plan)),
                 Ok(None) => {}
                 // Not a legal change now, or the cloud did not answer: next pass.
-                Err(e) if e.is_retryable() || e.is_conflict() => report.unknown += 1,
+                Err(e) if e.is_retryable() || e.is_conflict() => pass.report.unknown += 1,
                 Err(e) => return Err(e),
             }
         }
-        let (changed, missed) = self.inner.apply(plans).await?;
-        (report.changes, report.unknown) = (changed, report.unknown + missed);
-        report.changes += inner.retry_dns(&records).await?;
-        let swept = self.enforce_limits(&records).await?;
-        (report.idle_stops, report.lifetime_ends) = (swept.idle_stops, swept.lifetime_ends);
-        report.warnings = swept.warnings + inner.budget_warnings(&records).await?;
-        report.cloud_calls = calls.load(Ordering::Relaxed);
-        Ok(report)
+        for (r, _) in &plans {
+            listings.changed(&r.id);
+        }
+        let (changed, missed) = inner.apply(plans).await?;
+        let report = &mut pass.report;
+        (report.changes, report.unknown) = (report.changes + changed, report.unknown + missed);
+        report.changes += inner.retry_dns(page).await?;
+        let swept = self.enforce_limits(page).await?;
+        report.idle_stops += swept.idle_stops;
+        report.lifetime_ends += swept.lifetime_ends;
+        report.warnings += swept.warnings;
+        Ok(())
+    }
+
+    /// What the listings say to change of `r`; a resource absent long enough is looked at.
+    async fn look(&self, r: &Resource, listings: &Listings, pass: &mut Pass<'_>) -> Result<Option<Planned>> {
+        let inner = &self.inner;
+        match listings.seen(r) {
+            Seen::Unknown => {
+                pass.report.unknown += 1;
+                Ok(None)
+            }
+            Seen::Present(listed) => {
+                pass.state.absent.remove(&r.id);
+                match listed {
+                    Listed::Instance(id, info) => inner.refresh_instance(r, id, info),
+                    Listed::Cluster(info) => inner.refresh_cluster(r, info),
+                }
+            }
+            Seen::Absent => {
+                let count = pass.state.absent.entry(r.id.clone()).or_default();
+                *count += 1;
+                if *count < pass.config.absent_passes {
+                    pass.report.absent += 1;
+                    return Ok(None);
+                }
+                pass.state.absent.remove(&r.id);
+                inner.confirm_gone(r, &pass.calls).await
+            }
+        }
     }
 
     /// Refreshes every `every` until the engine shuts down or `stop` is notified.

@@ -44,6 +44,13 @@ impl fmt::Display for LaunchId {
     }
 }
 
+/// Looks ids up by text (hashes and orders as its text does).
+impl std::borrow::Borrow<str> for LaunchId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for LaunchId {
     type Error = Error;
     fn try_from(s: String) -> Result<Self> {

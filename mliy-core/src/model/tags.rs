@@ -10,7 +10,7 @@ pub const MLIY_CLUSTER_TAG: (&str, &str) = ("Launched By", "MLiy");
 pub const LAUNCH_ID_TAG: &str = "mliy:launch-id";
 
 /// A resource tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Tag {
     /// The key.
     pub key: String,

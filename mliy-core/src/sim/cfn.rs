@@ -2,8 +2,8 @@
 
 use super::faults::unit;
 use super::journal::Mutation;
-use super::objects::{ROLLBACK, SignalGate, SimInstance, SimStack, Timeline};
-use super::{Doom, SimCloud, State, ip, page};
+use super::objects::{ROLLBACK, SignalGate, SimInstance, SimStack, SimTags, StackResources, Timeline};
+use super::{Doom, SimCloud, State, page};
 use crate::cloud::{InstanceState, Page, StackEvent, StackInfo, StackResource, StackStatus};
 use crate::error::{Error, Result};
 use crate::model::{StackSpec, Tag};
@@ -19,7 +19,7 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
         || Mutation::CreateStack(spec.clone()),
         |st, now| {
             if let Some(existing) = st.stack_by_token(&token) {
-                return Ok(existing.id.clone());
+                return Ok(existing.id.to_string());
             }
             if st.live_stack_named(&spec.name, now).is_some() {
                 return Err(Error::AlreadyExists(format!("AlreadyExistsException: stack {}", spec.name)));
@@ -30,20 +30,21 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
             let has_cluster = types.iter().any(|(_, t)| t == "AWS::EMR::Cluster");
             let doom = sim.doom(&token, has_instance);
             let n = st.next();
-            let id = format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{}/{n:08x}-sim", spec.name);
+            let id = super::stack_id(&spec.name, n, st.stacks.len());
             let t = &sim.config.timings;
             let ready_after = if has_cluster { t.cluster_ready } else { t.stack_create };
             let param = |k: &str| spec.parameters.iter().find(|p| p.key == k).map(|p| p.value.to_string());
-            let mut stack_tags = spec.tags.clone();
-            stack_tags.push(Tag::new("aws:cloudformation:stack-id", &id));
+            let stack_tags = SimTags::of_stack(spec.tags.clone(), Some(Arc::clone(&id)), &mut st.tag_lists);
             let gate = signal_gate(&template, spec);
             let created = Created { doom, ready_after, now, gate: gate.as_ref().map(|g| g.timeout) };
-            let mut resources = Vec::new();
+            let mut physical_ids = Vec::new();
             for (logical, ty) in types.iter() {
                 let m = st.next();
                 let physical = match ty.as_str() {
                     "AWS::EC2::Instance" => {
-                        let instance = new_instance(sim, &created, m, logical, &stack_tags, param("InstanceType"));
+                        let logical_tag = vec![Tag::new("aws:cloudformation:logical-id", logical)];
+                        let tags = stack_tags.with(logical_tag, &mut st.tag_lists);
+                        let instance = new_instance(sim, &created, m, tags, param("InstanceType"));
                         let iid = instance.id.clone();
                         st.instances.insert(iid.clone(), instance);
                         iid
@@ -56,10 +57,10 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
                     }
                     _ => format!("{logical}-{m:08x}"),
                 };
-                resources.push((logical.clone(), ty.clone(), physical));
+                physical_ids.push(physical);
             }
             st.push_stack(SimStack {
-                id: id.clone(),
+                id: Arc::clone(&id),
                 name: spec.name.clone(),
                 token: token.clone(),
                 tags: stack_tags,
@@ -68,12 +69,11 @@ pub(super) async fn create_stack(sim: &SimCloud, spec: &StackSpec) -> Result<Str
                 doom,
                 deleted: None,
                 delete_takes: t.stack_delete,
-                resources,
+                resources: StackResources { template: Arc::clone(&template), physical: physical_ids },
                 user_data: spec.parameters.iter().find(|p| p.key == "UserData").map(|p| p.value.clone()),
-                gate,
+                gate: gate.map(Box::new),
             });
-            *st.created_per_token.entry(token.clone()).or_default() += 1;
-            Ok(id)
+            Ok(id.to_string())
         },
     )
     .await
@@ -94,8 +94,7 @@ fn new_instance(
     sim: &SimCloud,
     created: &Created,
     m: u64,
-    logical: &str,
-    stack_tags: &[Tag],
+    tags: SimTags,
     instance_type: Option<String>,
 ) -> SimInstance {
     let Created { doom, ready_after, now, gate } = *created;
@@ -125,12 +124,10 @@ fn new_instance(
         }),
     };
     let hidden = unit(sim.config.seed, &["hidden", &iid], 0) < 0.5;
-    let mut tags = stack_tags.to_vec();
-    tags.push(Tag::new("aws:cloudformation:logical-id", logical));
     SimInstance {
         id: iid,
         instance_type: instance_type.unwrap_or_else(|| "m5.large".into()),
-        ip: ip(m),
+        ip: m,
         tags,
         state,
         visible_from: if hidden { now.plus(sim.config.consistency_delay) } else { now },
@@ -174,7 +171,7 @@ pub(super) async fn signal_resource(sim: &SimCloud, stack: &str, logical_id: &st
                 return Err(Error::validation("LogicalResourceId", logical_id, "is not waiting for a signal"));
             };
             gate.signalled = Some(now);
-            let instance = s.resources.iter().find(|(l, ..)| l == logical_id).map(|(.., p)| p.clone());
+            let instance = s.resources.iter().find(|(l, ..)| *l == logical_id).map(|(.., p)| p.to_string());
             if let Some(instance) = instance.and_then(|id| st.instances.get_mut(&id)) {
                 instance.state.0.retain(|(t, state)| *t <= now || *state == InstanceState::Running);
             }
@@ -213,9 +210,9 @@ fn stack_info(s: &SimStack, now: crate::clock::Timestamp) -> StackInfo {
     let outputs = if status == StackStatus::CreateComplete {
         s.resources
             .iter()
-            .filter_map(|(_, ty, physical)| match ty.as_str() {
-                "AWS::EC2::Instance" => Some(("InstanceId".to_string(), physical.clone())),
-                "AWS::EMR::Cluster" => Some(("ClusterID".to_string(), physical.clone())),
+            .filter_map(|(_, ty, physical)| match ty {
+                "AWS::EC2::Instance" => Some(("InstanceId".to_string(), physical.to_string())),
+                "AWS::EMR::Cluster" => Some(("ClusterID".to_string(), physical.to_string())),
                 _ => None,
             })
             .collect()
@@ -223,10 +220,10 @@ fn stack_info(s: &SimStack, now: crate::clock::Timestamp) -> StackInfo {
         Vec::new()
     };
     let reason = status.is_failed_creation().then(|| {
-        let failed: Vec<&str> = s.resources.iter().map(|(l, ..)| l.as_str()).collect();
+        let failed: Vec<&str> = s.resources.iter().map(|(l, ..)| l).collect();
         format!("The following resource(s) failed to create: [{}] (simulated)", failed.join(", "))
     });
-    StackInfo { id: s.id.clone(), name: s.name.clone(), status, reason, outputs, tags: s.tags.clone() }
+    StackInfo { id: s.id.to_string(), name: s.name.clone(), status, reason, outputs, tags: s.tags.to_vec() }
 }
 
 pub(super) async fn describe_stack(sim: &SimCloud, name_or_id: &str) -> Result<Option<StackInfo>> {
@@ -260,9 +257,9 @@ pub(super) async fn stack_resources(sim: &SimCloud, stack_id: &str) -> Result<Ve
         Ok(s.resources
             .iter()
             .map(|(logical, ty, physical)| StackResource {
-                logical_id: logical.clone(),
-                resource_type: ty.clone(),
-                physical_id: Some(physical.clone()),
+                logical_id: logical.to_string(),
+                resource_type: ty.to_string(),
+                physical_id: Some(physical.to_string()),
                 status: status.to_string(),
             })
             .collect())
@@ -283,10 +280,10 @@ pub(super) async fn delete_stack(sim: &SimCloud, stack_id: &str) -> Result<()> {
             st.stacks[i].deleted = Some(now);
             let half = sim.config.timings.stack_delete / 2;
             let resources = st.stacks[i].resources.clone();
-            for (_, ty, physical) in resources {
-                match ty.as_str() {
-                    "AWS::EC2::Instance" => super::ec2::shut_down(st, &physical, now, half),
-                    "AWS::EMR::Cluster" => super::emr::shut_down(st, &physical, now, half),
+            for (_, ty, physical) in resources.iter() {
+                match ty {
+                    "AWS::EC2::Instance" => super::ec2::shut_down(st, physical, now, half),
+                    "AWS::EMR::Cluster" => super::emr::shut_down(st, physical, now, half),
                     _ => {}
                 }
             }

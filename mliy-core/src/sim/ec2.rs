@@ -20,9 +20,7 @@ pub(super) async fn describe_instances(
     let key = format!("{}|{:?}|{}", filter.ids.join(","), filter.tag, next.as_deref().unwrap_or(""));
     sim.read("DescribeInstances", &key, |st, now| {
         let visible = |i: &&SimInstance| i.visible_from <= now;
-        let tagged = |i: &&SimInstance| {
-            filter.tag.as_ref().is_none_or(|(k, v)| i.tags.iter().any(|t| t.key == *k && t.value == *v))
-        };
+        let tagged = |i: &&SimInstance| filter.tag.as_ref().is_none_or(|(k, v)| i.tags.has(k, v));
         // By id: looked up, not scanned; else from the cursor on, in id order.
         let matching: Box<dyn Iterator<Item = &SimInstance>> = if filter.ids.is_empty() {
             let from = next.as_deref().map_or(Bound::Unbounded, |n| Bound::Excluded(n.to_string()));
@@ -46,9 +44,9 @@ fn info(i: &SimInstance, now: Timestamp) -> InstanceInfo {
         state,
         instance_type: i.instance_type.clone(),
         private_ip: matches!(state, InstanceState::Running | InstanceState::Stopping | InstanceState::Stopped)
-            .then(|| i.ip.clone()),
+            .then(|| super::ip(i.ip)),
         availability_zone: Some("us-east-1a".into()),
-        tags: i.tags.clone(),
+        tags: i.tags.to_vec(),
     }
 }
 

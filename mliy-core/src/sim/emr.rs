@@ -2,7 +2,7 @@
 
 use super::faults::unit;
 use super::journal::Mutation;
-use super::objects::{SimCluster, SimStep, Timeline};
+use super::objects::{SimCluster, SimStep, SimTags, Timeline};
 use super::{SimCloud, State, ip, page};
 use crate::clock::Timestamp;
 use crate::cloud::{ClusterInfo, ClusterState, InstanceGroupInfo, Page, StepInfo, StepState};
@@ -18,7 +18,7 @@ impl SimCloud {
         &self,
         st: &mut State,
         name: &str,
-        tags: Vec<Tag>,
+        tags: SimTags,
         nodes: u32,
         doomed: bool,
         now: Timestamp,
@@ -78,7 +78,7 @@ impl SimCloud {
             state,
             state_reason,
             master_private_ip: (state != ClusterState::Starting).then(|| c.master_ip.clone()),
-            tags: c.tags.clone(),
+            tags: c.tags.to_vec(),
         }
     }
 
@@ -124,7 +124,7 @@ pub(super) async fn run_job_flow(sim: &SimCloud, spec: &ClusterSpec) -> Result<S
             let launch =
                 spec.tags.iter().find(|t| t.key == LAUNCH_ID_TAG).map_or(spec.name.clone(), |t| t.value.clone());
             let doomed = sim.doom(&launch, false).is_some();
-            let tags = spec.tags.iter().map(Tag::from).collect();
+            let tags = SimTags::new(spec.tags.iter().map(Tag::from).collect(), &mut st.tag_lists);
             let id = sim.new_cluster(st, &spec.name, tags, spec.node_count(), doomed, now);
             *st.created_per_token.entry(launch).or_default() += 1;
             let groups = spec.instances.instance_groups.iter().enumerate().map(|(k, g)| InstanceGroupInfo {

@@ -86,7 +86,6 @@ impl SimConfig {
 /// Where each stack sits in `State::stacks` (which only grows), by id, by token and by name.
 #[derive(Debug, Default)]
 struct StackIndex {
-    by_id: HashMap<String, usize>,
     by_token: HashMap<String, usize>,
     by_name: HashMap<String, Vec<usize>>,
 }
@@ -102,8 +101,12 @@ struct State {
     /// Mutating calls that found their target already in the state asked for.
     double_actions: u64,
     attempts: HashMap<(&'static str, String), u64>,
+    /// Clusters made per launch id (RunJobFlow has no idempotency token: a retried launch
+    /// can make two). A stack per token is `stack_index.by_token`'s: CreateStack with a
+    /// token seen before answers the stack made then.
     created_per_token: HashMap<String, u32>,
     templates: HashMap<Arc<str>, Arc<crate::template::Template>>,
+    tag_lists: objects::TagLists,
     next: u64,
 }
 
@@ -114,8 +117,9 @@ impl State {
     }
 
     fn stack_index(&self, name_or_id: &str, now: Timestamp) -> Option<usize> {
-        let ix = &self.stack_index;
-        ix.by_id.get(name_or_id).copied().or_else(|| self.live_stack_named(name_or_id, now))
+        stack_place(name_or_id)
+            .filter(|&i| self.stacks.get(i).is_some_and(|s| *s.id == *name_or_id))
+            .or_else(|| self.live_stack_named(name_or_id, now))
     }
 
     /// The newest live stack called `name`.
@@ -132,11 +136,22 @@ impl State {
     fn push_stack(&mut self, stack: SimStack) {
         let i = self.stacks.len();
         let ix = &mut self.stack_index;
-        ix.by_id.insert(stack.id.clone(), i);
         ix.by_token.entry(stack.token.clone()).or_insert(i);
         ix.by_name.entry(stack.name.clone()).or_default().push(i);
         self.stacks.push(stack);
     }
+}
+
+/// Stack `name`'s id: an ARN ending in `n` (unique in the cloud) and its place among the
+/// stacks, so it is found without an index of its own.
+fn stack_id(name: &str, n: u64, place: usize) -> Arc<str> {
+    Arc::from(format!("arn:aws:cloudformation:us-east-1:123456789012:stack/{name}/{n:08x}-{place:x}-sim"))
+}
+
+/// The place a stack id names (checked against the stack there by the caller).
+fn stack_place(id: &str) -> Option<usize> {
+    let rest = id.strip_prefix("arn:aws:cloudformation:")?.strip_suffix("-sim")?;
+    usize::from_str_radix(rest.rsplit('-').next()?, 16).ok()
 }
 
 /// The simulated cloud. Cheap to share: hold it in an `Arc`.
@@ -228,12 +243,12 @@ impl SimCloud {
         let now = self.clock.now();
         let st = self.lock();
         let stack = st.stack_by_token(token)?;
-        let (logical, _, iid) = stack.resources.iter().find(|(_, ty, _)| ty == "AWS::EC2::Instance")?;
+        let (logical, _, iid) = stack.resources.iter().find(|(_, ty, _)| *ty == "AWS::EC2::Instance")?;
         let waiting = stack.status(now) == StackStatus::CreateInProgress;
         let awaited = stack.gate.as_ref().filter(|g| waiting && g.signalled.is_none() && g.logical_id == *logical);
         Some(BootstrapView {
-            stack_id: stack.id.clone(),
-            instance_id: iid.clone(),
+            stack_id: stack.id.to_string(),
+            instance_id: iid.to_string(),
             running: st.instances.get(iid).and_then(|i| i.state.at(now)) == Some(InstanceState::Running),
             awaited_signal: awaited.map(|g| g.logical_id.clone()),
         })
@@ -273,7 +288,8 @@ impl SimCloud {
 
     /// Whether a stack was ever created for `token`.
     pub fn created(&self, token: &str) -> bool {
-        self.lock().created_per_token.contains_key(token)
+        let st = self.lock();
+        st.stack_index.by_token.contains_key(token) || st.created_per_token.contains_key(token)
     }
 
     /// Counts the call and decides its fault: `Err` refuses it, `Ok(Some(LostAnswer))` applies
@@ -283,11 +299,16 @@ impl SimCloud {
             return Err(Error::Unavailable(format!("{op}: the caller is frozen (simulated crash)")));
         }
         *st.calls.entry(op).or_default() += 1;
+        let rate = f64::from_bits(self.fault_rate.load(std::sync::atomic::Ordering::Relaxed));
+        if rate <= 0.0 {
+            // Attempts are counted only while faults are drawn: a cloud without faults
+            // keeps nothing per call.
+            return Ok(None);
+        }
         let n = st.attempts.entry((op, key.to_string())).or_default();
         *n += 1;
         let seed = self.config.seed;
-        let rate = f64::from_bits(self.fault_rate.load(std::sync::atomic::Ordering::Relaxed));
-        if rate <= 0.0 || unit(seed, &["fault", op, key], *n) >= rate {
+        if unit(seed, &["fault", op, key], *n) >= rate {
             return Ok(None);
         }
         match Fault::pick(unit(seed, &["kind", op, key], *n), mutating) {

@@ -4,6 +4,8 @@
 use crate::clock::Timestamp;
 use crate::cloud::{ClusterState, InstanceState, StackStatus, StepState};
 use crate::model::Tag;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long things take in the simulated cloud.
@@ -58,6 +60,71 @@ impl<S: Copy + PartialEq> Timeline<S> {
     }
 }
 
+/// Tags as the simulated cloud keeps them: lists shared between objects (a stack's with its
+/// instance, the catalog's with every launch), each interned once. The order is kept
+/// within each list.
+///
+/// A stack's id tag (`aws:cloudformation:stack-id`) is kept as the stack's id itself.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SimTags {
+    parts: Vec<Arc<[Tag]>>,
+    stack_id: Option<Arc<str>>,
+}
+
+/// The tag CloudFormation puts on a stack and its resources.
+const STACK_ID_TAG: &str = "aws:cloudformation:stack-id";
+
+/// The tag lists the cloud holds, by content.
+pub(crate) type TagLists = HashSet<Arc<[Tag]>>;
+
+impl SimTags {
+    /// `tags`, split into those naming one object (`aws:` keys, the launch id: kept in a
+    /// list of their own) and the rest (interned in `lists`, shared by equal sets).
+    pub(crate) fn new(tags: Vec<Tag>, lists: &mut TagLists) -> SimTags {
+        SimTags::of_stack(tags, None, lists)
+    }
+
+    /// [`SimTags::new`], with stack `id`'s id tag after them (when given).
+    pub(crate) fn of_stack(tags: Vec<Tag>, id: Option<Arc<str>>, lists: &mut TagLists) -> SimTags {
+        let (own, common): (Vec<Tag>, Vec<Tag>) =
+            tags.into_iter().partition(|t| t.key.starts_with("aws:") || t.key == crate::model::LAUNCH_ID_TAG);
+        let mut parts = Vec::new();
+        if !common.is_empty() {
+            parts.push(intern(common, lists));
+        }
+        if !own.is_empty() {
+            parts.push(Arc::from(own));
+        }
+        SimTags { parts, stack_id: id }
+    }
+
+    /// These tags and `more` (interned), the stack's id tag still last.
+    pub(crate) fn with(&self, more: Vec<Tag>, lists: &mut TagLists) -> SimTags {
+        let mut parts = self.parts.clone();
+        parts.push(intern(more, lists));
+        SimTags { parts, stack_id: self.stack_id.clone() }
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<Tag> {
+        let listed = self.parts.iter().flat_map(|part| part.iter()).cloned();
+        listed.chain(self.stack_id.as_deref().map(|id| Tag::new(STACK_ID_TAG, id))).collect()
+    }
+
+    pub(crate) fn has(&self, key: &str, value: &str) -> bool {
+        self.parts.iter().flat_map(|part| part.iter()).any(|t| t.key == key && t.value == value)
+            || (key == STACK_ID_TAG && self.stack_id.as_deref() == Some(value))
+    }
+}
+
+fn intern(tags: Vec<Tag>, lists: &mut TagLists) -> Arc<[Tag]> {
+    if let Some(found) = lists.get(tags.as_slice()) {
+        return Arc::clone(found);
+    }
+    let list: Arc<[Tag]> = Arc::from(tags);
+    lists.insert(Arc::clone(&list));
+    list
+}
+
 /// How a launch is doomed to go wrong (decided by the seed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Doom {
@@ -69,22 +136,40 @@ pub enum Doom {
 
 #[derive(Debug, Clone)]
 pub(crate) struct SimStack {
-    pub(crate) id: String,
+    /// Its id, ending in its place among the stacks (see `State::stack_index`).
+    pub(crate) id: Arc<str>,
     pub(crate) name: String,
     pub(crate) token: String,
-    pub(crate) tags: Vec<Tag>,
+    pub(crate) tags: SimTags,
     pub(crate) created: Timestamp,
     pub(crate) ready_after: Duration,
     pub(crate) doom: Option<Doom>,
     pub(crate) deleted: Option<Timestamp>,
     pub(crate) delete_takes: Duration,
-    /// (logical id, type, physical id).
-    pub(crate) resources: Vec<(String, String, String)>,
+    /// Its resources: the template's, with their physical ids.
+    pub(crate) resources: StackResources,
     /// The `UserData` parameter, as sent.
     pub(crate) user_data: Option<std::sync::Arc<str>>,
     /// The instance's `ResourceSignal` policy: the stack completes when it is signalled, and
     /// fails when its timeout passes first.
-    pub(crate) gate: Option<SignalGate>,
+    pub(crate) gate: Option<Box<SignalGate>>,
+}
+
+/// A stack's resources: logical ids and types from its (shared) template, physical ids of
+/// its own.
+#[derive(Debug, Clone)]
+pub(crate) struct StackResources {
+    pub(crate) template: Arc<crate::template::Template>,
+    /// In the template's order.
+    pub(crate) physical: Vec<String>,
+}
+
+impl StackResources {
+    /// (logical id, type, physical id) of each.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str, &str)> {
+        let declared = self.template.resources.iter();
+        declared.zip(&self.physical).map(|((logical, ty), physical)| (logical.as_str(), ty.as_str(), physical.as_str()))
+    }
 }
 
 /// What a bootstrap script finds out about itself (see [`SimCloud::bootstrap_view`]).
@@ -149,8 +234,9 @@ impl SimStack {
 pub(crate) struct SimInstance {
     pub(crate) id: String,
     pub(crate) instance_type: String,
-    pub(crate) ip: String,
-    pub(crate) tags: Vec<Tag>,
+    /// Its private address's serial (see `sim::ip`).
+    pub(crate) ip: u64,
+    pub(crate) tags: SimTags,
     pub(crate) state: Timeline<InstanceState>,
     /// Not yet visible to DescribeInstances before this time (eventual consistency).
     pub(crate) visible_from: Timestamp,
@@ -172,7 +258,7 @@ pub(crate) struct SimStep {
 pub(crate) struct SimCluster {
     pub(crate) id: String,
     pub(crate) name: String,
-    pub(crate) tags: Vec<Tag>,
+    pub(crate) tags: SimTags,
     pub(crate) master_ip: String,
     pub(crate) nodes: u32,
     pub(crate) state: Timeline<ClusterState>,

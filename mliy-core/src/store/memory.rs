@@ -1,10 +1,10 @@
 //! An in-memory [`StateStore`]: for tests, the simulator and a single process that needs no
 //! persistence.
 
-use super::{BillingSettlement, ResourceChange, ResourceFilter, StateStore};
+use super::{BillingSettlement, PageQuery, ResourceChange, ResourceFilter, StateStore};
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::lifecycle::{LifecycleEvent, Resource};
+use crate::lifecycle::{LifecycleEvent, Resource, ResourceKind};
 use crate::model::{BillingSegment, Catalog, LaunchId};
 use async_trait::async_trait;
 use std::collections::{BTreeSet, HashMap};
@@ -20,6 +20,8 @@ struct Inner {
     /// or for the driver reads only its own.
     by_owner: HashMap<String, BTreeSet<usize>>,
     driving: BTreeSet<usize>,
+    /// Places by kind and phase name: a page of one phase reads only its own.
+    by_phase: BTreeSet<(ResourceKind, &'static str, usize)>,
     events: HashMap<LaunchId, Vec<LifecycleEvent>>,
     billing: Vec<BillingSegment>,
     /// Where each resource's segments are in `billing`.
@@ -114,6 +116,10 @@ impl Inner {
         if let Some(old) = old.filter(|o| o.owner != new.owner) {
             self.by_owner.entry(old.owner.clone()).or_default().remove(&at);
         }
+        if let Some(old) = old {
+            self.by_phase.remove(&(old.kind, old.phase.name(), at));
+        }
+        self.by_phase.insert((new.kind, new.phase.name(), at));
         self.by_owner.entry(new.owner.clone()).or_default().insert(at);
         if new.needs_driving() {
             self.driving.insert(at)
@@ -219,6 +225,18 @@ impl StateStore for MemoryStore {
         };
         let found = places.filter_map(|i| inner.resources.get(&inner.order[i]));
         Ok(found.filter(|r| filter.matches(r)).cloned().collect())
+    }
+
+    async fn list_page(&self, q: &PageQuery) -> Result<Vec<Resource>> {
+        super::check_page(q)?;
+        let inner = self.open()?;
+        let from = match &q.after {
+            Some(after) => inner.position.get(after).map_or(0, |at| at + 1),
+            None => 0,
+        };
+        let places = inner.by_phase.range((q.kind, q.phase, from)..=(q.kind, q.phase, usize::MAX));
+        let found = places.filter_map(|&(_, _, at)| inner.resources.get(&inner.order[at]));
+        Ok(found.filter(|r| q.matches(r)).take(q.limit).cloned().collect())
     }
 
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {

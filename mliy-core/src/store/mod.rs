@@ -7,7 +7,7 @@ pub use memory::MemoryStore;
 
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::lifecycle::{LifecycleEvent, Resource};
+use crate::lifecycle::{LifecycleEvent, Resource, ResourceKind};
 use crate::model::{self, Catalog, LaunchId};
 use async_trait::async_trait;
 use std::fmt::Debug;
@@ -29,6 +29,38 @@ impl ResourceFilter {
         self.owner.as_ref().is_none_or(|o| *o == r.owner)
             && (!self.needs_driving || r.needs_driving())
             && (self.include_archived || !r.archived)
+    }
+}
+
+/// One page of one kind's resources in one phase (see [`StateStore::list_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageQuery {
+    /// Instances or clusters.
+    pub kind: ResourceKind,
+    /// The phase, by [`Phase::name`](crate::lifecycle::Phase::name).
+    pub phase: &'static str,
+    /// Only this owner's.
+    pub owner: Option<String>,
+    /// Only those holding a DNS name.
+    pub dns_named: bool,
+    /// Only those after this one in the store's order (the last of the page before).
+    pub after: Option<LaunchId>,
+    /// At most this many (at least 1).
+    pub limit: usize,
+}
+
+impl PageQuery {
+    /// The first page of `limit` of `kind` in `phase`.
+    pub fn new(kind: ResourceKind, phase: &'static str, limit: usize) -> PageQuery {
+        PageQuery { kind, phase, owner: None, dns_named: false, after: None, limit }
+    }
+
+    /// Whether `r` is in the page's listing (ignoring `after` and `limit`).
+    pub fn matches(&self, r: &Resource) -> bool {
+        r.kind == self.kind
+            && r.phase.name() == self.phase
+            && self.owner.as_ref().is_none_or(|o| *o == r.owner)
+            && (!self.dns_named || r.dns_name.is_some())
     }
 }
 
@@ -114,6 +146,24 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>>;
     /// Resources passing the filter, oldest first.
     async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>>;
+    /// One page of `q`'s resources, in a stable order of the store's (insertion order in
+    /// [`MemoryStore`], id order in the SQL stores, through their `(phase, kind, id)` index):
+    /// a listing that holds one page at a time, however large the fleet. A record that
+    /// changes phase between two pages may be listed in both phases or in neither.
+    ///
+    /// By default it filters [`list_resources`](StateStore::list_resources) (every call
+    /// reads all records: a store that can should override it).
+    ///
+    /// # Errors
+    /// [`Error::Validation`](crate::Error::Validation) for a limit of 0; the store's.
+    async fn list_page(&self, q: &PageQuery) -> Result<Vec<Resource>> {
+        check_page(q)?;
+        let all = self.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
+        let mut found: Vec<Resource> = all.into_iter().filter(|r| q.matches(r)).collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        let start = q.after.as_ref().map_or(0, |after| found.partition_point(|r| r.id <= *after));
+        Ok(found.into_iter().skip(start).take(q.limit).collect())
+    }
     /// A resource's events, in order.
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>>;
     /// Opens a billing segment, unless the resource has an open one already (then nothing
@@ -163,3 +213,14 @@ pub trait StateStore: Debug + Send + Sync + 'static {
 /// Moved to [`crate::model::BillingSegment`] (the old path, for one release).
 #[deprecated(since = "0.2.0", note = "moved to mliy_core::model::BillingSegment")]
 pub type BillingSegment = crate::model::BillingSegment;
+
+/// Refuses a page of nothing.
+///
+/// # Errors
+/// [`Error::Validation`](crate::Error::Validation) for a limit of 0.
+pub fn check_page(q: &PageQuery) -> Result<()> {
+    if q.limit == 0 {
+        return Err(crate::Error::validation("limit", "0", "a page holds at least one resource"));
+    }
+    Ok(())
+}

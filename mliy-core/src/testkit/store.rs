@@ -3,9 +3,9 @@
 use super::sample_resource;
 use crate::Error;
 use crate::clock::Timestamp;
-use crate::lifecycle::{Actor, LifecycleEvent, Phase, Resource};
+use crate::lifecycle::{Actor, LifecycleEvent, Phase, Resource, ResourceKind};
 use crate::model::{BillState, BillingSegment, Catalog, LaunchId};
-use crate::store::{BillingSettlement, ResourceFilter, StateStore};
+use crate::store::{BillingSettlement, PageQuery, ResourceFilter, StateStore};
 
 fn event(r: &crate::lifecycle::Resource, seq: u64, from: Phase, to: Phase) -> LifecycleEvent {
     LifecycleEvent {
@@ -28,6 +28,7 @@ pub async fn run_all(store: &dyn StateStore) {
     concurrent_writers_never_both_win(store).await;
     events_are_appended_in_order(store).await;
     listing_filters(store).await;
+    pages_by_phase(store).await;
     billing_segments(store).await;
     billing_settled_on_a_version(store).await;
     idempotency_keys(store).await;
@@ -162,6 +163,58 @@ pub async fn listing_filters(store: &dyn StateStore) {
     assert_eq!(store.list_resources(&all).await.unwrap().len(), 4);
     let driving = ResourceFilter { needs_driving: true, ..carol };
     assert_eq!(ids(store.list_resources(&driving).await.unwrap()), ["conf-list-cleanup", "conf-list-live"]);
+}
+
+/// Every page of `q`, `q.limit` at a time; the ids, sorted.
+async fn paged(store: &dyn StateStore, mut q: PageQuery) -> Vec<String> {
+    let mut ids = Vec::new();
+    loop {
+        let page = store.list_page(&q).await.unwrap();
+        assert!(page.len() <= q.limit, "a page of {} holds {}", q.limit, page.len());
+        assert!(page.iter().all(|r| q.matches(r)), "a page holds only what it asks for");
+        q.after = page.last().map(|r| r.id.clone());
+        ids.extend(page.into_iter().map(|r| r.id.to_string()));
+        if q.after.is_none() {
+            break;
+        }
+    }
+    let listed = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), listed, "no record on two pages");
+    ids
+}
+
+pub async fn pages_by_phase(store: &dyn StateStore) {
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let mut r = sample_resource(&format!("conf-page-{i}"), "dora");
+        r.phase = match i {
+            5 => Phase::Stopped,
+            6 => Phase::Waiting,
+            _ => Phase::Ready,
+        };
+        r.kind = if i == 6 { ResourceKind::Cluster } else { ResourceKind::Instance };
+        r.dns_name = (i == 2).then(|| "mliy-conf-page-2.example.com".to_string());
+        made.push(r);
+    }
+    store.insert_resources(&made).await.unwrap();
+    let page = |kind, phase, limit| PageQuery { owner: Some("dora".into()), ..PageQuery::new(kind, phase, limit) };
+    let ready = ["conf-page-0", "conf-page-1", "conf-page-2", "conf-page-3", "conf-page-4"];
+    assert_eq!(paged(store, page(ResourceKind::Instance, "ready", 2)).await, ready);
+    assert_eq!(paged(store, page(ResourceKind::Instance, "stopped", 2)).await, ["conf-page-5"]);
+    assert_eq!(paged(store, page(ResourceKind::Cluster, "waiting", 1)).await, ["conf-page-6"]);
+    assert!(paged(store, page(ResourceKind::Instance, "waiting", 5)).await.is_empty());
+    let named = PageQuery { dns_named: true, ..page(ResourceKind::Instance, "ready", 10) };
+    assert_eq!(paged(store, named).await, ["conf-page-2"]);
+    // An update moves a record between phases.
+    let mut stopped = made[0].clone();
+    (stopped.phase, stopped.version) = (Phase::Stopped, stopped.version + 1);
+    store.update_resource(&stopped, made[0].version, None).await.unwrap();
+    assert_eq!(paged(store, page(ResourceKind::Instance, "ready", 3)).await, ready[1..]);
+    assert_eq!(paged(store, page(ResourceKind::Instance, "stopped", 3)).await, ["conf-page-0", "conf-page-5"]);
+    let empty = store.list_page(&page(ResourceKind::Instance, "ready", 0)).await;
+    assert!(matches!(empty, Err(Error::Validation(_))), "a page of nothing is refused: {empty:?}");
 }
 
 pub async fn billing_segments(store: &dyn StateStore) {

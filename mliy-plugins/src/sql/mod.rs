@@ -11,7 +11,7 @@ use mliy_core::clock::Timestamp;
 use mliy_core::error::{Error, Result};
 use mliy_core::lifecycle::{LifecycleEvent, Resource};
 use mliy_core::model::{BillingSegment, Catalog, LaunchId};
-use mliy_core::store::{BillingSettlement, ResourceChange, ResourceFilter, StateStore};
+use mliy_core::store::{BillingSettlement, PageQuery, ResourceChange, ResourceFilter, StateStore};
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -129,6 +129,18 @@ impl SqlStore {
                 continue;
             }
             for statement in statements {
+                if let Some((table, column)) = schema::added_column(&statement)
+                    && dialect == Dialect::Sqlite
+                {
+                    let there = sqlx::query("SELECT 1 FROM pragma_table_info($1) WHERE name = $2")
+                        .bind(table)
+                        .bind(column)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if there.is_some() {
+                        continue;
+                    }
+                }
                 sqlx::query(&statement).execute(&mut *conn).await?;
             }
             sqlx::query("INSERT INTO mliy_schema (version) VALUES ($1)").bind(version).execute(&mut *conn).await?;
@@ -160,8 +172,10 @@ impl SqlStore {
 
     async fn insert_in(&self, tx: &mut Transaction<'_, Any>, r: &Resource) -> Result<()> {
         let inserted = sqlx::query(
-            "INSERT INTO mliy_resources (id, owner, version, needs_driving, archived, created_ms, body, pos)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources))
+            "INSERT INTO mliy_resources
+                (id, owner, version, needs_driving, archived, created_ms, body, kind, phase, dns_named, pos)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                (SELECT COALESCE(MAX(pos), 0) + 1 FROM mliy_resources))
              ON CONFLICT (id) DO NOTHING",
         )
         .bind(r.id.as_str())
@@ -171,6 +185,9 @@ impl SqlStore {
         .bind(r.archived)
         .bind(r.created_at.0)
         .bind(to_json(r)?)
+        .bind(r.kind.name())
+        .bind(r.phase.name())
+        .bind(r.dns_name.is_some())
         .execute(&mut **tx)
         .await
         .map_err(self.err())?;
@@ -204,13 +221,17 @@ impl SqlStore {
         event: Option<&LifecycleEvent>,
     ) -> Result<()> {
         let updated = sqlx::query(
-            "UPDATE mliy_resources SET version = $1, needs_driving = $2, archived = $3, body = $4
-             WHERE id = $5 AND version = $6",
+            "UPDATE mliy_resources SET version = $1, needs_driving = $2, archived = $3, body = $4,
+                kind = $5, phase = $6, dns_named = $7
+             WHERE id = $8 AND version = $9",
         )
         .bind(version(r.version))
         .bind(r.needs_driving())
         .bind(r.archived)
         .bind(to_json(r)?)
+        .bind(r.kind.name())
+        .bind(r.phase.name())
+        .bind(r.dns_name.is_some())
         .bind(r.id.as_str())
         .bind(version(expected))
         .execute(&mut **tx)
@@ -414,6 +435,29 @@ impl StateStore for SqlStore {
         rows.iter().map(resource).collect()
     }
 
+    async fn list_page(&self, q: &PageQuery) -> Result<Vec<Resource>> {
+        mliy_core::store::check_page(q)?;
+        // Equalities on (phase, kind[, owner]) then the id range: read in index order.
+        let mut sql = String::from("SELECT body FROM mliy_resources WHERE phase = $1 AND kind = $2 AND id > $3");
+        if q.owner.is_some() {
+            sql.push_str(" AND owner = $5");
+        }
+        if q.dns_named {
+            sql.push_str(" AND dns_named = TRUE");
+        }
+        sql.push_str(" ORDER BY id LIMIT $4");
+        let mut query = sqlx::query(&sql)
+            .bind(q.phase)
+            .bind(q.kind.name())
+            .bind(q.after.as_ref().map_or("", |a| a.as_str()))
+            .bind(i64::try_from(q.limit).unwrap_or(i64::MAX));
+        if let Some(owner) = &q.owner {
+            query = query.bind(owner);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(self.err())?;
+        rows.iter().map(resource).collect()
+    }
+
     async fn events(&self, id: &LaunchId) -> Result<Vec<LifecycleEvent>> {
         let rows = sqlx::query("SELECT body FROM mliy_events WHERE resource = $1 ORDER BY pos")
             .bind(id.as_str())
@@ -565,6 +609,12 @@ macro_rules! delegate_store {
                 f: &mliy_core::store::ResourceFilter,
             ) -> mliy_core::Result<Vec<mliy_core::lifecycle::Resource>> {
                 self.0.list_resources(f).await
+            }
+            async fn list_page(
+                &self,
+                q: &mliy_core::store::PageQuery,
+            ) -> mliy_core::Result<Vec<mliy_core::lifecycle::Resource>> {
+                self.0.list_page(q).await
             }
             async fn events(
                 &self,

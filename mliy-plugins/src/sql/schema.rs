@@ -74,5 +74,45 @@ pub(crate) fn migrations(dialect: Dialect) -> Vec<(i64, Vec<String>)> {
             // One owner's resources in listing order, read through the index.
             "CREATE INDEX IF NOT EXISTS mliy_resources_owner_order ON mliy_resources (owner, created_ms, pos)".to_string(),
         ],
-    )]
+    ), (4, phase_columns(dialect))]
+}
+
+/// Kind, phase and whether a DNS name is held, as columns read from each record, and the
+/// indexes a page of one phase is read through (refresh, one owner's listing, DNS retries).
+fn phase_columns(dialect: Dialect) -> Vec<String> {
+    let (kind, phase, dns) = match dialect {
+        Dialect::Sqlite => {
+            ("json_extract(body, '$.kind')", "json_extract(body, '$.phase.phase')", "json_extract(body, '$.dns_name')")
+        }
+        Dialect::Postgres => {
+            ("(body::jsonb)->>'kind'", "(body::jsonb)->'phase'->>'phase'", "(body::jsonb)->>'dns_name'")
+        }
+    };
+    let mut statements: Vec<String> = ["kind TEXT NOT NULL DEFAULT ''", "phase TEXT NOT NULL DEFAULT ''"]
+        .into_iter()
+        .chain(["dns_named BOOLEAN NOT NULL DEFAULT FALSE"])
+        .map(|column| match dialect {
+            Dialect::Sqlite => format!("ALTER TABLE mliy_resources ADD COLUMN {column}"),
+            Dialect::Postgres => format!("ALTER TABLE mliy_resources ADD COLUMN IF NOT EXISTS {column}"),
+        })
+        .collect();
+    statements
+        .push(format!("UPDATE mliy_resources SET kind = {kind}, phase = {phase}, dns_named = ({dns} IS NOT NULL)"));
+    statements.extend([
+        "CREATE INDEX IF NOT EXISTS mliy_resources_phase ON mliy_resources (phase, kind, id)".to_string(),
+        "CREATE INDEX IF NOT EXISTS mliy_resources_owner_phase ON mliy_resources (owner, phase, kind, id)".to_string(),
+        "CREATE INDEX IF NOT EXISTS mliy_resources_dns ON mliy_resources (phase, kind, id) WHERE dns_named = TRUE"
+            .to_string(),
+    ]);
+    statements
+}
+
+/// The table and column an `ALTER TABLE … ADD COLUMN …` adds: SQLite has no `IF NOT
+/// EXISTS` for it, so a migration applied again skips a column already there.
+pub(crate) fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = statement.split_whitespace().take(6).collect();
+    match words.as_slice() {
+        ["ALTER", "TABLE", table, "ADD", "COLUMN", column] => Some((table, column)),
+        _ => None,
+    }
 }

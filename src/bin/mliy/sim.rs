@@ -96,7 +96,7 @@ fn refresh_only(catalog: Catalog, args: &SimArgs) -> Result<Output, Error> {
     let json = serde_json::to_value(&report).map_err(|e| Error::parse("output", e.to_string()))?;
     let human = format!(
         "refresh of {} instances and {} clusters, {} changed outside mliy: {} cloud calls (bound {}), \
-         {} changes, {} store writes, {} ms\n",
+         {} changes, {} store writes, {} ms{}\n",
         report.instances,
         report.clusters,
         report.changed_outside,
@@ -104,7 +104,12 @@ fn refresh_only(catalog: Catalog, args: &SimArgs) -> Result<Output, Error> {
         report.call_bound,
         report.refresh.changes,
         report.store_writes,
-        report.refresh.wall_ms
+        report.refresh.wall_ms,
+        report.memory.as_ref().map_or(String::new(), |m| format!(
+            "; peak memory {} MB, {} bytes per resource above the base",
+            m.peak_kb / 1024,
+            m.bytes_per_resource
+        ))
     );
     Ok(Output::new(json, human))
 }
