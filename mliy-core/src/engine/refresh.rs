@@ -123,7 +123,7 @@ impl Shared {
     /// [`retry_dns`](Self::retry_dns) for ended records still holding a name, page by page.
     async fn retry_dns_of_ended(&self) -> Result<usize> {
         let mut changes = 0;
-        for mut q in pages(&TERMINAL) {
+        for mut q in pages(true) {
             q.dns_named = true;
             loop {
                 let page = self.store.list_page(&q).await?;
@@ -281,29 +281,15 @@ const BATCH: usize = 500;
 /// How many records a pass reads at a time.
 const PAGE: usize = 250;
 
-/// The phases a pass reads (every one but the ended), and those it reads only for DNS names
-/// still held.
-const LIVE: [&str; 12] = [
-    "requested",
-    "creating_stack",
-    "provisioning",
-    "starting",
-    "bootstrapping",
-    "ready",
-    "running",
-    "waiting",
-    "stopping",
-    "stopped",
-    "rebooting",
-    "terminating",
-];
+/// The ended phases: a pass reads them only for DNS names still held.
 const TERMINAL: [&str; 3] = ["terminated", "terminated_with_errors", "failed"];
 
-/// The first page of each kind in each of `phases`.
-fn pages(phases: &'static [&'static str]) -> impl Iterator<Item = PageQuery> {
+/// The first page of each kind in each ended phase (`ended`), or in each other phase.
+fn pages(ended: bool) -> impl Iterator<Item = PageQuery> {
+    let phases = Phase::NAMES.iter().copied().filter(move |p| TERMINAL.contains(p) == ended);
     [ResourceKind::Instance, ResourceKind::Cluster]
         .into_iter()
-        .flat_map(move |kind| phases.iter().map(move |phase| PageQuery::new(kind, phase, PAGE)))
+        .flat_map(move |kind| phases.clone().map(move |phase| PageQuery::new(kind, phase, PAGE)))
 }
 
 /// Where the page after `page` starts; `None` when `page` was the last.
@@ -358,7 +344,7 @@ impl Engine {
         let calls = AtomicU64::new(0);
         let mut listings = Listings::list(inner, &calls).await;
         let mut pass = Pass { config, state, calls, report: RefreshReport::default(), newest: Newest::default() };
-        for mut q in pages(&LIVE) {
+        for mut q in pages(false) {
             loop {
                 let page = inner.store.list_page(&q).await?;
                 let next = next_page(&page, q.limit);
