@@ -1,6 +1,7 @@
 //! The SQL stores: transitions per second (one writer, and 4 or 8 concurrent tasks), a
 //! refresh write-back (100 changed records in one transaction), and one user's 10 records
-//! listed from a store of 10,000 and of 100,000 (stored with `insert_resources`).
+//! listed from a store of 10,000 and of 100,000 (stored with `insert_resources`), whole and as
+//! a page of one phase (`list_page`, through the `(owner, phase, kind, id)` index).
 //!
 //! Run: `cargo bench --bench store --features sqlite,postgres`. SQLite runs in a temporary
 //! file; PostgreSQL runs when `MLIY_POSTGRES_URL` names a database to use (its tables are
@@ -8,7 +9,8 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mliy::store::{ResourceChange, ResourceFilter, StateStore};
+use mliy::lifecycle::ResourceKind;
+use mliy::store::{PageQuery, ResourceChange, ResourceFilter, StateStore};
 use mliy_core::testkit::sample_resource;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -101,6 +103,10 @@ fn bench_listing(
         let mine = ResourceFilter { owner: Some(owner(n / 2)), ..ResourceFilter::default() };
         group.bench_function(format!("one_users_10_of_{n}"), |b| {
             b.iter(|| assert_eq!(runtime.block_on(store.list_resources(&mine)).expect("list").len(), 10))
+        });
+        let page = PageQuery { owner: mine.owner.clone(), ..PageQuery::new(ResourceKind::Instance, "requested", 50) };
+        group.bench_function(format!("one_users_page_in_one_phase_of_{n}"), |b| {
+            b.iter(|| assert_eq!(runtime.block_on(store.list_page(&page)).expect("page").len(), 10))
         });
     }
     group.finish();

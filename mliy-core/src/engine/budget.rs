@@ -153,9 +153,13 @@ impl Newest {
         if r.phase.is_terminal() {
             return;
         }
-        let entry = self.0.entry(r.group_config.clone()).or_insert_with(|| (r.created_at, r.id.clone()));
-        if r.created_at > entry.0 || (r.created_at == entry.0 && r.id > entry.1) {
-            *entry = (r.created_at, r.id.clone());
+        // Looked up by reference first: most records are not the newest.
+        match self.0.get_mut(&r.group_config) {
+            Some(newest) if (r.created_at, &r.id) > (newest.0, &newest.1) => *newest = (r.created_at, r.id.clone()),
+            Some(_) => {}
+            None => {
+                self.0.insert(r.group_config.clone(), (r.created_at, r.id.clone()));
+            }
         }
     }
 }

@@ -7,24 +7,24 @@ use crate::cloud::{ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, Inst
 use crate::lifecycle::{Resource, ResourceKind};
 use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// A listed instance, as a pass keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct ListedInstance {
     pub(super) state: InstanceState,
     pub(super) private_ip: Option<String>,
     /// Its launch id tag, if it has one.
     launch_id: Option<String>,
-    /// Whether a record listed this pass has its instance id.
-    claimed: bool,
+    /// Whether a record read this pass has its instance id.
+    claimed: AtomicBool,
 }
 
 impl ListedInstance {
     /// What is kept of `i`, by its id.
     pub(super) fn of(i: InstanceInfo) -> (String, ListedInstance) {
         let launch_id = i.tags.into_iter().find(|t| t.key == LAUNCH_ID_TAG).map(|t| t.value);
-        (i.id, ListedInstance { state: i.state, private_ip: i.private_ip, launch_id, claimed: false })
+        (i.id, ListedInstance { state: i.state, private_ip: i.private_ip, launch_id, claimed: AtomicBool::new(false) })
     }
 }
 
@@ -82,15 +82,19 @@ impl Listings {
         Listings { instances, clusters, changed: HashSet::new() }
     }
 
-    /// Takes `r` as read: the instance it names is not unmanaged. False when the pass
-    /// changed it before (it moved from an earlier page's phase).
-    pub(super) fn read(&mut self, r: &Resource) -> bool {
-        if let (Some(map), Some(id)) = (self.instances.as_mut(), r.instance_id.as_ref())
-            && let Some(listed) = map.get_mut(id)
-        {
-            listed.claimed = true;
-        }
+    /// False when the pass changed `r` before (it moved from an earlier page's phase).
+    pub(super) fn fresh(&self, r: &Resource) -> bool {
         !self.changed.contains(&r.id)
+    }
+
+    /// Takes `r` as read: the instance it names is not unmanaged ([`Listings::seen`] does
+    /// this too).
+    pub(super) fn claim(&self, r: &Resource) {
+        if let (Some(map), Some(id)) = (&self.instances, &r.instance_id)
+            && let Some(listed) = map.get(id)
+        {
+            listed.claimed.store(true, Ordering::Relaxed);
+        }
     }
 
     /// Notes that the pass changed `id`.
@@ -104,9 +108,10 @@ impl Listings {
         }
         match r.kind {
             ResourceKind::Instance => match (&self.instances, &r.instance_id) {
-                (Some(map), Some(id)) => {
-                    absent_or(map.get_key_value(id).map(|(id, i)| Listed::Instance(id.as_str(), i)))
-                }
+                (Some(map), Some(id)) => absent_or(map.get_key_value(id).map(|(id, i)| {
+                    i.claimed.store(true, Ordering::Relaxed);
+                    Listed::Instance(id.as_str(), i)
+                })),
                 _ => Seen::Unknown,
             },
             ResourceKind::Cluster => match (&self.clusters, &r.cluster_id) {
@@ -121,7 +126,7 @@ impl Listings {
     fn unclaimed(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
         let listed = self.instances.iter().flatten();
         listed
-            .filter(|(_, i)| !i.claimed && i.state != InstanceState::Terminated)
+            .filter(|(_, i)| !i.claimed.load(Ordering::Relaxed) && i.state != InstanceState::Terminated)
             .map(|(id, i)| (id.as_str(), i.launch_id.as_deref()))
     }
 }

@@ -348,7 +348,7 @@ impl Engine {
             loop {
                 let page = inner.store.list_page(&q).await?;
                 let next = next_page(&page, q.limit);
-                let fresh: Vec<Resource> = page.into_iter().filter(|r| listings.read(r)).collect();
+                let fresh: Vec<Resource> = page.into_iter().filter(|r| listings.fresh(r)).collect();
                 self.refresh_page(&fresh, &mut listings, &mut pass).await?;
                 let Some(next) = next else { break };
                 q.after = Some(next);
@@ -370,6 +370,7 @@ impl Engine {
         for r in page {
             pass.newest.note(r);
             if !waiting_for_users(r) {
+                listings.claim(r);
                 continue;
             }
             pass.report.checked += 1;

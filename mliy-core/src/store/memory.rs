@@ -12,11 +12,11 @@ use std::sync::{Mutex, MutexGuard};
 
 #[derive(Debug, Default)]
 struct Inner {
-    resources: HashMap<LaunchId, Resource>,
-    order: Vec<LaunchId>,
-    /// Each resource's place in `order`.
+    /// Every record, in insertion order: a listing reads them in place.
+    records: Vec<Resource>,
+    /// Each resource's place in `records`.
     position: HashMap<LaunchId, usize>,
-    /// Places in `order` by owner, and of those the engine still drives: a listing by owner
+    /// Places in `records` by owner, and of those the engine still drives: a listing by owner
     /// or for the driver reads only its own.
     by_owner: HashMap<String, BTreeSet<usize>>,
     driving: BTreeSet<usize>,
@@ -131,8 +131,13 @@ impl Inner {
     /// Stores a new version of a known resource.
     fn replace(&mut self, resource: &Resource) {
         let Some(&at) = self.position.get(&resource.id) else { return };
-        let old = self.resources.insert(resource.id.clone(), resource.clone());
-        self.index(at, old.as_ref(), resource);
+        let old = std::mem::replace(&mut self.records[at], resource.clone());
+        self.index(at, Some(&old), resource);
+    }
+
+    /// The stored record of `id`.
+    fn get(&self, id: &LaunchId) -> Option<&Resource> {
+        self.position.get(id).map(|&at| &self.records[at])
     }
 }
 
@@ -150,14 +155,13 @@ impl StateStore for MemoryStore {
     async fn insert_resource(&self, resource: &Resource, event: Option<&LifecycleEvent>) -> Result<()> {
         check_event(resource, event)?;
         let mut inner = self.open()?;
-        if inner.resources.contains_key(&resource.id) {
+        if inner.position.contains_key(&resource.id) {
             return Err(Error::AlreadyExists(format!("resource {}", resource.id)));
         }
-        let at = inner.order.len();
-        inner.order.push(resource.id.clone());
+        let at = inner.records.len();
         inner.position.insert(resource.id.clone(), at);
         inner.index(at, None, resource);
-        inner.resources.insert(resource.id.clone(), resource.clone());
+        inner.records.push(resource.clone());
         inner.events.insert(resource.id.clone(), event.into_iter().cloned().collect());
         self.wrote_resource(&mut inner);
         Ok(())
@@ -167,7 +171,6 @@ impl StateStore for MemoryStore {
         check_event(resource, event)?;
         let mut inner = self.open()?;
         let stored = inner
-            .resources
             .get(&resource.id)
             .ok_or_else(|| Error::NotFound { kind: "resource", name: resource.id.to_string() })?;
         if stored.version != expected {
@@ -192,7 +195,6 @@ impl StateStore for MemoryStore {
         for c in changes {
             check_event(&c.resource, c.event.as_ref())?;
             let stored = inner
-                .resources
                 .get(&c.resource.id)
                 .ok_or_else(|| Error::NotFound { kind: "resource", name: c.resource.id.to_string() })?;
             if stored.version != c.expected_version || c.resource.version != c.expected_version + 1 {
@@ -213,7 +215,7 @@ impl StateStore for MemoryStore {
     }
 
     async fn get_resource(&self, id: &LaunchId) -> Result<Option<Resource>> {
-        Ok(self.open()?.resources.get(id).cloned())
+        Ok(self.open()?.get(id).cloned())
     }
 
     async fn list_resources(&self, filter: &ResourceFilter) -> Result<Vec<Resource>> {
@@ -221,9 +223,9 @@ impl StateStore for MemoryStore {
         let places: Box<dyn Iterator<Item = usize>> = match (&filter.owner, filter.needs_driving) {
             (Some(owner), _) => Box::new(inner.by_owner.get(owner).into_iter().flatten().copied()),
             (None, true) => Box::new(inner.driving.iter().copied()),
-            (None, false) => Box::new(0..inner.order.len()),
+            (None, false) => Box::new(0..inner.records.len()),
         };
-        let found = places.filter_map(|i| inner.resources.get(&inner.order[i]));
+        let found = places.map(|i| &inner.records[i]);
         Ok(found.filter(|r| filter.matches(r)).cloned().collect())
     }
 
@@ -235,7 +237,7 @@ impl StateStore for MemoryStore {
             None => 0,
         };
         let places = inner.by_phase.range((q.kind, q.phase, from)..=(q.kind, q.phase, usize::MAX));
-        let found = places.filter_map(|&(_, _, at)| inner.resources.get(&inner.order[at]));
+        let found = places.map(|&(_, _, at)| &inner.records[at]);
         Ok(found.filter(|r| q.matches(r)).take(q.limit).cloned().collect())
     }
 
@@ -275,7 +277,7 @@ impl StateStore for MemoryStore {
     async fn settle_billing(&self, s: &BillingSettlement) -> Result<()> {
         let mut inner = self.open()?;
         let inner = &mut *inner;
-        let stored = inner.resources.get(&s.resource);
+        let stored = inner.position.get(&s.resource).map(|&at| &inner.records[at]);
         let stored = stored.ok_or_else(|| Error::NotFound { kind: "resource", name: s.resource.to_string() })?;
         let mine = inner.billing_of.entry(s.resource.clone()).or_default();
         let open = mine.iter().copied().find(|&i| inner.billing[i].end.is_none());
