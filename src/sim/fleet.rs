@@ -268,7 +268,7 @@ impl FleetPlan {
 
     /// Launch `id`'s cluster, waiting.
     fn cluster_record(&self, id: LaunchId, cluster_id: &str) -> Resource {
-        let job_flow = Self::cluster(&id);
+        let job_flow = Box::new(Self::cluster(&id));
         let mut r = self.record(id, ResourceKind::Cluster, self.base.clone());
         (r.cluster_id, r.job_flow, r.phase) = (Some(cluster_id.into()), Some(job_flow), Phase::Waiting);
         r

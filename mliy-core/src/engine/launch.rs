@@ -94,7 +94,7 @@ impl Engine {
             progress_open: progress_bar,
             ready_when: plan.ready_when,
             signal_timeout_secs: plan.signal_timeout_secs,
-            job_flow,
+            job_flow: job_flow.map(Box::new),
             ..Resource::requested(plan.launch_id.clone(), kind, StackSpec::from(&plan), now)
         };
         let event = LifecycleEvent {

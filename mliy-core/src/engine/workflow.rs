@@ -163,8 +163,8 @@ impl Engine {
             group_config: group.name.clone(),
             software_config: if workflow.is_some() { "workflow".into() } else { "job flow".into() },
             instance_type: master_type(&spec),
-            job_flow: Some(spec),
-            workflow,
+            job_flow: Some(Box::new(spec)),
+            workflow: workflow.map(Box::new),
             ..Resource::requested(id.clone(), ResourceKind::Cluster, stack, now)
         };
         let event = LifecycleEvent {
@@ -294,7 +294,7 @@ impl super::Shared {
     pub(super) async fn update_workflow(&self, r: &Resource, edit: impl Fn(&mut WorkflowProgress)) -> Result<Resource> {
         let mut current = r.clone();
         loop {
-            match self.update(&current, |n| n.workflow.iter_mut().for_each(&edit)).await {
+            match self.update(&current, |n| n.workflow.iter_mut().for_each(|w| edit(w))).await {
                 Err(Error::Stale(_)) => {
                     current = self
                         .store

@@ -24,12 +24,13 @@ pub struct Resource {
     pub instance_type: String,
     /// The stack it is created by (shared: records are cloned often, the spec never changes).
     pub stack: std::sync::Arc<StackSpec>,
-    /// The RunJobFlow request, for a cluster launched without a template.
+    /// The RunJobFlow request, for a cluster launched without a template (boxed: most
+    /// records have none, and records are copied often).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::model::stored_spec")]
-    pub job_flow: Option<ClusterSpec>,
-    /// A workflow's progress, for a cluster a state machine launched.
+    pub job_flow: Option<Box<ClusterSpec>>,
+    /// A workflow's progress, for a cluster a state machine launched (boxed, as `job_flow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<crate::model::WorkflowProgress>,
+    pub workflow: Option<Box<crate::model::WorkflowProgress>>,
     /// CloudFormation's stack id, once known.
     pub stack_id: Option<String>,
     /// The EC2 instance id (instances), once known.

@@ -108,7 +108,7 @@ impl Legacy {
 }
 
 /// Reads a stored cluster spec in either shape: the RunJobFlow model, or the one before it.
-pub(crate) fn stored_spec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClusterSpec>, D::Error> {
+pub(crate) fn stored_spec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Box<ClusterSpec>>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Either {
@@ -117,8 +117,8 @@ pub(crate) fn stored_spec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Clus
     }
     Ok(match Option::<Either>::deserialize(d)? {
         None => None,
-        Some(Either::Now(spec)) => Some(*spec),
-        Some(Either::Before(old)) => Some(old.into_spec()),
+        Some(Either::Now(spec)) => Some(spec),
+        Some(Either::Before(old)) => Some(Box::new(old.into_spec())),
     })
 }
 
@@ -129,7 +129,7 @@ mod tests {
     #[derive(Deserialize)]
     struct Holder {
         #[serde(deserialize_with = "stored_spec")]
-        job_flow: Option<ClusterSpec>,
+        job_flow: Option<Box<ClusterSpec>>,
     }
 
     #[test]
