@@ -66,17 +66,10 @@ fn check(config: &FleetConfig, on: On) {
         report.changes,
         fleet.writes() - writes
     );
-    if let Some(kb) = peak_rss_kb() {
+    if let Some(kb) = mliy::sim::fleet::status_kb("VmHWM:") {
         let per = kb as f64 * 1024.0 / (config.instances + config.clusters) as f64;
         eprintln!("peak memory so far: {} MB, {per:.0} bytes per resource of this fleet", kb / 1024);
     }
-}
-
-/// The process's peak resident memory (Linux's VmHWM), in KB.
-fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn bench_refresh(c: &mut Criterion) {

@@ -75,8 +75,9 @@ pub struct MemoryFigures {
     pub bytes_per_resource: u64,
 }
 
-/// One `/proc/self/status` figure, in KB.
-fn status_kb(field: &str) -> Option<u64> {
+/// One of the process's `/proc/self/status` figures (`"VmRSS:"`, `"VmHWM:"`), in KB; `None`
+/// off Linux.
+pub fn status_kb(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()

@@ -6,18 +6,31 @@ use crate::error::Result;
 use async_trait::async_trait;
 
 /// Reads every page of a listing; returns the items and how many calls it took.
-pub async fn all_pages<T, F>(mut fetch: impl FnMut(Option<String>) -> F) -> Result<(Vec<T>, u64)>
+pub async fn all_pages<T, F>(fetch: impl FnMut(Option<String>) -> F) -> Result<(Vec<T>, u64)>
 where
     F: Future<Output = Result<Page<T>>>,
 {
-    let (mut items, mut next, mut calls) = (Vec::new(), None, 0);
+    fold_pages(fetch, Vec::new(), |items, page| items.extend(page)).await
+}
+
+/// Reads every page of a listing into `acc`, one page at a time (a large listing is never
+/// held whole unless `take` keeps it); returns `acc` and how many calls it took.
+pub async fn fold_pages<T, A, F>(
+    mut fetch: impl FnMut(Option<String>) -> F,
+    mut acc: A,
+    mut take: impl FnMut(&mut A, Vec<T>),
+) -> Result<(A, u64)>
+where
+    F: Future<Output = Result<Page<T>>>,
+{
+    let (mut next, mut calls) = (None, 0);
     loop {
         calls += 1;
         let page = fetch(next).await?;
-        items.extend(page.items);
+        take(&mut acc, page.items);
         next = page.next;
         if next.is_none() {
-            return Ok((items, calls));
+            return Ok((acc, calls));
         }
     }
 }

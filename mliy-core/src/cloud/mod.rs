@@ -6,7 +6,7 @@
 mod ext;
 mod types;
 
-pub use ext::{CloudExt, all_pages};
+pub use ext::{CloudExt, all_pages, fold_pages};
 
 pub use types::{
     ClusterInfo, ClusterState, CommandInvocation, CommandSpec, CommandStatus, InstanceFilter, InstanceGroupInfo,

@@ -3,7 +3,7 @@
 //! summary; and which listed instances no record claims, for the unmanaged report.
 
 use super::{Shared, Unmanaged};
-use crate::cloud::{ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState};
+use crate::cloud::{ClusterInfo, ClusterState, InstanceFilter, InstanceInfo, InstanceState, all_pages, fold_pages};
 use crate::lifecycle::{Resource, ResourceKind};
 use crate::model::{LAUNCH_ID_TAG, LaunchId, MANAGED_TAG};
 use std::collections::{HashMap, HashSet};
@@ -55,24 +55,19 @@ impl Listings {
     /// clusters (pages of 50), each page cut down as it comes; the calls are counted.
     pub(super) async fn list(shared: &Shared, calls: &AtomicU64) -> Listings {
         let filter = InstanceFilter { ids: vec![], tag: Some((MANAGED_TAG.0.to_string(), MANAGED_TAG.1.to_string())) };
-        let mut instances = Some(HashMap::new());
-        let mut next = None;
-        while let Some(map) = instances.as_mut() {
-            calls.fetch_add(1, Ordering::Relaxed);
-            match shared.cloud.describe_instances(&filter, next.take()).await {
-                Ok(page) => {
-                    map.extend(page.items.into_iter().map(ListedInstance::of));
-                    next = page.next;
-                }
-                Err(_) => instances = None,
+        let describe = |next| shared.cloud.describe_instances(&filter, next);
+        let keep =
+            |map: &mut HashMap<_, _>, page: Vec<InstanceInfo>| map.extend(page.into_iter().map(ListedInstance::of));
+        let instances = match fold_pages(describe, HashMap::new(), keep).await {
+            Ok((map, pages)) => {
+                calls.fetch_add(pages, Ordering::Relaxed);
+                Some(map)
             }
-            if next.is_none() {
-                break;
-            }
-        }
+            Err(_) => None,
+        };
         use ClusterState as S;
         let live = [S::Starting, S::Bootstrapping, S::Running, S::Waiting, S::Terminating];
-        let clusters = match crate::cloud::all_pages(|next| shared.cloud.list_clusters(&live, next)).await {
+        let clusters = match all_pages(|next| shared.cloud.list_clusters(&live, next)).await {
             Ok((items, pages)) => {
                 calls.fetch_add(pages, Ordering::Relaxed);
                 Some(items.into_iter().map(|c| (c.id.clone(), c)).collect())

@@ -155,7 +155,8 @@ pub trait StateStore: Debug + Send + Sync + 'static {
     /// reads all records: a store that can should override it).
     ///
     /// # Errors
-    /// [`Error::Validation`](crate::Error::Validation) for a limit of 0; the store's.
+    /// [`Error::Validation`](crate::Error::Validation) for a limit of 0 or an unknown phase;
+    /// the store's.
     async fn list_page(&self, q: &PageQuery) -> Result<Vec<Resource>> {
         check_page(q)?;
         let all = self.list_resources(&ResourceFilter { include_archived: true, ..Default::default() }).await?;
@@ -214,13 +215,16 @@ pub trait StateStore: Debug + Send + Sync + 'static {
 #[deprecated(since = "0.2.0", note = "moved to mliy_core::model::BillingSegment")]
 pub type BillingSegment = crate::model::BillingSegment;
 
-/// Refuses a page of nothing.
+/// Refuses a page of nothing, and a phase no resource can be in.
 ///
 /// # Errors
-/// [`Error::Validation`](crate::Error::Validation) for a limit of 0.
+/// [`Error::Validation`](crate::Error::Validation) for a limit of 0 or an unknown phase name.
 pub fn check_page(q: &PageQuery) -> Result<()> {
     if q.limit == 0 {
         return Err(crate::Error::validation("limit", "0", "a page holds at least one resource"));
+    }
+    if !crate::lifecycle::Phase::NAMES.contains(&q.phase) {
+        return Err(crate::Error::validation("phase", q.phase, "must be one of Phase::NAMES"));
     }
     Ok(())
 }

@@ -215,6 +215,11 @@ pub async fn pages_by_phase(store: &dyn StateStore) {
     assert_eq!(paged(store, page(ResourceKind::Instance, "stopped", 3)).await, ["conf-page-0", "conf-page-5"]);
     let empty = store.list_page(&page(ResourceKind::Instance, "ready", 0)).await;
     assert!(matches!(empty, Err(Error::Validation(_))), "a page of nothing is refused: {empty:?}");
+    let unknown = store.list_page(&page(ResourceKind::Instance, "readyy", 10)).await;
+    assert!(
+        matches!(&unknown, Err(Error::Validation(v)) if v.to_string().contains("readyy")),
+        "an unknown phase is refused, named: {unknown:?}"
+    );
 }
 
 pub async fn billing_segments(store: &dyn StateStore) {

@@ -88,9 +88,10 @@ fn phase_columns(dialect: Dialect) -> Vec<String> {
             ("(body::jsonb)->>'kind'", "(body::jsonb)->'phase'->>'phase'", "(body::jsonb)->>'dns_name'")
         }
     };
-    let mut statements: Vec<String> = ["kind TEXT NOT NULL DEFAULT ''", "phase TEXT NOT NULL DEFAULT ''"]
+    let columns =
+        ["kind TEXT NOT NULL DEFAULT ''", "phase TEXT NOT NULL DEFAULT ''", "dns_named BOOLEAN NOT NULL DEFAULT FALSE"];
+    let mut statements: Vec<String> = columns
         .into_iter()
-        .chain(["dns_named BOOLEAN NOT NULL DEFAULT FALSE"])
         .map(|column| match dialect {
             Dialect::Sqlite => format!("ALTER TABLE mliy_resources ADD COLUMN {column}"),
             Dialect::Postgres => format!("ALTER TABLE mliy_resources ADD COLUMN IF NOT EXISTS {column}"),
